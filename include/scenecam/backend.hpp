@@ -1,0 +1,166 @@
+// The Backend seam: every numeric operation of the engine, declared once.
+//
+// Two implementations: CpuBackend (src/cpu/, the reference: plain C++, Eigen, OpenMP) and the
+// CUDA backend (cuda/). Layers, models, the trainer and the explainers call only this interface.
+//
+// Conventions for every op:
+//   - inputs come first, outputs last; tensors are views, so outputs are passed as const Tensor&
+//     and written through;
+//   - outputs are overwritten, never accumulated into, unless the op's name ends in "_acc" or its
+//     comment says so (gradients of a shared input are summed by the caller with add_);
+//   - activations are [N, C, H, W] (logical shape; NCHW in memory for now), filters [O, I/g, kh, kw],
+//     dense weights [out, in] as torchvision stores them;
+//   - a tensor on the wrong device, of the wrong dtype or of the wrong shape is an Error that names
+//     the op, the argument, and both shapes;
+//   - scratch memory comes from the backend's own workspace pool (workspace_stats()), which sizes
+//     itself during the first step and is not touched by the allocator afterwards.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "scenecam/elementwise.hpp"
+#include "scenecam/pool.hpp"
+#include "scenecam/tensor.hpp"
+
+namespace scenecam {
+
+struct Conv2dParams {
+  int stride_h = 1, stride_w = 1;
+  int pad_h = 0, pad_w = 0;
+  int dilation_h = 1, dilation_w = 1;
+  int groups = 1;
+};
+
+// [N, O, Ho, Wo] for input x [N, C, H, W] and filter w [O, C/groups, kh, kw]; throws on a
+// mismatch or an empty output.
+Shape conv2d_output_shape(const Conv2dParams& p, const Shape& x, const Shape& w);
+
+struct Pool2dParams {
+  int kernel_h = 2, kernel_w = 2;
+  int stride_h = 2, stride_w = 2;
+  int pad_h = 0, pad_w = 0;
+};
+
+// [N, C, Ho, Wo] with floor rounding, as cuDNN and PyTorch (ceil_mode=False).
+Shape pool2d_output_shape(const Pool2dParams& p, const Shape& x);
+
+struct BatchNormParams {
+  double momentum = 0.1;  // running = (1 - momentum) * running + momentum * batch (PyTorch)
+  double eps = 1e-5;
+};
+
+struct SgdParams {
+  float lr = 0.1f;
+  float momentum = 0.9f;
+  float weight_decay = 0.0f;
+  bool nesterov = false;
+  bool decoupled_weight_decay = false;
+};
+
+struct AdamWParams {
+  float lr = 1e-3f;
+  float beta1 = 0.9f;
+  float beta2 = 0.999f;
+  float eps = 1e-8f;
+  float weight_decay = 0.01f;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual Device device() const = 0;
+  virtual std::string name() const = 0;
+  // Statistics of the backend's scratch memory (im2col buffers, cuDNN workspace).
+  virtual PoolStats workspace_stats() const = 0;
+
+  // A pool of the backend's device memory (host memory for the CPU backend).
+  virtual std::unique_ptr<Pool> make_pool(std::string name, size_t capacity, bool growable) = 0;
+
+  // ---- utilities ----
+  virtual void fill(const Tensor& t, double value) = 0;
+  // Copies between equal-shaped tensors; either side may be in host memory or on this backend's
+  // device (the upload/download path).
+  virtual void copy(const Tensor& src, const Tensor& dst) = 0;
+  // dst += src (element-wise, same shape): sums the gradients of an input used twice.
+  virtual void add_(const Tensor& dst, const Tensor& src) = 0;
+
+  // ---- convolution (cross-correlation, as every framework calls it) ----
+  virtual void conv2d_forward(const Conv2dParams& p, const Tensor& x, const Tensor& w,
+                              const Tensor& y) = 0;
+  virtual void conv2d_backward_data(const Conv2dParams& p, const Tensor& dy, const Tensor& w,
+                                    const Tensor& dx) = 0;
+  virtual void conv2d_backward_filter(const Conv2dParams& p, const Tensor& x, const Tensor& dy,
+                                      const Tensor& dw) = 0;
+
+  // ---- batch normalisation over (N, H, W) per channel ----
+  // Training: normalises with the batch statistics, writes y, the batch mean and inverse standard
+  // deviation (saved for backward), and updates running_mean / running_var in place (running_var
+  // takes the unbiased batch variance, as PyTorch).
+  virtual void batch_norm_forward_training(const BatchNormParams& p, const Tensor& x,
+                                           const Tensor& gamma, const Tensor& beta,
+                                           const Tensor& running_mean, const Tensor& running_var,
+                                           const Tensor& y, const Tensor& save_mean,
+                                           const Tensor& save_invstd) = 0;
+  // Inference: normalises with the running statistics.
+  virtual void batch_norm_forward_inference(const BatchNormParams& p, const Tensor& x,
+                                            const Tensor& gamma, const Tensor& beta,
+                                            const Tensor& running_mean, const Tensor& running_var,
+                                            const Tensor& y) = 0;
+  // Backward of the training forward.
+  virtual void batch_norm_backward(const Tensor& x, const Tensor& dy, const Tensor& gamma,
+                                   const Tensor& save_mean, const Tensor& save_invstd,
+                                   const Tensor& dx, const Tensor& dgamma,
+                                   const Tensor& dbeta) = 0;
+
+  // ---- activations and pooling ----
+  virtual void relu_forward(const Tensor& x, const Tensor& y) = 0;       // y may alias x
+  virtual void relu_backward(const Tensor& y, const Tensor& dy, const Tensor& dx) = 0;  // from y
+  virtual void max_pool2d_forward(const Pool2dParams& p, const Tensor& x, const Tensor& y) = 0;
+  // Routes each output gradient to the first maximum of its window (recomputed from x).
+  virtual void max_pool2d_backward(const Pool2dParams& p, const Tensor& x, const Tensor& dy,
+                                   const Tensor& dx) = 0;
+  // [N, C, H, W] -> [N, C]
+  virtual void global_avg_pool_forward(const Tensor& x, const Tensor& y) = 0;
+  virtual void global_avg_pool_backward(const Tensor& dy, const Tensor& dx) = 0;
+
+  // ---- residual join: y = relu(a + b) ----
+  virtual void add_relu_forward(const Tensor& a, const Tensor& b, const Tensor& y) = 0;
+  // d(a) = d(b) = dy * (y > 0): one tensor, which the caller sends down both branches.
+  virtual void add_relu_backward(const Tensor& y, const Tensor& dy, const Tensor& dsum) = 0;
+
+  // ---- dense layer: y[N, out] = x[N, in] w[out, in]^T + b[out] ----
+  virtual void linear_forward(const Tensor& x, const Tensor& w, const Tensor& b,
+                              const Tensor& y) = 0;
+  // Any of dx, dw, db may be undefined (not wanted).
+  virtual void linear_backward(const Tensor& x, const Tensor& w, const Tensor& dy,
+                               const Tensor& dx, const Tensor& dw, const Tensor& db) = 0;
+
+  // ---- loss: mean over the batch of -sum_k q_k log softmax(logits)_k, with
+  //      q = (1 - smoothing) * onehot(label) + smoothing / K (PyTorch's label_smoothing).
+  // Fused: writes the loss (a 1-element tensor, so no host sync) and dlogits = (softmax - q) / N.
+  // labels: i32 [N], each in [0, K). dlogits may be undefined (evaluation).
+  virtual void softmax_cross_entropy(const Tensor& logits, const Tensor& labels,
+                                     float label_smoothing, const Tensor& loss,
+                                     const Tensor& dlogits) = 0;
+
+  // ---- optimizer updates over whole flat arenas (params, grads, state: same shape) ----
+  virtual void sgd_update(const SgdParams& p, const Tensor& params, const Tensor& grads,
+                          const Tensor& momentum_buf) = 0;
+  // step: the 1-based step count, for the bias corrections.
+  virtual void adamw_update(const AdamWParams& p, int64_t step, const Tensor& params,
+                            const Tensor& grads, const Tensor& m, const Tensor& v) = 0;
+
+  // ---- Grad-CAM core ----
+  // weights[N, C] = spatial mean of grads[N, C, H, W].
+  virtual void cam_channel_weights(const Tensor& grads, const Tensor& weights) = 0;
+  // cam[N, H, W] = relu(sum_c weights[n, c] * acts[n, c, :, :]).
+  virtual void cam_weighted_sum_relu(const Tensor& acts, const Tensor& weights,
+                                     const Tensor& cam) = 0;
+};
+
+// threads <= 0: use every core OpenMP offers.
+std::unique_ptr<Backend> make_cpu_backend(int threads = 0);
+
+}  // namespace scenecam

@@ -1,0 +1,195 @@
+// Layers and residual networks built on the Backend seam.
+//
+// Memory: a model's tensors live in four places, each laid out once when the model is
+// materialised and never reallocated:
+//   - Parameters::values: every trainable tensor in one contiguous arena, weight-decayed tensors
+//     first, then the others (biases, batch-norm scales), so an optimizer updates each group with
+//     one call over a flat view;
+//   - Parameters::grads: the same layout, for gradients (written, not accumulated, each step);
+//   - Parameters::buffers: non-trainable state (batch-norm running statistics);
+//   - the step arena (StepContext::arena): activations and the tensors saved for backward, leased
+//     with Pool::take and dropped all at once by the caller's reset() after the step.
+// Parameter names follow torchvision's ResNet ("layer1.0.conv1.weight", "bn1.running_mean", ...)
+// so weights can move between scenecam and PyTorch.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "scenecam/backend.hpp"
+
+namespace scenecam {
+
+enum class Init : uint8_t {
+  zeros,
+  ones,
+  kaiming_normal_fan_out,  // N(0, 2 / fan_out): torchvision's ResNet convolutions
+  uniform_fan_in,          // U(-1/sqrt(fan_in), 1/sqrt(fan_in)): PyTorch's nn.Linear
+};
+
+enum class ParamKind : uint8_t { decayed, not_decayed, buffer };
+
+struct ParamEntry {
+  std::string name;
+  Shape shape;
+  Init init;
+  ParamKind kind;
+  int64_t fan_in = 0, fan_out = 0;
+  Tensor value;
+  Tensor grad;  // undefined for buffers
+};
+
+class Parameters {
+ public:
+  // Declares a tensor; returns its index. Only before materialize().
+  int declare(std::string name, const Shape& shape, Init init, ParamKind kind,
+              int64_t fan_in = 0, int64_t fan_out = 0);
+  // Lays out and initialises every declared tensor on the backend's device (f32). Initial values
+  // are drawn on the host from `seed` and copied, so every backend starts from the same weights.
+  void materialize(Backend& backend, uint64_t seed);
+
+  const ParamEntry& operator[](int i) const { return entries_[i]; }
+  const std::vector<ParamEntry>& entries() const { return entries_; }
+  // Flat views of the whole arenas, and of the decayed / not-decayed groups within them.
+  Tensor values() const { return values_; }
+  Tensor grads() const { return grads_; }
+  Tensor decayed_values() const { return values_.slice_flat(0, decayed_elems_); }
+  Tensor decayed_grads() const { return grads_.slice_flat(0, decayed_elems_); }
+  Tensor other_values() const { return values_.slice_flat(decayed_elems_, values_.numel()); }
+  Tensor other_grads() const { return grads_.slice_flat(decayed_elems_, grads_.numel()); }
+  int64_t trainable_count() const;  // elements, without alignment padding
+  const Pool& value_pool() const { return *value_pool_; }
+
+ private:
+  std::vector<ParamEntry> entries_;
+  std::unique_ptr<Pool> value_pool_, grad_pool_, buffer_pool_;
+  Block value_block_, grad_block_, buffer_block_;
+  Tensor values_, grads_, buffers_;
+  int64_t decayed_elems_ = 0;
+};
+
+// What a layer needs to run: the backend, the step arena, and the mode.
+struct StepContext {
+  Backend& backend;
+  Pool& arena;
+  bool training;
+};
+
+class Layer {
+ public:
+  virtual ~Layer() = default;
+  // Returns y, leased from ctx.arena; keeps what backward needs (views into the arena).
+  virtual Tensor forward(StepContext& ctx, const Tensor& x) = 0;
+  // Writes this layer's parameter gradients; returns dx (leased from ctx.arena).
+  virtual Tensor backward(StepContext& ctx, const Tensor& dy) = 0;
+};
+
+class Conv2d final : public Layer {
+ public:
+  Conv2d(Parameters& params, const std::string& name, int64_t in, int64_t out, int kernel,
+         int stride, int pad);
+  Tensor forward(StepContext& ctx, const Tensor& x) override;
+  Tensor backward(StepContext& ctx, const Tensor& dy) override;
+
+ private:
+  Parameters& params_;
+  int weight_;
+  Conv2dParams conv_;
+  Tensor x_;
+};
+
+class BatchNorm2d final : public Layer {
+ public:
+  BatchNorm2d(Parameters& params, const std::string& name, int64_t channels, bool zero_init = false);
+  Tensor forward(StepContext& ctx, const Tensor& x) override;
+  Tensor backward(StepContext& ctx, const Tensor& dy) override;
+
+ private:
+  Parameters& params_;
+  int gamma_, beta_, mean_, var_;
+  BatchNormParams bn_;
+  Tensor x_, save_mean_, save_invstd_;
+};
+
+class ReLU final : public Layer {
+ public:
+  Tensor forward(StepContext& ctx, const Tensor& x) override;
+  Tensor backward(StepContext& ctx, const Tensor& dy) override;
+
+ private:
+  Tensor y_;
+};
+
+class MaxPool2d final : public Layer {
+ public:
+  MaxPool2d(int kernel, int stride, int pad);
+  Tensor forward(StepContext& ctx, const Tensor& x) override;
+  Tensor backward(StepContext& ctx, const Tensor& dy) override;
+
+ private:
+  Pool2dParams pool_;
+  Tensor x_;
+};
+
+// torchvision's BasicBlock: relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)), where the
+// shortcut is the identity or, when the shape changes, a 1x1 strided conv + batch norm.
+class BasicBlock final : public Layer {
+ public:
+  BasicBlock(Parameters& params, const std::string& name, int64_t in, int64_t out, int stride);
+  Tensor forward(StepContext& ctx, const Tensor& x) override;
+  Tensor backward(StepContext& ctx, const Tensor& dy) override;
+
+ private:
+  Conv2d conv1_;
+  BatchNorm2d bn1_;
+  ReLU relu_;
+  Conv2d conv2_;
+  BatchNorm2d bn2_;
+  std::unique_ptr<Conv2d> down_conv_;
+  std::unique_ptr<BatchNorm2d> down_bn_;
+  Tensor y_;
+};
+
+// Global average pooling then a dense layer: [N, C, H, W] -> logits [N, classes].
+class ClassifierHead final : public Layer {
+ public:
+  ClassifierHead(Parameters& params, const std::string& name, int64_t in, int64_t classes);
+  Tensor forward(StepContext& ctx, const Tensor& x) override;
+  Tensor backward(StepContext& ctx, const Tensor& dy) override;
+
+ private:
+  Parameters& params_;
+  int weight_, bias_;
+  Shape x_shape_;
+  Tensor pooled_;
+};
+
+// A ResNet of basic blocks: stem conv + bn + relu (+ max pool), stages, head.
+struct ResNetSpec {
+  int64_t in_channels = 3;
+  int64_t classes = 6;
+  int64_t stem_channels = 64;
+  int stem_kernel = 7, stem_stride = 2;
+  bool stem_pool = true;
+  std::vector<int64_t> widths{64, 128, 256, 512};
+  std::vector<int> blocks{2, 2, 2, 2};
+};
+
+class ResNet {
+ public:
+  explicit ResNet(const ResNetSpec& spec);
+  void materialize(Backend& backend, uint64_t seed) { params_.materialize(backend, seed); }
+  Tensor forward(StepContext& ctx, const Tensor& x);  // logits
+  void backward(StepContext& ctx, const Tensor& dlogits);
+  Parameters& params() { return params_; }
+  const ResNetSpec& spec() const { return spec_; }
+
+ private:
+  ResNetSpec spec_;
+  Parameters params_;
+  std::vector<std::unique_ptr<Layer>> layers_;
+};
+
+}  // namespace scenecam

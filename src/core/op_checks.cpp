@@ -1,0 +1,69 @@
+// Shared argument checks and the output-shape rules of convolution and pooling.
+#include "scenecam/op_checks.hpp"
+
+#include "scenecam/backend.hpp"
+
+namespace scenecam {
+
+void check_tensor(const char* op, const char* arg, const Tensor& t, Device device, DType dtype) {
+  SC_CHECK(t.defined(), op, ": argument '", arg, "' is an undefined tensor");
+  SC_CHECK(t.device() == device, op, ": argument '", arg, "' is on ", t.device().str(),
+           " but the op runs on ", device.str(), " (shape ", t.shape().str(), ")");
+  SC_CHECK(t.dtype() == dtype, op, ": argument '", arg, "' has dtype ", dtype_name(t.dtype()),
+           ", expected ", dtype_name(dtype), " (shape ", t.shape().str(), ")");
+}
+
+void check_tensor(const char* op, const char* arg, const Tensor& t, Device device, DType dtype,
+                  const Shape& expected) {
+  check_tensor(op, arg, t, device, dtype);
+  SC_CHECK(t.shape() == expected, op, ": argument '", arg, "' has shape ", t.shape().str(),
+           ", expected ", expected.str());
+}
+
+void check_rank(const char* op, const char* arg, const Tensor& t, int rank) {
+  SC_CHECK(t.defined(), op, ": argument '", arg, "' is an undefined tensor");
+  SC_CHECK(t.rank() == rank, op, ": argument '", arg, "' has shape ", t.shape().str(),
+           ", expected a ", rank, "-D tensor");
+}
+
+void check_layout(const char* op, const char* arg, const Tensor& t, Layout supported) {
+  SC_CHECK(t.layout() == supported, op, ": argument '", arg, "' has layout ",
+           layout_name(t.layout()), "; this backend takes ", layout_name(supported),
+           " for this op (shape ", t.shape().str(), ")");
+}
+
+Shape conv2d_output_shape(const Conv2dParams& p, const Shape& x, const Shape& w) {
+  SC_CHECK(x.rank() == 4, "conv2d: input x has shape ", x.str(), ", expected [N, C, H, W]");
+  SC_CHECK(w.rank() == 4, "conv2d: filter w has shape ", w.str(), ", expected [O, C/groups, kh, kw]");
+  SC_CHECK(p.groups >= 1 && p.stride_h >= 1 && p.stride_w >= 1 && p.dilation_h >= 1 &&
+               p.dilation_w >= 1 && p.pad_h >= 0 && p.pad_w >= 0,
+           "conv2d: groups, strides and dilations must be >= 1 and paddings >= 0");
+  SC_CHECK(x[1] % p.groups == 0 && w[0] % p.groups == 0, "conv2d: ", p.groups,
+           " groups do not divide the input channels of x ", x.str(), " and the outputs of w ",
+           w.str());
+  SC_CHECK(w[1] * p.groups == x[1], "conv2d: filter w ", w.str(), " expects ", w[1] * p.groups,
+           " input channels but x ", x.str(), " has ", x[1]);
+  const int64_t span_h = p.dilation_h * (w[2] - 1) + 1;
+  const int64_t span_w = p.dilation_w * (w[3] - 1) + 1;
+  const int64_t ho = (x[2] + 2 * p.pad_h - span_h) / p.stride_h + 1;
+  const int64_t wo = (x[3] + 2 * p.pad_w - span_w) / p.stride_w + 1;
+  SC_CHECK(x[2] + 2 * p.pad_h >= span_h && x[3] + 2 * p.pad_w >= span_w,
+           "conv2d: the filter ", w.str(), " does not fit the padded input ", x.str());
+  return Shape{x[0], w[0], ho, wo};
+}
+
+Shape pool2d_output_shape(const Pool2dParams& p, const Shape& x) {
+  SC_CHECK(x.rank() == 4, "pool2d: input has shape ", x.str(), ", expected [N, C, H, W]");
+  SC_CHECK(p.kernel_h >= 1 && p.kernel_w >= 1 && p.stride_h >= 1 && p.stride_w >= 1,
+           "pool2d: kernel and stride must be >= 1");
+  // Every window must overlap the input, so padding stays below the kernel size.
+  SC_CHECK(p.pad_h >= 0 && p.pad_w >= 0 && p.pad_h < p.kernel_h && p.pad_w < p.kernel_w,
+           "pool2d: padding must be smaller than the kernel");
+  SC_CHECK(x[2] + 2 * p.pad_h >= p.kernel_h && x[3] + 2 * p.pad_w >= p.kernel_w,
+           "pool2d: the window ", p.kernel_h, "x", p.kernel_w, " does not fit the input ",
+           x.str());
+  return Shape{x[0], x[1], (x[2] + 2 * p.pad_h - p.kernel_h) / p.stride_h + 1,
+               (x[3] + 2 * p.pad_w - p.kernel_w) / p.stride_w + 1};
+}
+
+}  // namespace scenecam

@@ -1,0 +1,53 @@
+// One training step of a ResNet on the CPU backend, as the tests drive it: forward, softmax
+// cross-entropy, backward, SGD update, then the step arena is reset.
+#pragma once
+
+#include "scenecam/nn.hpp"
+
+namespace scenecam::test {
+
+struct ModelRig {
+  std::unique_ptr<Backend> backend;
+  ResNet model;
+  std::unique_ptr<Pool> arena;
+  std::unique_ptr<Pool> state;  // momentum buffer and the loss
+  Block momentum_block, loss_block;
+  Tensor momentum, loss;
+
+  ModelRig(const ResNetSpec& spec, uint64_t seed)
+      : backend(make_cpu_backend(2)), model(spec), arena(make_host_pool("step", 0, true)) {
+    model.materialize(*backend, seed);
+    const Tensor values = model.params().values();
+    state = make_host_pool("optimizer", values.nbytes() + 1024, false);
+    momentum_block = state->allocate_tensor(values.shape(), DType::f32, "momentum", &momentum);
+    loss_block = state->allocate_tensor(Shape{1}, DType::f32, "loss", &loss);
+    backend->fill(momentum, 0.0);
+  }
+
+  // Returns the loss before the update.
+  float step(const Tensor& images, const Tensor& labels, const SgdParams& sgd, bool update = true) {
+    StepContext ctx{*backend, *arena, true};
+    Tensor logits = model.forward(ctx, images);
+    Tensor dlogits = arena->take(logits.shape(), DType::f32, "dlogits");
+    backend->softmax_cross_entropy(logits, labels, 0.0f, loss, dlogits);
+    model.backward(ctx, dlogits);
+    if (update) backend->sgd_update(sgd, model.params().values(), model.params().grads(), momentum);
+    arena->reset();
+    return loss.data<float>()[0];
+  }
+};
+
+inline ResNetSpec tiny_spec() {
+  ResNetSpec s;
+  s.in_channels = 3;
+  s.classes = 4;
+  s.stem_channels = 8;
+  s.stem_kernel = 3;
+  s.stem_stride = 1;
+  s.stem_pool = true;
+  s.widths = {8, 12};
+  s.blocks = {1, 1};
+  return s;
+}
+
+}  // namespace scenecam::test
