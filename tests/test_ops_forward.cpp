@@ -8,8 +8,8 @@
 namespace scenecam {
 namespace {
 
-using test::D;
 using test::Buffer;
+using test::D;
 using test::F;
 
 class CpuOps : public ::testing::Test {
@@ -105,6 +105,30 @@ TEST_F(CpuOps, ConvForwardMatchesDirectLoopF32AndF64) {
       ASSERT_NEAR(yf[i], ref[i], 1e-5) << i;
     }
   }
+}
+
+// Large enough that im2col works in several tiles of output rows (K x P above 2^20 elements):
+// forward against the direct loop, and both backward ops through the adjoint identities
+// <conv(x, w), r> = <x, backward_data(r, w)> = <w, backward_filter(x, r)>.
+TEST_F(CpuOps, ConvTiledLargeImageMatchesDirectLoopAndAdjoints) {
+  const Conv2dParams p = conv(1, 1);
+  const Shape xs{2, 16, 95, 90}, ws{5, 16, 3, 3};
+  const Shape ys = conv2d_output_shape(p, xs, ws);
+  D x(xs), w(ws), y(ys), r(ys), dx(xs), dw(ws);
+  test::fill_random(x, 3);
+  test::fill_random(w, 4);
+  test::fill_random(r, 5);
+  test::poison(y);
+  test::poison(dx);
+  test::poison(dw);
+  be->conv2d_forward(p, x.t(), w.t(), y.t());
+  const std::vector<double> ref = direct_conv(p, x, w);
+  for (size_t i = 0; i < ref.size(); ++i) ASSERT_NEAR(y[i], ref[i], 1e-12) << i;
+  be->conv2d_backward_data(p, r.t(), w.t(), dx.t());
+  be->conv2d_backward_filter(p, x.t(), r.t(), dw.t());
+  const double forward = test::dot(r, y);
+  EXPECT_NEAR(test::dot(x, dx), forward, 1e-9 * std::abs(forward));
+  EXPECT_NEAR(test::dot(w, dw), forward, 1e-9 * std::abs(forward));
 }
 
 TEST_F(CpuOps, ConvShapeErrorsNameOpArgumentAndShapes) {

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
 
 #include "cpu/cpu_backend.hpp"
 #include "cpu/eigen.hpp"
@@ -26,7 +27,15 @@ struct ConvGeometry {
   int64_t N, C, H, W, O, kh, kw, Ho, Wo, groups, Cg, Og, K, P;
   Conv2dParams p;
   bool direct;  // 1x1, stride 1, no padding: the input is already in column form
+  int64_t tile_rows;  // output rows per column tile
+  int64_t tile_cols() const { return tile_rows * Wo; }
 };
+
+// im2col works on tiles of whole output rows, so the column buffer of a large image (K x P is
+// 7 MB per image at ResNet's layer1) stays cache-sized, but never on fewer than kMinTileCols
+// columns, below which the matrix products lose more than the smaller buffer gains.
+constexpr int64_t kColumnTileElems = 1 << 20;
+constexpr int64_t kMinTileCols = 256;
 
 ConvGeometry conv_geometry(const Conv2dParams& p, const Shape& x, const Shape& w) {
   const Shape y = conv2d_output_shape(p, x, w);
@@ -42,20 +51,25 @@ ConvGeometry conv_geometry(const Conv2dParams& p, const Shape& x, const Shape& w
   g.p = p;
   g.direct = g.kh == 1 && g.kw == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_h == 0 &&
              p.pad_w == 0;
+  const int64_t rows_in_budget = kColumnTileElems / (g.K * g.Wo);
+  const int64_t rows_for_min_cols = (kMinTileCols + g.Wo - 1) / g.Wo;
+  g.tile_rows = g.direct ? g.Ho : std::clamp<int64_t>(std::max(rows_in_budget, rows_for_min_cols), 1, g.Ho);
   return g;
 }
 
-// col[K, P] from one image's group of channels x[Cg, H, W]; taps that fall in the padding are 0.
+// col[K, (oh1 - oh0) * Wo]: the columns of output rows [oh0, oh1) from one image's group of
+// channels x[Cg, H, W]; taps that fall in the padding are 0.
 template <typename T>
-void im2col(const ConvGeometry& g, const T* x, T* col) {
+void im2col(const ConvGeometry& g, const T* x, int64_t oh0, int64_t oh1, T* col) {
   const Conv2dParams& p = g.p;
+  const int64_t cols = (oh1 - oh0) * g.Wo;
   for (int64_t c = 0; c < g.Cg; ++c) {
     for (int64_t ki = 0; ki < g.kh; ++ki) {
       for (int64_t kj = 0; kj < g.kw; ++kj) {
-        T* row = col + ((c * g.kh + ki) * g.kw + kj) * g.P;
-        for (int64_t oh = 0; oh < g.Ho; ++oh) {
+        T* row = col + ((c * g.kh + ki) * g.kw + kj) * cols;
+        for (int64_t oh = oh0; oh < oh1; ++oh) {
           const int64_t ih = oh * p.stride_h - p.pad_h + ki * p.dilation_h;
-          T* out = row + oh * g.Wo;
+          T* out = row + (oh - oh0) * g.Wo;
           if (ih < 0 || ih >= g.H) {
             std::fill(out, out + g.Wo, T(0));
             continue;
@@ -71,18 +85,20 @@ void im2col(const ConvGeometry& g, const T* x, T* col) {
   }
 }
 
-// The adjoint of im2col: adds every column entry back onto the input pixel it was read from.
+// The adjoint of im2col: adds every column entry of output rows [oh0, oh1) back onto the input
+// pixel it was read from.
 template <typename T>
-void col2im_add(const ConvGeometry& g, const T* col, T* dx) {
+void col2im_add(const ConvGeometry& g, const T* col, int64_t oh0, int64_t oh1, T* dx) {
   const Conv2dParams& p = g.p;
+  const int64_t cols = (oh1 - oh0) * g.Wo;
   for (int64_t c = 0; c < g.Cg; ++c) {
     for (int64_t ki = 0; ki < g.kh; ++ki) {
       for (int64_t kj = 0; kj < g.kw; ++kj) {
-        const T* row = col + ((c * g.kh + ki) * g.kw + kj) * g.P;
-        for (int64_t oh = 0; oh < g.Ho; ++oh) {
+        const T* row = col + ((c * g.kh + ki) * g.kw + kj) * cols;
+        for (int64_t oh = oh0; oh < oh1; ++oh) {
           const int64_t ih = oh * p.stride_h - p.pad_h + ki * p.dilation_h;
           if (ih < 0 || ih >= g.H) continue;
-          const T* in = row + oh * g.Wo;
+          const T* in = row + (oh - oh0) * g.Wo;
           T* out = dx + (c * g.H + ih) * g.W;
           for (int64_t ow = 0; ow < g.Wo; ++ow) {
             const int64_t iw = ow * p.stride_w - p.pad_w + kj * p.dilation_w;
@@ -109,16 +125,34 @@ void for_each_image(int team, int64_t images, Body&& body) {
   for (int64_t n = 0; n < images; ++n) body(n, omp_get_thread_num());
 }
 
+// A row-major view of columns [first, first + cols) of a matrix with `stride` columns (const
+// when T is).
+template <typename T>
+auto column_block(T* base, int64_t rows, int64_t first, int64_t cols, int64_t stride) {
+  using Matrix = std::conditional_t<std::is_const_v<T>, const cpu::RowMatrix<std::remove_const_t<T>>,
+                                    cpu::RowMatrix<T>>;
+  return Eigen::Map<Matrix, Eigen::Unaligned, Eigen::OuterStride<>>(base + first, rows, cols,
+                                                                     Eigen::OuterStride<>(stride));
+}
+
 template <typename T>
 void conv_forward(const ConvGeometry& g, const T* x, const T* w, T* y, T* cols, int team) {
   for_each_image(team, g.N, [&](int64_t n, int thread) {
-    T* col = g.direct ? nullptr : cols + thread * g.K * g.P;
+    T* col = g.direct ? nullptr : cols + thread * g.K * g.tile_cols();
     for (int64_t grp = 0; grp < g.groups; ++grp) {
       const T* xg = x + (n * g.C + grp * g.Cg) * g.H * g.W;
-      if (!g.direct) im2col(g, xg, col);
-      MatrixMap<T>(y + (n * g.O + grp * g.Og) * g.P, g.Og, g.P).noalias() =
-          ConstMatrixMap<T>(w + grp * g.Og * g.K, g.Og, g.K) *
-          ConstMatrixMap<T>(g.direct ? xg : col, g.K, g.P);
+      T* yg = y + (n * g.O + grp * g.Og) * g.P;
+      ConstMatrixMap<T> wg(w + grp * g.Og * g.K, g.Og, g.K);
+      if (g.direct) {
+        MatrixMap<T>(yg, g.Og, g.P).noalias() = wg * ConstMatrixMap<T>(xg, g.K, g.P);
+        continue;
+      }
+      for (int64_t oh0 = 0; oh0 < g.Ho; oh0 += g.tile_rows) {
+        const int64_t oh1 = std::min(oh0 + g.tile_rows, g.Ho), cols_t = (oh1 - oh0) * g.Wo;
+        im2col(g, xg, oh0, oh1, col);
+        column_block(yg, g.Og, oh0 * g.Wo, cols_t, g.P).noalias() =
+            wg * ConstMatrixMap<T>(col, g.K, cols_t);
+      }
     }
   });
 }
@@ -126,15 +160,21 @@ void conv_forward(const ConvGeometry& g, const T* x, const T* w, T* y, T* cols, 
 template <typename T>
 void conv_backward_data(const ConvGeometry& g, const T* dy, const T* w, T* dx, T* cols, int team) {
   for_each_image(team, g.N, [&](int64_t n, int thread) {
-    T* col = g.direct ? nullptr : cols + thread * g.K * g.P;
+    T* col = g.direct ? nullptr : cols + thread * g.K * g.tile_cols();
     for (int64_t grp = 0; grp < g.groups; ++grp) {
       T* dxg = dx + (n * g.C + grp * g.Cg) * g.H * g.W;
-      MatrixMap<T>(g.direct ? dxg : col, g.K, g.P).noalias() =
-          ConstMatrixMap<T>(w + grp * g.Og * g.K, g.Og, g.K).transpose() *
-          ConstMatrixMap<T>(dy + (n * g.O + grp * g.Og) * g.P, g.Og, g.P);
-      if (!g.direct) {
-        std::fill(dxg, dxg + g.Cg * g.H * g.W, T(0));
-        col2im_add(g, col, dxg);
+      const T* dyg = dy + (n * g.O + grp * g.Og) * g.P;
+      ConstMatrixMap<T> wg(w + grp * g.Og * g.K, g.Og, g.K);
+      if (g.direct) {
+        MatrixMap<T>(dxg, g.K, g.P).noalias() = wg.transpose() * ConstMatrixMap<T>(dyg, g.Og, g.P);
+        continue;
+      }
+      std::fill(dxg, dxg + g.Cg * g.H * g.W, T(0));
+      for (int64_t oh0 = 0; oh0 < g.Ho; oh0 += g.tile_rows) {
+        const int64_t oh1 = std::min(oh0 + g.tile_rows, g.Ho), cols_t = (oh1 - oh0) * g.Wo;
+        MatrixMap<T>(col, g.K, cols_t).noalias() =
+            wg.transpose() * column_block(dyg, g.Og, oh0 * g.Wo, cols_t, g.P);
+        col2im_add(g, col, oh0, oh1, dxg);
       }
     }
   });
@@ -146,10 +186,18 @@ void accumulate_filter_gradient(const ConvGeometry& g, const T* x, const T* dy, 
                                 T* acc) {
   for (int64_t grp = 0; grp < g.groups; ++grp) {
     const T* xg = x + (n * g.C + grp * g.Cg) * g.H * g.W;
-    if (!g.direct) im2col(g, xg, col);
-    MatrixMap<T>(acc + grp * g.Og * g.K, g.Og, g.K).noalias() +=
-        ConstMatrixMap<T>(dy + (n * g.O + grp * g.Og) * g.P, g.Og, g.P) *
-        ConstMatrixMap<T>(g.direct ? xg : col, g.K, g.P).transpose();
+    const T* dyg = dy + (n * g.O + grp * g.Og) * g.P;
+    MatrixMap<T> accg(acc + grp * g.Og * g.K, g.Og, g.K);
+    if (g.direct) {
+      accg.noalias() += ConstMatrixMap<T>(dyg, g.Og, g.P) * ConstMatrixMap<T>(xg, g.K, g.P).transpose();
+      continue;
+    }
+    for (int64_t oh0 = 0; oh0 < g.Ho; oh0 += g.tile_rows) {
+      const int64_t oh1 = std::min(oh0 + g.tile_rows, g.Ho), cols_t = (oh1 - oh0) * g.Wo;
+      im2col(g, xg, oh0, oh1, col);
+      accg.noalias() += column_block(dyg, g.Og, oh0 * g.Wo, cols_t, g.P) *
+                        ConstMatrixMap<T>(col, g.K, cols_t).transpose();
+    }
   }
 }
 
@@ -171,7 +219,7 @@ void conv_backward_filter(const ConvGeometry& g, const T* x, const T* dy, T* dw,
     std::fill(part, part + wsize, T(0));
 #pragma omp for schedule(static)
     for (int64_t n = 0; n < g.N; ++n)
-      accumulate_filter_gradient(g, x, dy, n, g.direct ? nullptr : cols + thread * g.K * g.P, part);
+      accumulate_filter_gradient(g, x, dy, n, g.direct ? nullptr : cols + thread * g.K * g.tile_cols(), part);
 #pragma omp for schedule(static)
     for (int64_t i = 0; i < wsize; ++i) {
       T sum = 0;
@@ -203,7 +251,7 @@ void CpuBackend::conv2d_forward(const Conv2dParams& p, const Tensor& x, const Te
   dispatch_float(dt, [&](auto zero) {
     using T = decltype(zero);
     Block cols;
-    T* c = lease<T>(*workspace_, cols, g.direct ? 0 : team * g.K * g.P, "conv2d columns");
+    T* c = lease<T>(*workspace_, cols, g.direct ? 0 : team * g.K * g.tile_cols(), "conv2d columns");
     conv_forward(g, x.data<T>(), w.data<T>(), y.data<T>(), c, team);
   });
 }
@@ -220,7 +268,7 @@ void CpuBackend::conv2d_backward_data(const Conv2dParams& p, const Tensor& dy, c
   dispatch_float(dt, [&](auto zero) {
     using T = decltype(zero);
     Block cols;
-    T* c = lease<T>(*workspace_, cols, g.direct ? 0 : team * g.K * g.P, "conv2d columns");
+    T* c = lease<T>(*workspace_, cols, g.direct ? 0 : team * g.K * g.tile_cols(), "conv2d columns");
     conv_backward_data(g, dy.data<T>(), w.data<T>(), dx.data<T>(), c, team);
   });
 }
@@ -237,7 +285,7 @@ void CpuBackend::conv2d_backward_filter(const Conv2dParams& p, const Tensor& x, 
   dispatch_float(dt, [&](auto zero) {
     using T = decltype(zero);
     Block cols, partials;
-    T* c = lease<T>(*workspace_, cols, g.direct ? 0 : team * g.K * g.P, "conv2d columns");
+    T* c = lease<T>(*workspace_, cols, g.direct ? 0 : team * g.K * g.tile_cols(), "conv2d columns");
     T* part = lease<T>(*workspace_, partials, team > 1 ? team * g.O * g.K : 0,
                        "conv2d filter partials");
     conv_backward_filter(g, x.data<T>(), dy.data<T>(), dw.data<T>(), c, part, team);

@@ -1,0 +1,114 @@
+// Small pieces the benchmark programs share: timing with medians, flag parsing, tables and JSON.
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "scenecam/error.hpp"
+
+namespace scenecam::bench {
+
+// Runs fn `warmup` times untimed, then `repeats` times; returns the median seconds.
+inline double median_seconds(const std::function<void()>& fn, int warmup, int repeats) {
+  for (int i = 0; i < warmup; ++i) fn();
+  std::vector<double> t;
+  for (int i = 0; i < repeats; ++i) {
+    const auto start = std::chrono::steady_clock::now();
+    fn();
+    t.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
+// --key value flags after the subcommand; unknown flags are errors.
+class Flags {
+ public:
+  Flags(int argc, char** argv, int first, const std::map<std::string, std::string>& defaults)
+      : values_(defaults) {
+    for (int i = first; i < argc; ++i) {
+      std::string key = argv[i];
+      SC_CHECK(key.rfind("--", 0) == 0, "unexpected argument '", key, "'");
+      key = key.substr(2);
+      SC_CHECK(values_.count(key), "unknown flag --", key);
+      SC_CHECK(i + 1 < argc, "flag --", key, " needs a value");
+      values_[key] = argv[++i];
+    }
+  }
+  std::string str(const std::string& key) const { return values_.at(key); }
+  long integer(const std::string& key) const {
+    const std::string& v = values_.at(key);
+    char* end = nullptr;
+    const long x = std::strtol(v.c_str(), &end, 10);
+    SC_CHECK(!v.empty() && *end == '\0', "flag --", key, " expects an integer, got '", v, "'");
+    return x;
+  }
+
+ private:
+  std::map<std::string, std::string> values_;
+};
+
+// Rows of named columns, printed as an aligned table and written as a JSON array of objects.
+class Table {
+ public:
+  explicit Table(std::vector<std::string> columns) : columns_(std::move(columns)) {}
+  void add(std::vector<std::string> row) { rows_.push_back(std::move(row)); }
+
+  void print() const {
+    std::vector<size_t> width(columns_.size());
+    for (size_t c = 0; c < columns_.size(); ++c) {
+      width[c] = columns_[c].size();
+      for (const auto& r : rows_) width[c] = std::max(width[c], r[c].size());
+    }
+    auto line = [&](const std::vector<std::string>& r) {
+      for (size_t c = 0; c < r.size(); ++c)
+        std::printf("%s%-*s", c ? "  " : "", static_cast<int>(width[c]), r[c].c_str());
+      std::printf("\n");
+    };
+    line(columns_);
+    for (const auto& r : rows_) line(r);
+  }
+
+  // Writes to path.tmp then renames, so a reader never sees half a file.
+  void write_json(const std::string& path, const std::string& header_json) const {
+    std::ostringstream s;
+    s << "{" << header_json << ", \"rows\": [";
+    for (size_t i = 0; i < rows_.size(); ++i) {
+      s << (i ? ",\n  " : "\n  ") << "{";
+      for (size_t c = 0; c < columns_.size(); ++c) {
+        const std::string& v = rows_[i][c];
+        char* end = nullptr;
+        std::strtod(v.c_str(), &end);
+        const bool number = !v.empty() && *end == '\0';
+        s << (c ? ", " : "") << "\"" << columns_[c] << "\": " << (number ? v : "\"" + v + "\"");
+      }
+      s << "}";
+    }
+    s << "\n]}\n";
+    const std::string tmp = path + ".tmp";
+    std::ofstream out(tmp);
+    out << s.str();
+    out.close();
+    SC_CHECK(out.good(), path, ": could not write the JSON results");
+    SC_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, path, ": could not rename ", tmp);
+  }
+
+ private:
+  std::vector<std::string> columns_;
+  std::vector<std::vector<std::string>> rows_;
+};
+
+inline std::string fixed(double v, int digits) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", digits, v);
+  return buf;
+}
+
+}  // namespace scenecam::bench
