@@ -75,8 +75,18 @@ void im2col(const ConvGeometry& g, const T* x, int64_t oh0, int64_t oh1, T* col)
             continue;
           }
           const T* in = x + (c * g.H + ih) * g.W;
+          const int64_t shift = kj * p.dilation_w - p.pad_w;  // iw = ow * stride + shift
+          if (p.stride_w == 1) {
+            // A contiguous run of the input row, zero where it overhangs the image.
+            const int64_t lo = std::clamp<int64_t>(-shift, 0, g.Wo);
+            const int64_t hi = std::clamp<int64_t>(g.W - shift, lo, g.Wo);
+            std::fill(out, out + lo, T(0));
+            std::copy(in + lo + shift, in + hi + shift, out + lo);
+            std::fill(out + hi, out + g.Wo, T(0));
+            continue;
+          }
           for (int64_t ow = 0; ow < g.Wo; ++ow) {
-            const int64_t iw = ow * p.stride_w - p.pad_w + kj * p.dilation_w;
+            const int64_t iw = ow * p.stride_w + shift;
             out[ow] = (iw >= 0 && iw < g.W) ? in[iw] : T(0);
           }
         }
@@ -100,8 +110,15 @@ void col2im_add(const ConvGeometry& g, const T* col, int64_t oh0, int64_t oh1, T
           if (ih < 0 || ih >= g.H) continue;
           const T* in = row + (oh - oh0) * g.Wo;
           T* out = dx + (c * g.H + ih) * g.W;
+          const int64_t shift = kj * p.dilation_w - p.pad_w;
+          if (p.stride_w == 1) {
+            const int64_t lo = std::clamp<int64_t>(-shift, 0, g.Wo);
+            const int64_t hi = std::clamp<int64_t>(g.W - shift, lo, g.Wo);
+            for (int64_t ow = lo; ow < hi; ++ow) out[ow + shift] += in[ow];
+            continue;
+          }
           for (int64_t ow = 0; ow < g.Wo; ++ow) {
-            const int64_t iw = ow * p.stride_w - p.pad_w + kj * p.dilation_w;
+            const int64_t iw = ow * p.stride_w + shift;
             if (iw >= 0 && iw < g.W) out[iw] += in[ow];
           }
         }
