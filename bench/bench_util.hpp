@@ -7,6 +7,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <utility>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -26,6 +27,27 @@ inline double median_seconds(const std::function<void()>& fn, int warmup, int re
   }
   std::sort(t.begin(), t.end());
   return t[t.size() / 2];
+}
+
+// Times a and b alternately (a, b, a, b, ...) and returns both medians. On a shared machine
+// whose speed drifts, a ratio of two medians taken this way compares like with like.
+inline std::pair<double, double> paired_median_seconds(const std::function<void()>& a,
+                                                       const std::function<void()>& b,
+                                                       int repeats) {
+  a();
+  b();
+  std::vector<double> ta, tb;
+  for (int i = 0; i < repeats; ++i) {
+    auto start = std::chrono::steady_clock::now();
+    a();
+    ta.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    start = std::chrono::steady_clock::now();
+    b();
+    tb.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+  }
+  std::sort(ta.begin(), ta.end());
+  std::sort(tb.begin(), tb.end());
+  return {ta[ta.size() / 2], tb[tb.size() / 2]};
 }
 
 // --key value flags after the subcommand; unknown flags are errors.
