@@ -42,7 +42,8 @@ std::vector<ConvShape> resnet18_shapes(int64_t input) {
 void fill(std::vector<float>& v, uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  for (float& f : v) f = dist(rng);
+  for (float& f : v)
+    f = dist(rng);
 }
 
 // One convolution's tensors, its FLOP count, and its three timed calls.
@@ -102,12 +103,13 @@ struct Case {
 }  // namespace
 
 int run_conv(int argc, char** argv, int first) {
-  const Flags flags(argc, argv, first,
-                    {{"batch", "32"}, {"input", "224"}, {"threads", "0"}, {"repeats", "5"},
-                     {"json", ""}});
+  const Flags flags(
+      argc, argv, first,
+      {{"batch", "32"}, {"input", "224"}, {"threads", "0"}, {"repeats", "5"}, {"json", ""}});
   const int64_t batch = flags.integer("batch"), input = flags.integer("input");
   const int repeats = static_cast<int>(flags.integer("repeats"));
-  SC_CHECK(batch >= 1 && input >= 32 && repeats >= 1, "need --batch >= 1, --input >= 32, --repeats >= 1");
+  SC_CHECK(batch >= 1 && input >= 32 && repeats >= 1,
+           "need --batch >= 1, --input >= 32, --repeats >= 1");
   auto backend = make_cpu_backend(static_cast<int>(flags.integer("threads")));
 
   // The matrix-product reference: a 1x1 convolution without stride or padding (no im2col), 512
@@ -117,9 +119,10 @@ int run_conv(int argc, char** argv, int first) {
   Case reference(ref, batch);
   reference.check(*backend);
 
-  std::printf("scenecam-bench conv: cpu backend, batch %ld, input %ldx%ld, %u hardware threads, "
-              "median of %d\n", long(batch), long(input), long(input),
-              std::thread::hardware_concurrency(), repeats);
+  std::printf(
+      "scenecam-bench conv: cpu backend, batch %ld, input %ldx%ld, %u hardware threads, "
+      "median of %d\n",
+      long(batch), long(input), long(input), std::thread::hardware_concurrency(), repeats);
   Table table({"layer", "C", "O", "HxW", "k/s", "fwd_ms", "fwd_gflops", "bwd_data_ms",
                "bwd_data_gflops", "bwd_filter_ms", "bwd_filter_gflops", "ref_gflops",
                "fwd_pct_of_ref"});
@@ -143,8 +146,8 @@ int run_conv(int argc, char** argv, int first) {
   table.print();
   if (!flags.str("json").empty()) {
     table.write_json(flags.str("json"), "\"bench\": \"conv\", \"backend\": \"cpu\", \"batch\": " +
-                                            std::to_string(batch) + ", \"input\": " +
-                                            std::to_string(input));
+                                            std::to_string(batch) +
+                                            ", \"input\": " + std::to_string(input));
     std::printf("wrote %s\n", flags.str("json").c_str());
   }
   return 0;

@@ -12,13 +12,14 @@ int run_conv(int argc, char** argv, int first);
 namespace {
 
 void usage(std::FILE* out) {
-  std::fprintf(out,
-               "usage: scenecam-bench SUBCOMMAND [flags]\n"
-               "\n"
-               "subcommands:\n"
-               "  conv   ResNet-18 convolutions, forward / backward-data / backward-filter, on the\n"
-               "         CPU backend, with GFLOP/s and the share of the matrix-product rate\n"
-               "         flags: --batch 32 --input 224 --threads 0 (all) --repeats 5 --json FILE\n");
+  std::fprintf(
+      out,
+      "usage: scenecam-bench SUBCOMMAND [flags]\n"
+      "\n"
+      "subcommands:\n"
+      "  conv   ResNet-18 convolutions, forward / backward-data / backward-filter, on the\n"
+      "         CPU backend, with GFLOP/s and the share of the matrix-product rate\n"
+      "         flags: --batch 32 --input 224 --threads 0 (all) --repeats 5 --json FILE\n");
 }
 
 }  // namespace

@@ -7,9 +7,9 @@
 #include <fstream>
 #include <functional>
 #include <map>
-#include <utility>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "scenecam/error.hpp"
@@ -18,7 +18,8 @@ namespace scenecam::bench {
 
 // Runs fn `warmup` times untimed, then `repeats` times; returns the median seconds.
 inline double median_seconds(const std::function<void()>& fn, int warmup, int repeats) {
-  for (int i = 0; i < warmup; ++i) fn();
+  for (int i = 0; i < warmup; ++i)
+    fn();
   std::vector<double> t;
   for (int i = 0; i < repeats; ++i) {
     const auto start = std::chrono::steady_clock::now();
@@ -87,7 +88,8 @@ class Table {
     std::vector<size_t> width(columns_.size());
     for (size_t c = 0; c < columns_.size(); ++c) {
       width[c] = columns_[c].size();
-      for (const auto& r : rows_) width[c] = std::max(width[c], r[c].size());
+      for (const auto& r : rows_)
+        width[c] = std::max(width[c], r[c].size());
     }
     auto line = [&](const std::vector<std::string>& r) {
       for (size_t c = 0; c < r.size(); ++c)
@@ -95,7 +97,8 @@ class Table {
       std::printf("\n");
     };
     line(columns_);
-    for (const auto& r : rows_) line(r);
+    for (const auto& r : rows_)
+      line(r);
   }
 
   // Writes to path.tmp then renames, so a reader never sees half a file.

@@ -11,27 +11,30 @@
 
 namespace scenecam::cuda {
 
-[[noreturn]] inline void throw_cuda(const char* file, int line, const char* call, const char* what) {
+[[noreturn]] inline void throw_cuda(const char* file, int line, const char* call,
+                                    const char* what) {
   fail(file, ":", line, ": ", call, " failed: ", what);
 }
 
-inline const char* cublas_error_string(cublasStatus_t s) { return cublasGetStatusString(s); }
+inline const char* cublas_error_string(cublasStatus_t s) {
+  return cublasGetStatusString(s);
+}
 
 }  // namespace scenecam::cuda
 
-#define SC_CUDA_CHECK(call)                                                            \
-  do {                                                                                 \
-    const cudaError_t sc_status_ = (call);                                             \
-    if (sc_status_ != cudaSuccess)                                                     \
+#define SC_CUDA_CHECK(call)                                                                    \
+  do {                                                                                         \
+    const cudaError_t sc_status_ = (call);                                                     \
+    if (sc_status_ != cudaSuccess)                                                             \
       ::scenecam::cuda::throw_cuda(__FILE__, __LINE__, #call, cudaGetErrorString(sc_status_)); \
   } while (0)
 
 #define SC_CUDA_CHECK_LAUNCH() SC_CUDA_CHECK(cudaGetLastError())
 
-#define SC_CUDNN_CHECK(call)                                                           \
-  do {                                                                                 \
-    const cudnnStatus_t sc_status_ = (call);                                           \
-    if (sc_status_ != CUDNN_STATUS_SUCCESS)                                            \
+#define SC_CUDNN_CHECK(call)                                                                    \
+  do {                                                                                          \
+    const cudnnStatus_t sc_status_ = (call);                                                    \
+    if (sc_status_ != CUDNN_STATUS_SUCCESS)                                                     \
       ::scenecam::cuda::throw_cuda(__FILE__, __LINE__, #call, cudnnGetErrorString(sc_status_)); \
   } while (0)
 

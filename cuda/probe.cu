@@ -63,7 +63,8 @@ int run() {
   float host_w = 1.0f, host_buf = 0.0f;
   scenecam::sgd_update_element(host_w, 0.5f, host_buf, step);
   int wrong = 0;
-  for (float v : w) wrong += v != host_w;
+  for (float v : w)
+    wrong += v != host_w;
   std::printf("gpu-probe: SGD kernel on %d elements: %s (%.6f, host %.6f)\n", n,
               wrong ? "MISMATCH" : "matches the host", w[n - 1], host_w);
 

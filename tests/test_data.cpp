@@ -39,9 +39,11 @@ TEST(SyntheticScenes, LabelsCoverEveryClassAndBoxesLieInside) {
     EXPECT_LE(box.y1, 32);
     EXPECT_GE(box.x1 - box.x0, 10);  // the object is at least ~a third of the image
   }
-  for (int c = 0; c < SyntheticScenes::kClasses; ++c) EXPECT_GT(count[c], 60) << c;
+  for (int c = 0; c < SyntheticScenes::kClasses; ++c)
+    EXPECT_GT(count[c], 60) << c;
   std::set<std::string> names;
-  for (int c = 0; c < SyntheticScenes::kClasses; ++c) names.insert(SyntheticScenes::class_name(c));
+  for (int c = 0; c < SyntheticScenes::kClasses; ++c)
+    names.insert(SyntheticScenes::class_name(c));
   EXPECT_EQ(names.size(), size_t(SyntheticScenes::kClasses));
 }
 
@@ -58,7 +60,8 @@ TEST(SyntheticScenes, TheObjectDiffersFromTheBackgroundAroundIt) {
       int n = 0;
       for (int y = std::max(0, y0); y < std::min(48, y1); ++y)
         for (int x = std::max(0, x0); x < std::min(48, x1); ++x, ++n)
-          for (int c = 0; c < 3; ++c) s += img.rgb[(y * 48 + x) * 3 + c];
+          for (int c = 0; c < 3; ++c)
+            s += img.rgb[(y * 48 + x) * 3 + c];
       return n ? s / n : 0.0;
     };
     const int cx = (b.x0 + b.x1) / 2, cy = (b.y0 + b.y1) / 2;
@@ -87,8 +90,8 @@ TEST(Images, ToTensorNormalisesPerChannel) {
   EXPECT_NEAR(out[1], 1.0f, 1e-6);   // R, pixel 1
   EXPECT_NEAR(out[2], 1.0f, 1e-6);   // G, pixel 0
   EXPECT_NEAR(out[3], 0.0f, 1e-6);
-  EXPECT_NEAR(out[4], 0.0f, 1e-6);   // B: 51/255 = 0.2
-  EXPECT_NEAR(out[5], 1.0f, 1e-6);   // 102/255 = 0.4
+  EXPECT_NEAR(out[4], 0.0f, 1e-6);  // B: 51/255 = 0.2
+  EXPECT_NEAR(out[5], 1.0f, 1e-6);  // 102/255 = 0.4
   test::F wrong(Shape{1, 3, 2, 2});
   test::expect_error([&] { images_to_tensor({&img}, norm, wrong.t()); }, {"1x2", "2x2"});
 }

@@ -1,7 +1,8 @@
 // Finite-difference gradient checks, in double precision, of every CPU op that has a backward.
 // Each check turns the op's output into a scalar with a fixed random projection L = <r, y>, runs
 // the backward with dy = r, and compares every input gradient with central differences of L.
-// Inputs are odd-sized (7x5 images, 3 channels, batch 3) and kept away from ReLU and max-pool kinks.
+// Inputs are odd-sized (7x5 images, 3 channels, batch 3) and kept away from ReLU and max-pool
+// kinks.
 #include "scenecam/backend.hpp"
 #include "test_util.hpp"
 
@@ -42,14 +43,30 @@ void check_conv(Backend& be, const Conv2dParams& p, const Shape& xs, const Shape
   test::expect_gradient("conv2d dw", w, dw, loss);
 }
 
-TEST_F(GradCheck, Conv3x3Stride1Pad1) { check_conv(*be, conv(1, 1), Shape{3, 3, 7, 5}, Shape{4, 3, 3, 3}); }
-TEST_F(GradCheck, Conv3x3Stride2Pad1) { check_conv(*be, conv(2, 1), Shape{3, 3, 7, 5}, Shape{2, 3, 3, 3}); }
-TEST_F(GradCheck, Conv1x1Direct) { check_conv(*be, conv(1, 0), Shape{3, 4, 7, 5}, Shape{3, 4, 1, 1}); }
-TEST_F(GradCheck, Conv1x1Stride2) { check_conv(*be, conv(2, 0), Shape{3, 4, 7, 5}, Shape{3, 4, 1, 1}); }
-TEST_F(GradCheck, Conv7x7Stride2Pad3) { check_conv(*be, conv(2, 3), Shape{2, 3, 7, 5}, Shape{2, 3, 7, 7}); }
-TEST_F(GradCheck, ConvGroups) { check_conv(*be, conv(1, 1, 1, 3), Shape{3, 6, 7, 5}, Shape{6, 2, 3, 3}); }
-TEST_F(GradCheck, ConvDilation) { check_conv(*be, conv(1, 2, 2), Shape{2, 3, 7, 5}, Shape{2, 3, 3, 3}); }
-TEST_F(GradCheck, ConvBatchOneRectangularKernel) { check_conv(*be, conv(1, 1), Shape{1, 2, 7, 5}, Shape{3, 2, 3, 2}); }
+TEST_F(GradCheck, Conv3x3Stride1Pad1) {
+  check_conv(*be, conv(1, 1), Shape{3, 3, 7, 5}, Shape{4, 3, 3, 3});
+}
+TEST_F(GradCheck, Conv3x3Stride2Pad1) {
+  check_conv(*be, conv(2, 1), Shape{3, 3, 7, 5}, Shape{2, 3, 3, 3});
+}
+TEST_F(GradCheck, Conv1x1Direct) {
+  check_conv(*be, conv(1, 0), Shape{3, 4, 7, 5}, Shape{3, 4, 1, 1});
+}
+TEST_F(GradCheck, Conv1x1Stride2) {
+  check_conv(*be, conv(2, 0), Shape{3, 4, 7, 5}, Shape{3, 4, 1, 1});
+}
+TEST_F(GradCheck, Conv7x7Stride2Pad3) {
+  check_conv(*be, conv(2, 3), Shape{2, 3, 7, 5}, Shape{2, 3, 7, 7});
+}
+TEST_F(GradCheck, ConvGroups) {
+  check_conv(*be, conv(1, 1, 1, 3), Shape{3, 6, 7, 5}, Shape{6, 2, 3, 3});
+}
+TEST_F(GradCheck, ConvDilation) {
+  check_conv(*be, conv(1, 2, 2), Shape{2, 3, 7, 5}, Shape{2, 3, 3, 3});
+}
+TEST_F(GradCheck, ConvBatchOneRectangularKernel) {
+  check_conv(*be, conv(1, 1), Shape{1, 2, 7, 5}, Shape{3, 2, 3, 2});
+}
 
 void check_batch_norm(Backend& be, const Shape& xs) {
   const Shape c{xs[1]};
@@ -75,8 +92,12 @@ void check_batch_norm(Backend& be, const Shape& xs) {
   test::expect_gradient("batch_norm dbeta", beta, dbeta, loss);
 }
 
-TEST_F(GradCheck, BatchNorm4d) { check_batch_norm(*be, Shape{3, 3, 7, 5}); }
-TEST_F(GradCheck, BatchNorm2d) { check_batch_norm(*be, Shape{5, 4}); }
+TEST_F(GradCheck, BatchNorm4d) {
+  check_batch_norm(*be, Shape{3, 3, 7, 5});
+}
+TEST_F(GradCheck, BatchNorm2d) {
+  check_batch_norm(*be, Shape{5, 4});
+}
 
 TEST_F(GradCheck, Relu) {
   const Shape s{3, 3, 7, 5};
@@ -100,15 +121,24 @@ void check_max_pool(Backend& be, const Pool2dParams& p, const Shape& xs) {
   test::poison(dx);
   be.max_pool2d_backward(p, x.t(), r.t(), dx.t());
   // eps far below the gap between distinct values, so no window changes its winner.
-  test::expect_gradient("max_pool dx", x, dx, [&] {
-    be.max_pool2d_forward(p, x.t(), y.t());
-    return test::dot(r, y);
-  }, 1e-7);
+  test::expect_gradient(
+      "max_pool dx", x, dx,
+      [&] {
+        be.max_pool2d_forward(p, x.t(), y.t());
+        return test::dot(r, y);
+      },
+      1e-7);
 }
 
-TEST_F(GradCheck, MaxPool3x3Stride2Pad1) { check_max_pool(*be, Pool2dParams{3, 3, 2, 2, 1, 1}, Shape{3, 3, 7, 5}); }
-TEST_F(GradCheck, MaxPool2x2Stride2) { check_max_pool(*be, Pool2dParams{2, 2, 2, 2, 0, 0}, Shape{3, 3, 7, 5}); }
-TEST_F(GradCheck, MaxPoolOverlapping3x3Stride1) { check_max_pool(*be, Pool2dParams{3, 3, 1, 1, 0, 0}, Shape{2, 3, 7, 5}); }
+TEST_F(GradCheck, MaxPool3x3Stride2Pad1) {
+  check_max_pool(*be, Pool2dParams{3, 3, 2, 2, 1, 1}, Shape{3, 3, 7, 5});
+}
+TEST_F(GradCheck, MaxPool2x2Stride2) {
+  check_max_pool(*be, Pool2dParams{2, 2, 2, 2, 0, 0}, Shape{3, 3, 7, 5});
+}
+TEST_F(GradCheck, MaxPoolOverlapping3x3Stride1) {
+  check_max_pool(*be, Pool2dParams{3, 3, 1, 1, 0, 0}, Shape{2, 3, 7, 5});
+}
 
 TEST_F(GradCheck, GlobalAvgPool) {
   const Shape s{3, 3, 7, 5};
@@ -166,7 +196,8 @@ void check_softmax_ce(Backend& be, float smoothing) {
   D z(Shape{3, 5}), dz(Shape{3, 5}), loss(Shape{1});
   test::Buffer<int32_t> labels(Shape{3}, {4, 0, 2});
   test::fill_random(z, 81);
-  for (size_t i = 0; i < z.size(); ++i) z[i] *= 3;
+  for (size_t i = 0; i < z.size(); ++i)
+    z[i] *= 3;
   test::poison(dz);
   be.softmax_cross_entropy(z.t(), labels.t(), smoothing, loss.t(), dz.t());
   test::expect_gradient("softmax_cross_entropy dlogits", z, dz, [&] {
@@ -175,8 +206,12 @@ void check_softmax_ce(Backend& be, float smoothing) {
   });
 }
 
-TEST_F(GradCheck, SoftmaxCrossEntropy) { check_softmax_ce(*be, 0.0f); }
-TEST_F(GradCheck, SoftmaxCrossEntropyLabelSmoothing) { check_softmax_ce(*be, 0.1f); }
+TEST_F(GradCheck, SoftmaxCrossEntropy) {
+  check_softmax_ce(*be, 0.0f);
+}
+TEST_F(GradCheck, SoftmaxCrossEntropyLabelSmoothing) {
+  check_softmax_ce(*be, 0.1f);
+}
 
 // A composite: conv -> batch norm -> add_relu with the input (a residual block without its
 // second conv), differentiated end to end through the backward ops chained as a layer would.
@@ -200,7 +235,8 @@ TEST_F(GradCheck, ResidualComposite) {
   loss();
   D dsum(s), dh(s), dx(s), dw(Shape{3, 3, 3, 3}), dgamma(c), dbeta(c);
   be->add_relu_backward(y.t(), r.t(), dsum.t());
-  be->batch_norm_backward(h.t(), dsum.t(), gamma.t(), sm.t(), si.t(), dh.t(), dgamma.t(), dbeta.t());
+  be->batch_norm_backward(h.t(), dsum.t(), gamma.t(), sm.t(), si.t(), dh.t(), dgamma.t(),
+                          dbeta.t());
   be->conv2d_backward_filter(p, x.t(), dh.t(), dw.t());
   be->conv2d_backward_data(p, dh.t(), w.t(), dx.t());
   be->add_(dx.t(), dsum.t());

@@ -26,12 +26,29 @@ void count() {
 }  // namespace
 
 extern "C" {
-void* malloc(size_t n) { count(); return __libc_malloc(n); }
-void* calloc(size_t n, size_t s) { count(); return __libc_calloc(n, s); }
-void* realloc(void* p, size_t n) { count(); return __libc_realloc(p, n); }
-void free(void* p) { __libc_free(p); }
-void* aligned_alloc(size_t a, size_t n) { count(); return __libc_memalign(a, n); }
-void* memalign(size_t a, size_t n) { count(); return __libc_memalign(a, n); }
+void* malloc(size_t n) {
+  count();
+  return __libc_malloc(n);
+}
+void* calloc(size_t n, size_t s) {
+  count();
+  return __libc_calloc(n, s);
+}
+void* realloc(void* p, size_t n) {
+  count();
+  return __libc_realloc(p, n);
+}
+void free(void* p) {
+  __libc_free(p);
+}
+void* aligned_alloc(size_t a, size_t n) {
+  count();
+  return __libc_memalign(a, n);
+}
+void* memalign(size_t a, size_t n) {
+  count();
+  return __libc_memalign(a, n);
+}
 int posix_memalign(void** out, size_t a, size_t n) {
   count();
   *out = __libc_memalign(a, n);
@@ -67,7 +84,8 @@ TEST(NoAllocation, ResidualNetworkStepsAfterTheFirst) {
 
   g_allocations = 0;
   g_counting = true;
-  for (int i = 0; i < 3; ++i) rig.step(images.t(), labels.t(), sgd);
+  for (int i = 0; i < 3; ++i)
+    rig.step(images.t(), labels.t(), sgd);
   g_counting = false;
 
   EXPECT_EQ(g_allocations.load(), 0) << "malloc calls during steps 2-4";

@@ -93,8 +93,10 @@ TEST_F(CpuOps, ConvForwardMatchesDirectLoopF32AndF64) {
     D xd(c.x), wd(c.w), yd(ys);
     test::fill_random(xd, seed++);
     test::fill_random(wd, seed++);
-    for (size_t i = 0; i < xd.size(); ++i) xf[i] = float(xd[i]);
-    for (size_t i = 0; i < wd.size(); ++i) wf[i] = float(wd[i]);
+    for (size_t i = 0; i < xd.size(); ++i)
+      xf[i] = float(xd[i]);
+    for (size_t i = 0; i < wd.size(); ++i)
+      wf[i] = float(wd[i]);
     test::poison(yf);
     test::poison(yd);
     be->conv2d_forward(c.p, xf.t(), wf.t(), yf.t());
@@ -123,7 +125,8 @@ TEST_F(CpuOps, ConvTiledLargeImageMatchesDirectLoopAndAdjoints) {
   test::poison(dw);
   be->conv2d_forward(p, x.t(), w.t(), y.t());
   const std::vector<double> ref = direct_conv(p, x, w);
-  for (size_t i = 0; i < ref.size(); ++i) ASSERT_NEAR(y[i], ref[i], 1e-12) << i;
+  for (size_t i = 0; i < ref.size(); ++i)
+    ASSERT_NEAR(y[i], ref[i], 1e-12) << i;
   be->conv2d_backward_data(p, r.t(), w.t(), dx.t());
   be->conv2d_backward_filter(p, x.t(), r.t(), dw.t());
   const double forward = test::dot(r, y);
@@ -148,7 +151,8 @@ TEST_F(CpuOps, WrongDeviceIsRefusedWithBothPlaces) {
   Tensor on_gpu(storage, Shape{4}, DType::f32, Device::cuda(0));
   F y(Shape{4});
   test::expect_error([&] { be->relu_forward(on_gpu, y.t()); }, {"relu_forward", "cuda:0"});
-  test::expect_error([&] { be->relu_forward(y.t(), on_gpu); }, {"relu_forward", "'y'", "cuda:0", "cpu"});
+  test::expect_error([&] { be->relu_forward(y.t(), on_gpu); },
+                     {"relu_forward", "'y'", "cuda:0", "cpu"});
 }
 
 TEST_F(CpuOps, NhwcIsRefusedClearlyByTheCpuBackend) {
@@ -170,7 +174,8 @@ TEST_F(CpuOps, MaxPoolKnownAnswerWithPadding) {
   // 4x4 ramp, 3x3 window, stride 2, pad 1 (the ResNet stem): windows centred on (0,0), (0,2),
   // (2,0), (2,2); each maximum is the window's bottom-right in-image element.
   F x(Shape{1, 1, 4, 4});
-  for (int i = 0; i < 16; ++i) x[i] = float(i);
+  for (int i = 0; i < 16; ++i)
+    x[i] = float(i);
   Pool2dParams p{3, 3, 2, 2, 1, 1};
   F y(Shape{1, 1, 2, 2});
   be->max_pool2d_forward(p, x.t(), y.t());
@@ -202,8 +207,11 @@ TEST_F(CpuOps, PoolShapeRules) {
             (Shape{2, 8, 28, 28}));
   EXPECT_EQ(pool2d_output_shape(Pool2dParams{2, 2, 2, 2, 0, 0}, Shape{1, 1, 7, 5}),
             (Shape{1, 1, 3, 2}));
-  test::expect_error([] { pool2d_output_shape(Pool2dParams{2, 2, 2, 2, 2, 0}, Shape{1, 1, 4, 4}); },
-                     {"padding"});
+  test::expect_error(
+      [] {
+        pool2d_output_shape(Pool2dParams{2, 2, 2, 2, 2, 0}, Shape{1, 1, 4, 4});
+      },
+      {"padding"});
 }
 
 TEST_F(CpuOps, GlobalAvgPoolKnownAnswer) {
@@ -232,8 +240,12 @@ TEST_F(CpuOps, LinearKnownAnswer) {
   F y(Shape{2, 2});
   be->linear_forward(x.t(), w.t(), b.t(), y.t());
   EXPECT_EQ(y.values(), (std::vector<float>{8, -7, 8, -2.5f}));
-  test::expect_error([&] { F wb(Shape{2, 4}); be->linear_forward(x.t(), wb.t(), b.t(), y.t()); },
-                     {"linear_forward", "'w'", "[2, 4]", "3 features"});
+  test::expect_error(
+      [&] {
+        F wb(Shape{2, 4});
+        be->linear_forward(x.t(), wb.t(), b.t(), y.t());
+      },
+      {"linear_forward", "'w'", "[2, 4]", "3 features"});
 }
 
 TEST_F(CpuOps, BatchNormTrainingNormalisesAndUpdatesRunningStats) {
@@ -242,7 +254,8 @@ TEST_F(CpuOps, BatchNormTrainingNormalisesAndUpdatesRunningStats) {
   D rm(Shape{1}, {0}), rv(Shape{1}, {1}), y(Shape{2, 1, 1, 2}), sm(Shape{1}), si(Shape{1});
   BatchNormParams p;
   p.eps = 0;
-  be->batch_norm_forward_training(p, x.t(), gamma.t(), beta.t(), rm.t(), rv.t(), y.t(), sm.t(), si.t());
+  be->batch_norm_forward_training(p, x.t(), gamma.t(), beta.t(), rm.t(), rv.t(), y.t(), sm.t(),
+                                  si.t());
   const double s = std::sqrt(1.25);
   EXPECT_NEAR(y[0], 2 * (1 - 2.5) / s + 1, 1e-12);
   EXPECT_NEAR(y[3], 2 * (4 - 2.5) / s + 1, 1e-12);
@@ -259,10 +272,12 @@ TEST_F(CpuOps, BatchNormTrainingNormalisesAndUpdatesRunningStats) {
 TEST_F(CpuOps, BatchNormRefusesASingleValuePerChannel) {
   F x(Shape{1, 2}), g(Shape{2}), b(Shape{2}), rm(Shape{2}), rv(Shape{2}), y(Shape{1, 2}),
       sm(Shape{2}), si(Shape{2});
-  test::expect_error([&] {
-    be->batch_norm_forward_training(BatchNormParams{}, x.t(), g.t(), b.t(), rm.t(), rv.t(), y.t(),
-                                    sm.t(), si.t());
-  }, {"batch_norm_forward_training", "one value per channel"});
+  test::expect_error(
+      [&] {
+        be->batch_norm_forward_training(BatchNormParams{}, x.t(), g.t(), b.t(), rm.t(), rv.t(),
+                                        y.t(), sm.t(), si.t());
+      },
+      {"batch_norm_forward_training", "one value per channel"});
 }
 
 TEST_F(CpuOps, SoftmaxCrossEntropyKnownAnswer) {
@@ -278,7 +293,8 @@ TEST_F(CpuOps, SoftmaxCrossEntropyKnownAnswer) {
   // Label smoothing 1 makes the target uniform: the uniform prediction is then perfect.
   be->softmax_cross_entropy(z.t(), labels.t(), 1.0f, loss.t(), dz.t());
   EXPECT_NEAR(loss[0], std::log(4.0), 1e-6);
-  for (size_t i = 0; i < dz.size(); ++i) EXPECT_NEAR(dz[i], 0.0, 1e-7);
+  for (size_t i = 0; i < dz.size(); ++i)
+    EXPECT_NEAR(dz[i], 0.0, 1e-7);
 }
 
 TEST_F(CpuOps, SoftmaxCrossEntropyIsStableForHugeLogits) {
@@ -292,8 +308,9 @@ TEST_F(CpuOps, SoftmaxCrossEntropyIsStableForHugeLogits) {
 TEST_F(CpuOps, SoftmaxCrossEntropyRejectsBadLabels) {
   F z(Shape{2, 3}), loss(Shape{1});
   Buffer<int32_t> labels(Shape{2}, {0, 3});
-  test::expect_error([&] { be->softmax_cross_entropy(z.t(), labels.t(), 0.0f, loss.t(), Tensor()); },
-                     {"softmax_cross_entropy", "label 3 of sample 1", "[0, 3)"});
+  test::expect_error(
+      [&] { be->softmax_cross_entropy(z.t(), labels.t(), 0.0f, loss.t(), Tensor()); },
+      {"softmax_cross_entropy", "label 3 of sample 1", "[0, 3)"});
 }
 
 TEST_F(CpuOps, CamChannelWeightsAndWeightedSum) {

@@ -22,7 +22,8 @@ class Optimizers : public ::testing::Test {
     be->fill(v.t(), 0.0);
   }
   void expect_all(const F& t, double value, const char* what) {
-    for (int i = 0; i < kN; ++i) ASSERT_NEAR(t[i], value, 1e-6) << what << " element " << i;
+    for (int i = 0; i < kN; ++i)
+      ASSERT_NEAR(t[i], value, 1e-6) << what << " element " << i;
   }
 };
 

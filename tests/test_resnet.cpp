@@ -15,7 +15,8 @@ TEST(ResNet, Resnet18HasTorchvisionNamesAndSize) {
   // torchvision.models.resnet18(): 11,689,512 parameters.
   EXPECT_EQ(model.params().trainable_count(), 11689512);
   std::vector<std::string> names;
-  for (const ParamEntry& e : model.params().entries()) names.push_back(e.name);
+  for (const ParamEntry& e : model.params().entries())
+    names.push_back(e.name);
   for (const char* expected :
        {"conv1.weight", "bn1.weight", "bn1.running_var", "layer1.0.conv1.weight",
         "layer2.0.downsample.0.weight", "layer2.0.downsample.1.bias", "layer4.1.bn2.running_mean",
@@ -38,7 +39,8 @@ TEST(ResNet, ParametersLiveInOneAlignedArenaDecayedFirst) {
     EXPECT_EQ((at - base) % kPoolAlignment, 0) << e.name;
     EXPECT_EQ(at < decayed_end, e.kind == ParamKind::decayed) << e.name;
     EXPECT_EQ(static_cast<const char*>(e.grad.raw()) - static_cast<const char*>(p.grads().raw()),
-              at - base) << e.name;
+              at - base)
+        << e.name;
   }
 }
 
@@ -48,13 +50,16 @@ TEST(ResNet, WeightInitialisationFollowsTorchvision) {
     const float* v = e.value.data<float>();
     const int64_t n = e.shape.numel();
     if (e.name == "bn1.weight" || e.name.find("running_var") != std::string::npos) {
-      for (int64_t i = 0; i < n; ++i) EXPECT_EQ(v[i], 1.0f) << e.name;
+      for (int64_t i = 0; i < n; ++i)
+        EXPECT_EQ(v[i], 1.0f) << e.name;
     } else if (e.name == "layer2.0.conv2.weight") {
       double sq = 0;  // kaiming normal, fan_out = 12 * 3 * 3
-      for (int64_t i = 0; i < n; ++i) sq += double(v[i]) * v[i];
+      for (int64_t i = 0; i < n; ++i)
+        sq += double(v[i]) * v[i];
       EXPECT_NEAR(std::sqrt(sq / n), std::sqrt(2.0 / 108), 0.01) << e.name;
     } else if (e.name == "fc.weight") {
-      for (int64_t i = 0; i < n; ++i) EXPECT_LE(std::abs(v[i]), 1 / std::sqrt(12.0)) << e.name;
+      for (int64_t i = 0; i < n; ++i)
+        EXPECT_LE(std::abs(v[i]), 1 / std::sqrt(12.0)) << e.name;
     }
   }
 }
@@ -101,7 +106,8 @@ TEST(ResNet, TrainingMemorisesABatch) {
   sgd.momentum = 0.9f;
   const float first = rig.step(images.t(), labels.t(), sgd);
   float last = first;
-  for (int i = 0; i < 60; ++i) last = rig.step(images.t(), labels.t(), sgd);
+  for (int i = 0; i < 60; ++i)
+    last = rig.step(images.t(), labels.t(), sgd);
   EXPECT_TRUE(std::isfinite(last));
   EXPECT_LT(last, 0.2f * first) << "first " << first << " last " << last;
 }
@@ -117,7 +123,8 @@ TEST(ResNet, InferenceUsesRunningStatistics) {
   std::vector<float> first(la.data<float>(), la.data<float>() + 4);
   rig.arena->reset();
   Tensor lb = rig.model.forward(ctx, b.t());
-  for (int k = 0; k < 4; ++k) EXPECT_NEAR(lb.data<float>()[k], first[k], 1e-5);
+  for (int k = 0; k < 4; ++k)
+    EXPECT_NEAR(lb.data<float>()[k], first[k], 1e-5);
   rig.arena->reset();
 }
 

@@ -55,7 +55,8 @@ TEST(Tensor, TypedAccessChecksDType) {
 
 TEST(Tensor, ViewAndSliceShareMemory) {
   float storage[12];
-  for (int i = 0; i < 12; ++i) storage[i] = float(i);
+  for (int i = 0; i < 12; ++i)
+    storage[i] = float(i);
   Tensor t(storage, Shape{3, 4}, DType::f32, Device::cpu());
   Tensor v = t.view(Shape{2, 6});
   EXPECT_EQ(v.data<float>(), storage);
@@ -69,8 +70,11 @@ TEST(Tensor, ViewAndSliceShareMemory) {
 
 TEST(Tensor, NhwcNeedsFourDimsAndCannotBeReshaped) {
   float storage[24];
-  test::expect_error([&] { Tensor(storage, Shape{2, 12}, DType::f32, Device::cpu(), Layout::nhwc); },
-                     {"nhwc", "4-D"});
+  test::expect_error(
+      [&] {
+        Tensor(storage, Shape{2, 12}, DType::f32, Device::cpu(), Layout::nhwc);
+      },
+      {"nhwc", "4-D"});
   Tensor t(storage, Shape{1, 2, 3, 4}, DType::f32, Device::cpu(), Layout::nhwc);
   EXPECT_EQ(t.str(), "f32[1, 2, 3, 4] cpu nhwc");
   test::expect_error([&] { t.view(Shape{24}); }, {"layout nhwc"});

@@ -46,7 +46,8 @@ void fill_random(Buffer<T>& b, uint64_t seed, double gap = 0.0) {
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<double> dist(gap, 1.0);
   std::bernoulli_distribution sign(0.5);
-  for (size_t i = 0; i < b.size(); ++i) b[i] = static_cast<T>(sign(rng) ? dist(rng) : -dist(rng));
+  for (size_t i = 0; i < b.size(); ++i)
+    b[i] = static_cast<T>(sign(rng) ? dist(rng) : -dist(rng));
 }
 
 // Distinct values at least 1/size apart (a shuffled ramp), so maxima are unique and a small
@@ -54,9 +55,11 @@ void fill_random(Buffer<T>& b, uint64_t seed, double gap = 0.0) {
 template <typename T>
 void fill_distinct(Buffer<T>& b, uint64_t seed) {
   std::vector<size_t> order(b.size());
-  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  for (size_t i = 0; i < order.size(); ++i)
+    order[i] = i;
   std::shuffle(order.begin(), order.end(), std::mt19937_64(seed));
-  for (size_t i = 0; i < b.size(); ++i) b[i] = static_cast<T>(double(order[i]) / b.size() - 0.5);
+  for (size_t i = 0; i < b.size(); ++i)
+    b[i] = static_cast<T>(double(order[i]) / b.size() - 0.5);
 }
 
 // Fills with NaN: outputs are poisoned before an op runs, so an element it forgets to write shows.
@@ -91,7 +94,8 @@ inline void expect_gradient(const char* what, D& input, const D& analytic,
 // sum_i w[i] * y[i]: turns a tensor output into a scalar loss whose gradient w.r.t. y is w.
 inline double dot(const D& w, const D& y) {
   double s = 0;
-  for (size_t i = 0; i < w.size(); ++i) s += w[i] * y[i];
+  for (size_t i = 0; i < w.size(); ++i)
+    s += w[i] * y[i];
   return s;
 }
 

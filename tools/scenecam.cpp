@@ -39,15 +39,21 @@ int demo(int argc, char** argv) {
     const std::string flag = argv[i];
     SC_CHECK(i + 1 < argc, "flag ", flag, " needs a value");
     const char* v = argv[i + 1];
-    if (flag == "--steps") o.steps = parse_int("--steps", v, 1, 10000000);
-    else if (flag == "--batch") o.batch = parse_int("--batch", v, 2, 4096);
-    else if (flag == "--size") o.image_size = parse_int("--size", v, 16, 512);
-    else if (flag == "--threads") o.threads = parse_int("--threads", v, 0, 1024);
-    else if (flag == "--seed") o.seed = parse_int("--seed", v, 0, 1L << 62);
+    if (flag == "--steps")
+      o.steps = parse_int("--steps", v, 1, 10000000);
+    else if (flag == "--batch")
+      o.batch = parse_int("--batch", v, 2, 4096);
+    else if (flag == "--size")
+      o.image_size = parse_int("--size", v, 16, 512);
+    else if (flag == "--threads")
+      o.threads = parse_int("--threads", v, 0, 1024);
+    else if (flag == "--seed")
+      o.seed = parse_int("--seed", v, 0, 1L << 62);
     else if (flag == "--lr") {
       char* end = nullptr;
       o.lr = std::strtof(v, &end);
-      SC_CHECK(*v && *end == '\0' && o.lr > 0 && o.lr < 10, "flag --lr expects a number in (0, 10), got '", v, "'");
+      SC_CHECK(*v && *end == '\0' && o.lr > 0 && o.lr < 10,
+               "flag --lr expects a number in (0, 10), got '", v, "'");
     } else {
       scenecam::fail("unknown flag '", flag, "' for demo (see scenecam --help)");
     }

@@ -8,7 +8,8 @@
 //     and written through;
 //   - outputs are overwritten, never accumulated into, unless the op's name ends in "_acc" or its
 //     comment says so (gradients of a shared input are summed by the caller with add_);
-//   - activations are [N, C, H, W] (logical shape; NCHW in memory for now), filters [O, I/g, kh, kw],
+//   - activations are [N, C, H, W] (logical shape; NCHW in memory for now), filters [O, I/g, kh,
+//   kw],
 //     dense weights [out, in] as torchvision stores them;
 //   - a tensor on the wrong device, of the wrong dtype or of the wrong shape is an Error that names
 //     the op, the argument, and both shapes;
@@ -111,11 +112,10 @@ class Backend {
   // Backward of the training forward.
   virtual void batch_norm_backward(const Tensor& x, const Tensor& dy, const Tensor& gamma,
                                    const Tensor& save_mean, const Tensor& save_invstd,
-                                   const Tensor& dx, const Tensor& dgamma,
-                                   const Tensor& dbeta) = 0;
+                                   const Tensor& dx, const Tensor& dgamma, const Tensor& dbeta) = 0;
 
   // ---- activations and pooling ----
-  virtual void relu_forward(const Tensor& x, const Tensor& y) = 0;       // y may alias x
+  virtual void relu_forward(const Tensor& x, const Tensor& y) = 0;  // y may alias x
   virtual void relu_backward(const Tensor& y, const Tensor& dy, const Tensor& dx) = 0;  // from y
   virtual void max_pool2d_forward(const Pool2dParams& p, const Tensor& x, const Tensor& y) = 0;
   // Routes each output gradient to the first maximum of its window (recomputed from x).
@@ -134,8 +134,8 @@ class Backend {
   virtual void linear_forward(const Tensor& x, const Tensor& w, const Tensor& b,
                               const Tensor& y) = 0;
   // Any of dx, dw, db may be undefined (not wanted).
-  virtual void linear_backward(const Tensor& x, const Tensor& w, const Tensor& dy,
-                               const Tensor& dx, const Tensor& dw, const Tensor& db) = 0;
+  virtual void linear_backward(const Tensor& x, const Tensor& w, const Tensor& dy, const Tensor& dx,
+                               const Tensor& dw, const Tensor& db) = 0;
 
   // ---- loss: mean over the batch of -sum_k q_k log softmax(logits)_k, with
   //      q = (1 - smoothing) * onehot(label) + smoothing / K (PyTorch's label_smoothing).

@@ -22,7 +22,7 @@ struct SgdStep {
   float momentum;      // 0 disables the momentum buffer
   float weight_decay;  // 0 disables decay
   bool nesterov;
-  bool decoupled;      // true: p *= (1 - lr*wd) (SGDW); false: grad += wd*p (L2, torch.optim.SGD)
+  bool decoupled;  // true: p *= (1 - lr*wd) (SGDW); false: grad += wd*p (L2, torch.optim.SGD)
 };
 
 // torch.optim.SGD semantics, with dampening 0. The buffer starts at zero, which gives buf = g on

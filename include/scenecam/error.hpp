@@ -32,7 +32,7 @@ template <typename... Parts>
 }  // namespace scenecam
 
 // SC_CHECK(condition, message parts...): throws scenecam::Error when the condition is false.
-#define SC_CHECK(condition, ...)                          \
-  do {                                                    \
-    if (!(condition)) ::scenecam::fail(__VA_ARGS__);      \
+#define SC_CHECK(condition, ...)                     \
+  do {                                               \
+    if (!(condition)) ::scenecam::fail(__VA_ARGS__); \
   } while (0)

@@ -44,8 +44,8 @@ struct ParamEntry {
 class Parameters {
  public:
   // Declares a tensor; returns its index. Only before materialize().
-  int declare(std::string name, const Shape& shape, Init init, ParamKind kind,
-              int64_t fan_in = 0, int64_t fan_out = 0);
+  int declare(std::string name, const Shape& shape, Init init, ParamKind kind, int64_t fan_in = 0,
+              int64_t fan_out = 0);
   // Lays out and initialises every declared tensor on the backend's device (f32). Initial values
   // are drawn on the host from `seed` and copied, so every backend starts from the same weights.
   void materialize(Backend& backend, uint64_t seed);
@@ -102,7 +102,8 @@ class Conv2d final : public Layer {
 
 class BatchNorm2d final : public Layer {
  public:
-  BatchNorm2d(Parameters& params, const std::string& name, int64_t channels, bool zero_init = false);
+  BatchNorm2d(Parameters& params, const std::string& name, int64_t channels,
+              bool zero_init = false);
   Tensor forward(StepContext& ctx, const Tensor& x) override;
   Tensor backward(StepContext& ctx, const Tensor& dy) override;
 

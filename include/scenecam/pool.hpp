@@ -80,8 +80,8 @@ class Block {
   Pool* pool_ = nullptr;
   void* data_ = nullptr;
   size_t bytes_ = 0;
-  size_t slot_ = 0;         // index in the pool's stack of leases
-  uint64_t generation_ = 0; // the pool's reset count when leased
+  size_t slot_ = 0;          // index in the pool's stack of leases
+  uint64_t generation_ = 0;  // the pool's reset count when leased
 };
 
 class Pool {

@@ -27,13 +27,21 @@ const char* dtype_name(DType dtype);
 template <typename T>
 constexpr DType dtype_of();
 template <>
-constexpr DType dtype_of<float>() { return DType::f32; }
+constexpr DType dtype_of<float>() {
+  return DType::f32;
+}
 template <>
-constexpr DType dtype_of<double>() { return DType::f64; }
+constexpr DType dtype_of<double>() {
+  return DType::f64;
+}
 template <>
-constexpr DType dtype_of<uint8_t>() { return DType::u8; }
+constexpr DType dtype_of<uint8_t>() {
+  return DType::u8;
+}
 template <>
-constexpr DType dtype_of<int32_t>() { return DType::i32; }
+constexpr DType dtype_of<int32_t>() {
+  return DType::i32;
+}
 
 enum class DeviceKind : uint8_t { cpu, cuda };
 
@@ -49,7 +57,9 @@ struct Device {
   bool is_cpu() const { return kind == DeviceKind::cpu; }
   bool is_cuda() const { return kind == DeviceKind::cuda; }
   std::string str() const;  // "cpu" or "cuda:N"
-  bool operator==(const Device& o) const { return kind == o.kind && (is_cpu() || index == o.index); }
+  bool operator==(const Device& o) const {
+    return kind == o.kind && (is_cpu() || index == o.index);
+  }
   bool operator!=(const Device& o) const { return !(*this == o); }
 };
 

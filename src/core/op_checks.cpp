@@ -34,7 +34,8 @@ void check_layout(const char* op, const char* arg, const Tensor& t, Layout suppo
 
 Shape conv2d_output_shape(const Conv2dParams& p, const Shape& x, const Shape& w) {
   SC_CHECK(x.rank() == 4, "conv2d: input x has shape ", x.str(), ", expected [N, C, H, W]");
-  SC_CHECK(w.rank() == 4, "conv2d: filter w has shape ", w.str(), ", expected [O, C/groups, kh, kw]");
+  SC_CHECK(w.rank() == 4, "conv2d: filter w has shape ", w.str(),
+           ", expected [O, C/groups, kh, kw]");
   SC_CHECK(p.groups >= 1 && p.stride_h >= 1 && p.stride_w >= 1 && p.dilation_h >= 1 &&
                p.dilation_w >= 1 && p.pad_h >= 0 && p.pad_w >= 0,
            "conv2d: groups, strides and dilations must be >= 1 and paddings >= 0");
@@ -47,8 +48,8 @@ Shape conv2d_output_shape(const Conv2dParams& p, const Shape& x, const Shape& w)
   const int64_t span_w = p.dilation_w * (w[3] - 1) + 1;
   const int64_t ho = (x[2] + 2 * p.pad_h - span_h) / p.stride_h + 1;
   const int64_t wo = (x[3] + 2 * p.pad_w - span_w) / p.stride_w + 1;
-  SC_CHECK(x[2] + 2 * p.pad_h >= span_h && x[3] + 2 * p.pad_w >= span_w,
-           "conv2d: the filter ", w.str(), " does not fit the padded input ", x.str());
+  SC_CHECK(x[2] + 2 * p.pad_h >= span_h && x[3] + 2 * p.pad_w >= span_w, "conv2d: the filter ",
+           w.str(), " does not fit the padded input ", x.str());
   return Shape{x[0], w[0], ho, wo};
 }
 
@@ -60,8 +61,7 @@ Shape pool2d_output_shape(const Pool2dParams& p, const Shape& x) {
   SC_CHECK(p.pad_h >= 0 && p.pad_w >= 0 && p.pad_h < p.kernel_h && p.pad_w < p.kernel_w,
            "pool2d: padding must be smaller than the kernel");
   SC_CHECK(x[2] + 2 * p.pad_h >= p.kernel_h && x[3] + 2 * p.pad_w >= p.kernel_w,
-           "pool2d: the window ", p.kernel_h, "x", p.kernel_w, " does not fit the input ",
-           x.str());
+           "pool2d: the window ", p.kernel_h, "x", p.kernel_w, " does not fit the input ", x.str());
   return Shape{x[0], x[1], (x[2] + 2 * p.pad_h - p.kernel_h) / p.stride_h + 1,
                (x[3] + 2 * p.pad_w - p.kernel_w) / p.stride_w + 1};
 }

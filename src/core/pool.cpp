@@ -1,22 +1,27 @@
 // Pool: a stack of leases over one or more reservations. See pool.hpp for the contract.
 #include "scenecam/pool.hpp"
 
-#include <cstdlib>
 #include <algorithm>
+#include <cstdlib>
 
 namespace scenecam {
 
 namespace {
-size_t align_up(size_t bytes) { return (bytes + kPoolAlignment - 1) / kPoolAlignment * kPoolAlignment; }
+size_t align_up(size_t bytes) {
+  return (bytes + kPoolAlignment - 1) / kPoolAlignment * kPoolAlignment;
+}
 }  // namespace
 
 void* HostAllocator::allocate(size_t bytes) {
   void* ptr = std::aligned_alloc(kPoolAlignment, align_up(bytes));
-  if (ptr == nullptr) throw OutOfMemory("host allocation of " + std::to_string(bytes) + " bytes failed");
+  if (ptr == nullptr)
+    throw OutOfMemory("host allocation of " + std::to_string(bytes) + " bytes failed");
   return ptr;
 }
 
-void HostAllocator::deallocate(void* ptr) { std::free(ptr); }
+void HostAllocator::deallocate(void* ptr) {
+  std::free(ptr);
+}
 
 Block& Block::operator=(Block&& other) noexcept {
   if (this != &other) {
@@ -55,7 +60,8 @@ Pool::Pool(std::string name, std::unique_ptr<RawAllocator> allocator, size_t cap
 }
 
 Pool::~Pool() {
-  for (Chunk& c : chunks_) allocator_->deallocate(c.base);
+  for (Chunk& c : chunks_)
+    allocator_->deallocate(c.base);
 }
 
 void Pool::add_chunk(size_t bytes) {
@@ -68,7 +74,8 @@ void Pool::add_chunk(size_t bytes) {
 
 size_t Pool::footprint() const {
   size_t total = 0;
-  for (const Chunk& c : chunks_) total += c.used;
+  for (const Chunk& c : chunks_)
+    total += c.used;
   return total;
 }
 
@@ -77,15 +84,17 @@ Block Pool::allocate(size_t bytes, std::string_view what) {
   if (chunks_.empty() || chunks_.back().size - chunks_.back().used < size) {
     if (!growable_ || bytes > (size_t(1) << 46)) {
       size_t reserved = 0;
-      for (const Chunk& c : chunks_) reserved += c.size;
+      for (const Chunk& c : chunks_)
+        reserved += c.size;
       throw OutOfMemory("pool '" + name_ + "' (" + device().str() + ") is out of memory for '" +
-                        std::string(what) + "': requested " + std::to_string(bytes) +
-                        " bytes, " + std::to_string(live_) + " of " + std::to_string(reserved) +
+                        std::string(what) + "': requested " + std::to_string(bytes) + " bytes, " +
+                        std::to_string(live_) + " of " + std::to_string(reserved) +
                         " bytes in use");
     }
     // Grow by at least the size already reserved, so a growing arena needs few chunks.
     size_t reserved = 0;
-    for (const Chunk& c : chunks_) reserved += c.size;
+    for (const Chunk& c : chunks_)
+      reserved += c.size;
     add_chunk(std::max(size, align_up(reserved)));
   }
   Chunk& chunk = chunks_.back();
@@ -138,7 +147,8 @@ void Pool::release(const Block& block) {
 void Pool::reset() {
   ++generation_;
   stack_.clear();
-  for (Chunk& c : chunks_) c.used = 0;
+  for (Chunk& c : chunks_)
+    c.used = 0;
   live_ = 0;
   live_blocks_ = 0;
   merge_chunks_if_empty();
@@ -146,14 +156,16 @@ void Pool::reset() {
 
 void Pool::merge_chunks_if_empty() {
   if (!stack_.empty() || chunks_.size() <= 1) return;
-  for (Chunk& c : chunks_) allocator_->deallocate(c.base);
+  for (Chunk& c : chunks_)
+    allocator_->deallocate(c.base);
   chunks_.clear();
   add_chunk(align_up(peak_footprint_));
 }
 
 PoolStats Pool::stats() const {
   PoolStats s;
-  for (const Chunk& c : chunks_) s.reserved += c.size;
+  for (const Chunk& c : chunks_)
+    s.reserved += c.size;
   s.live = live_;
   s.peak = peak_;
   s.blocks = live_blocks_;

@@ -39,18 +39,28 @@ DType CpuBackend::float_dtype(const char* op, const Tensor& first) const {
 void CpuBackend::fill(const Tensor& t, double value) {
   SC_CHECK(t.defined() && t.device().is_cpu(), "fill: tensor must be defined and on the cpu");
   switch (t.dtype()) {
-    case DType::f32: std::fill_n(t.data<float>(), t.numel(), static_cast<float>(value)); break;
-    case DType::f64: std::fill_n(t.data<double>(), t.numel(), value); break;
-    case DType::i32: std::fill_n(t.data<int32_t>(), t.numel(), static_cast<int32_t>(value)); break;
-    case DType::u8: std::fill_n(t.data<uint8_t>(), t.numel(), static_cast<uint8_t>(value)); break;
-    default: fail("fill: dtype ", dtype_name(t.dtype()), " has no cpu fill");
+    case DType::f32:
+      std::fill_n(t.data<float>(), t.numel(), static_cast<float>(value));
+      break;
+    case DType::f64:
+      std::fill_n(t.data<double>(), t.numel(), value);
+      break;
+    case DType::i32:
+      std::fill_n(t.data<int32_t>(), t.numel(), static_cast<int32_t>(value));
+      break;
+    case DType::u8:
+      std::fill_n(t.data<uint8_t>(), t.numel(), static_cast<uint8_t>(value));
+      break;
+    default:
+      fail("fill: dtype ", dtype_name(t.dtype()), " has no cpu fill");
   }
 }
 
 void CpuBackend::copy(const Tensor& src, const Tensor& dst) {
   check_tensor("copy", "src", src, device(), src.dtype());
   check_tensor("copy", "dst", dst, device(), src.dtype(), src.shape());
-  SC_CHECK(src.layout() == dst.layout(), "copy: layouts differ (", src.str(), " -> ", dst.str(), ")");
+  SC_CHECK(src.layout() == dst.layout(), "copy: layouts differ (", src.str(), " -> ", dst.str(),
+           ")");
   std::memmove(dst.raw(), src.raw(), src.nbytes());
 }
 
@@ -85,9 +95,9 @@ ChannelLayout channel_layout(const char* op, const Tensor& x) {
 
 void CpuBackend::batch_norm_forward_training(const BatchNormParams& p, const Tensor& x,
                                              const Tensor& gamma, const Tensor& beta,
-                                             const Tensor& running_mean,
-                                             const Tensor& running_var, const Tensor& y,
-                                             const Tensor& save_mean, const Tensor& save_invstd) {
+                                             const Tensor& running_mean, const Tensor& running_var,
+                                             const Tensor& y, const Tensor& save_mean,
+                                             const Tensor& save_invstd) {
   const char* op = "batch_norm_forward_training";
   const DType dt = float_dtype(op, x);
   const ChannelLayout L = channel_layout(op, x);
@@ -110,13 +120,15 @@ void CpuBackend::batch_norm_forward_training(const BatchNormParams& p, const Ten
       double sum = 0;
       for (int64_t n = 0; n < L.N; ++n) {
         const T* row = xs + (n * L.C + ch) * L.HW;
-        for (int64_t i = 0; i < L.HW; ++i) sum += row[i];
+        for (int64_t i = 0; i < L.HW; ++i)
+          sum += row[i];
       }
       const double mean = sum / m;
       double sq = 0;  // two passes: the variance of data far from zero stays exact
       for (int64_t n = 0; n < L.N; ++n) {
         const T* row = xs + (n * L.C + ch) * L.HW;
-        for (int64_t i = 0; i < L.HW; ++i) sq += (row[i] - mean) * (row[i] - mean);
+        for (int64_t i = 0; i < L.HW; ++i)
+          sq += (row[i] - mean) * (row[i] - mean);
       }
       const double var = sq / m;
       const double invstd = 1.0 / std::sqrt(var + p.eps);
@@ -125,7 +137,8 @@ void CpuBackend::batch_norm_forward_training(const BatchNormParams& p, const Ten
       for (int64_t n = 0; n < L.N; ++n) {
         const T* in = xs + (n * L.C + ch) * L.HW;
         T* out = ys + (n * L.C + ch) * L.HW;
-        for (int64_t i = 0; i < L.HW; ++i) out[i] = static_cast<T>(in[i] * scale + shift);
+        for (int64_t i = 0; i < L.HW; ++i)
+          out[i] = static_cast<T>(in[i] * scale + shift);
       }
       save_mean.data<T>()[ch] = static_cast<T>(mean);
       save_invstd.data<T>()[ch] = static_cast<T>(invstd);
@@ -139,8 +152,8 @@ void CpuBackend::batch_norm_forward_training(const BatchNormParams& p, const Ten
 
 void CpuBackend::batch_norm_forward_inference(const BatchNormParams& p, const Tensor& x,
                                               const Tensor& gamma, const Tensor& beta,
-                                              const Tensor& running_mean,
-                                              const Tensor& running_var, const Tensor& y) {
+                                              const Tensor& running_mean, const Tensor& running_var,
+                                              const Tensor& y) {
   const char* op = "batch_norm_forward_inference";
   const DType dt = float_dtype(op, x);
   const ChannelLayout L = channel_layout(op, x);
@@ -159,7 +172,8 @@ void CpuBackend::batch_norm_forward_inference(const BatchNormParams& p, const Te
       const double shift = beta.data<T>()[ch] - running_mean.data<T>()[ch] * scale;
       const T* in = x.data<T>() + plane * L.HW;
       T* out = y.data<T>() + plane * L.HW;
-      for (int64_t i = 0; i < L.HW; ++i) out[i] = static_cast<T>(in[i] * scale + shift);
+      for (int64_t i = 0; i < L.HW; ++i)
+        out[i] = static_cast<T>(in[i] * scale + shift);
     });
   });
 }
@@ -319,7 +333,8 @@ void CpuBackend::global_avg_pool_forward(const Tensor& x, const Tensor& y) {
     parallel_for(threads_, planes, HW, [&](int64_t pl) {
       const T* in = x.data<T>() + pl * HW;
       double sum = 0;
-      for (int64_t i = 0; i < HW; ++i) sum += in[i];
+      for (int64_t i = 0; i < HW; ++i)
+        sum += in[i];
       y.data<T>()[pl] = static_cast<T>(sum / HW);
     });
   });
@@ -371,8 +386,8 @@ void CpuBackend::linear_forward(const Tensor& x, const Tensor& w, const Tensor& 
   const DType dt = float_dtype(op, x);
   check_rank(op, "x", x, 2);
   check_rank(op, "w", w, 2);
-  SC_CHECK(w.dim(1) == x.dim(1), op, ": argument 'w' has shape ", w.shape().str(),
-           " but x ", x.shape().str(), " has ", x.dim(1), " features");
+  SC_CHECK(w.dim(1) == x.dim(1), op, ": argument 'w' has shape ", w.shape().str(), " but x ",
+           x.shape().str(), " has ", x.dim(1), " features");
   const int64_t N = x.dim(0), in = x.dim(1), out = w.dim(0);
   check_tensor(op, "w", w, device(), dt, Shape{out, in});
   check_tensor(op, "b", b, device(), dt, Shape{out});
@@ -380,8 +395,8 @@ void CpuBackend::linear_forward(const Tensor& x, const Tensor& w, const Tensor& 
   dispatch_float(dt, [&](auto zero) {
     using T = decltype(zero);
     MatrixMap<T> Y(y.data<T>(), N, out);
-    Y.noalias() = ConstMatrixMap<T>(x.data<T>(), N, in) *
-                  ConstMatrixMap<T>(w.data<T>(), out, in).transpose();
+    Y.noalias() =
+        ConstMatrixMap<T>(x.data<T>(), N, in) * ConstMatrixMap<T>(w.data<T>(), out, in).transpose();
     Y.rowwise() += Eigen::Map<const Eigen::Matrix<T, 1, Eigen::Dynamic>>(b.data<T>(), out);
   });
 }
@@ -435,12 +450,15 @@ void CpuBackend::softmax_cross_entropy(const Tensor& logits, const Tensor& label
     for (int64_t n = 0; n < N; ++n) {
       const T* z = logits.data<T>() + n * K;
       double zmax = z[0];
-      for (int64_t k = 1; k < K; ++k) zmax = std::max<double>(zmax, z[k]);
+      for (int64_t k = 1; k < K; ++k)
+        zmax = std::max<double>(zmax, z[k]);
       double sum = 0;
-      for (int64_t k = 0; k < K; ++k) sum += std::exp(z[k] - zmax);
+      for (int64_t k = 0; k < K; ++k)
+        sum += std::exp(z[k] - zmax);
       const double lse = zmax + std::log(sum);
       double target_dot = 0;  // sum_k q_k z_k
-      for (int64_t k = 0; k < K; ++k) target_dot += (k == lab[n] ? on : off) * z[k];
+      for (int64_t k = 0; k < K; ++k)
+        target_dot += (k == lab[n] ? on : off) * z[k];
       total += lse - target_dot;
       if (dlogits.defined()) {
         T* d = dlogits.data<T>() + n * K;
@@ -481,7 +499,11 @@ void CpuBackend::adamw_update(const AdamWParams& p, int64_t step, const Tensor& 
   check_tensor("adamw_update", "grads", grads, device(), dt, params.shape());
   check_tensor("adamw_update", "m", m, device(), dt, params.shape());
   check_tensor("adamw_update", "v", v, device(), dt, params.shape());
-  const AdamWStep s{p.lr, p.beta1, p.beta2, p.eps, p.weight_decay,
+  const AdamWStep s{p.lr,
+                    p.beta1,
+                    p.beta2,
+                    p.eps,
+                    p.weight_decay,
                     static_cast<float>(1.0 - std::pow(double(p.beta1), double(step))),
                     static_cast<float>(1.0 - std::pow(double(p.beta2), double(step)))};
   dispatch_float(dt, [&](auto zero) {
@@ -489,7 +511,8 @@ void CpuBackend::adamw_update(const AdamWParams& p, int64_t step, const Tensor& 
     T *w = params.data<T>(), *ms = m.data<T>(), *vs = v.data<T>();
     const T* g = grads.data<T>();
     const int64_t n = params.numel();
-    parallel_for(threads_, n, 1, [&](int64_t i) { adamw_update_element(w[i], g[i], ms[i], vs[i], s); });
+    parallel_for(threads_, n, 1,
+                 [&](int64_t i) { adamw_update_element(w[i], g[i], ms[i], vs[i], s); });
   });
 }
 
@@ -520,9 +543,11 @@ void CpuBackend::cam_weighted_sum_relu(const Tensor& acts, const Tensor& weights
       for (int64_t c = 0; c < C; ++c) {
         const T wc = weights.data<T>()[n * C + c];
         const T* a = acts.data<T>() + (n * C + c) * HW;
-        for (int64_t i = 0; i < HW; ++i) out[i] += wc * a[i];
+        for (int64_t i = 0; i < HW; ++i)
+          out[i] += wc * a[i];
       }
-      for (int64_t i = 0; i < HW; ++i) out[i] = out[i] > T(0) ? out[i] : T(0);
+      for (int64_t i = 0; i < HW; ++i)
+        out[i] = out[i] > T(0) ? out[i] : T(0);
     });
   });
 }

@@ -25,14 +25,16 @@ constexpr int64_t kParallelGrain = 1 << 15;
 template <typename Body>
 void parallel_for(int threads, int64_t count, int64_t item_cost, Body&& body) {
   if (threads <= 1 || count < 2 || count * item_cost < kParallelGrain) {
-    for (int64_t i = 0; i < count; ++i) body(i);
+    for (int64_t i = 0; i < count; ++i)
+      body(i);
     return;
   }
 #pragma omp parallel num_threads(threads)
   {
     const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
     const int64_t end = count * (t + 1) / nt;
-    for (int64_t i = count * t / nt; i < end; ++i) body(i);
+    for (int64_t i = count * t / nt; i < end; ++i)
+      body(i);
   }
 }
 

@@ -26,7 +26,7 @@ using cpu::MatrixMap;
 struct ConvGeometry {
   int64_t N, C, H, W, O, kh, kw, Ho, Wo, groups, Cg, Og, K, P;
   Conv2dParams p;
-  bool direct;  // 1x1, stride 1, no padding: the input is already in column form
+  bool direct;        // 1x1, stride 1, no padding: the input is already in column form
   int64_t tile_rows;  // output rows per column tile
   int64_t tile_cols() const { return tile_rows * Wo; }
 };
@@ -40,20 +40,27 @@ constexpr int64_t kMinTileCols = 256;
 ConvGeometry conv_geometry(const Conv2dParams& p, const Shape& x, const Shape& w) {
   const Shape y = conv2d_output_shape(p, x, w);
   ConvGeometry g{};
-  g.N = x[0]; g.C = x[1]; g.H = x[2]; g.W = x[3];
-  g.O = w[0]; g.kh = w[2]; g.kw = w[3];
-  g.Ho = y[2]; g.Wo = y[3];
+  g.N = x[0];
+  g.C = x[1];
+  g.H = x[2];
+  g.W = x[3];
+  g.O = w[0];
+  g.kh = w[2];
+  g.kw = w[3];
+  g.Ho = y[2];
+  g.Wo = y[3];
   g.groups = p.groups;
   g.Cg = g.C / g.groups;
   g.Og = g.O / g.groups;
   g.K = g.Cg * g.kh * g.kw;
   g.P = g.Ho * g.Wo;
   g.p = p;
-  g.direct = g.kh == 1 && g.kw == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_h == 0 &&
-             p.pad_w == 0;
+  g.direct =
+      g.kh == 1 && g.kw == 1 && p.stride_h == 1 && p.stride_w == 1 && p.pad_h == 0 && p.pad_w == 0;
   const int64_t rows_in_budget = kColumnTileElems / (g.K * g.Wo);
   const int64_t rows_for_min_cols = (kMinTileCols + g.Wo - 1) / g.Wo;
-  g.tile_rows = g.direct ? g.Ho : std::clamp<int64_t>(std::max(rows_in_budget, rows_for_min_cols), 1, g.Ho);
+  g.tile_rows =
+      g.direct ? g.Ho : std::clamp<int64_t>(std::max(rows_in_budget, rows_for_min_cols), 1, g.Ho);
   return g;
 }
 
@@ -114,7 +121,8 @@ void col2im_add(const ConvGeometry& g, const T* col, int64_t oh0, int64_t oh1, T
           if (p.stride_w == 1) {
             const int64_t lo = std::clamp<int64_t>(-shift, 0, g.Wo);
             const int64_t hi = std::clamp<int64_t>(g.W - shift, lo, g.Wo);
-            for (int64_t ow = lo; ow < hi; ++ow) out[ow + shift] += in[ow];
+            for (int64_t ow = lo; ow < hi; ++ow)
+              out[ow + shift] += in[ow];
             continue;
           }
           for (int64_t ow = 0; ow < g.Wo; ++ow) {
@@ -129,27 +137,32 @@ void col2im_add(const ConvGeometry& g, const T* col, int64_t oh0, int64_t oh1, T
 
 // The whole team, or the calling thread alone for a single image: never a team of another size
 // (see parallel_for). Threads without an image idle through the loop.
-int team_size(int threads, int64_t images) { return images > 1 ? threads : 1; }
+int team_size(int threads, int64_t images) {
+  return images > 1 ? threads : 1;
+}
 
 // Runs body(n, thread) for every image n; `thread` indexes the per-thread scratch.
 template <typename Body>
 void for_each_image(int team, int64_t images, Body&& body) {
   if (team == 1) {
-    for (int64_t n = 0; n < images; ++n) body(n, 0);
+    for (int64_t n = 0; n < images; ++n)
+      body(n, 0);
     return;
   }
 #pragma omp parallel for num_threads(team) schedule(static)
-  for (int64_t n = 0; n < images; ++n) body(n, omp_get_thread_num());
+  for (int64_t n = 0; n < images; ++n)
+    body(n, omp_get_thread_num());
 }
 
 // A row-major view of columns [first, first + cols) of a matrix with `stride` columns (const
 // when T is).
 template <typename T>
 auto column_block(T* base, int64_t rows, int64_t first, int64_t cols, int64_t stride) {
-  using Matrix = std::conditional_t<std::is_const_v<T>, const cpu::RowMatrix<std::remove_const_t<T>>,
-                                    cpu::RowMatrix<T>>;
+  using Matrix =
+      std::conditional_t<std::is_const_v<T>, const cpu::RowMatrix<std::remove_const_t<T>>,
+                         cpu::RowMatrix<T>>;
   return Eigen::Map<Matrix, Eigen::Unaligned, Eigen::OuterStride<>>(base + first, rows, cols,
-                                                                     Eigen::OuterStride<>(stride));
+                                                                    Eigen::OuterStride<>(stride));
 }
 
 template <typename T>
@@ -206,7 +219,8 @@ void accumulate_filter_gradient(const ConvGeometry& g, const T* x, const T* dy, 
     const T* dyg = dy + (n * g.O + grp * g.Og) * g.P;
     MatrixMap<T> accg(acc + grp * g.Og * g.K, g.Og, g.K);
     if (g.direct) {
-      accg.noalias() += ConstMatrixMap<T>(dyg, g.Og, g.P) * ConstMatrixMap<T>(xg, g.K, g.P).transpose();
+      accg.noalias() +=
+          ConstMatrixMap<T>(dyg, g.Og, g.P) * ConstMatrixMap<T>(xg, g.K, g.P).transpose();
       continue;
     }
     for (int64_t oh0 = 0; oh0 < g.Ho; oh0 += g.tile_rows) {
@@ -226,7 +240,8 @@ void conv_backward_filter(const ConvGeometry& g, const T* x, const T* dy, T* dw,
   const int64_t wsize = g.O * g.K;
   if (team == 1) {
     std::fill(dw, dw + wsize, T(0));
-    for (int64_t n = 0; n < g.N; ++n) accumulate_filter_gradient(g, x, dy, n, cols, dw);
+    for (int64_t n = 0; n < g.N; ++n)
+      accumulate_filter_gradient(g, x, dy, n, cols, dw);
     return;
   }
 #pragma omp parallel num_threads(team)
@@ -236,11 +251,13 @@ void conv_backward_filter(const ConvGeometry& g, const T* x, const T* dy, T* dw,
     std::fill(part, part + wsize, T(0));
 #pragma omp for schedule(static)
     for (int64_t n = 0; n < g.N; ++n)
-      accumulate_filter_gradient(g, x, dy, n, g.direct ? nullptr : cols + thread * g.K * g.tile_cols(), part);
+      accumulate_filter_gradient(g, x, dy, n,
+                                 g.direct ? nullptr : cols + thread * g.K * g.tile_cols(), part);
 #pragma omp for schedule(static)
     for (int64_t i = 0; i < wsize; ++i) {
       T sum = 0;
-      for (int t = 0; t < team; ++t) sum += partials[t * wsize + i];
+      for (int t = 0; t < team; ++t)
+        sum += partials[t * wsize + i];
       dw[i] = sum;
     }
   }
@@ -303,8 +320,8 @@ void CpuBackend::conv2d_backward_filter(const Conv2dParams& p, const Tensor& x, 
     using T = decltype(zero);
     Block cols, partials;
     T* c = lease<T>(*workspace_, cols, g.direct ? 0 : team * g.K * g.tile_cols(), "conv2d columns");
-    T* part = lease<T>(*workspace_, partials, team > 1 ? team * g.O * g.K : 0,
-                       "conv2d filter partials");
+    T* part =
+        lease<T>(*workspace_, partials, team > 1 ? team * g.O * g.K : 0, "conv2d filter partials");
     conv_backward_filter(g, x.data<T>(), dy.data<T>(), dw.data<T>(), c, part, team);
   });
 }

@@ -20,25 +20,39 @@ uint64_t mix(uint64_t x) {
 bool inside_shape(int label, double u, double v) {
   const double r = std::sqrt(u * u + v * v);
   switch (label) {
-    case 0: return r <= 1.0;                                             // disc
-    case 1: return std::abs(u) <= 0.85 && std::abs(v) <= 0.85;           // square
-    case 2: return v <= 0.9 && v >= -0.9 && std::abs(u) <= (v + 0.9) / 1.8;  // triangle
-    case 3: return std::abs(u) <= 0.3 || std::abs(v) <= 0.3;             // cross
-    case 4: return r <= 1.0 && r >= 0.55;                                // ring
-    default: return std::abs(u) + std::abs(v) <= 1.0;                    // diamond
+    case 0:
+      return r <= 1.0;  // disc
+    case 1:
+      return std::abs(u) <= 0.85 && std::abs(v) <= 0.85;  // square
+    case 2:
+      return v <= 0.9 && v >= -0.9 && std::abs(u) <= (v + 0.9) / 1.8;  // triangle
+    case 3:
+      return std::abs(u) <= 0.3 || std::abs(v) <= 0.3;  // cross
+    case 4:
+      return r <= 1.0 && r >= 0.55;  // ring
+    default:
+      return std::abs(u) + std::abs(v) <= 1.0;  // diamond
   }
 }
 
 // The texture that goes with each class: 1 keeps the object's colour, 0 darkens it.
 bool texture_on(int label, double u, double v) {
   switch (label) {
-    case 0: return true;                                                 // solid
-    case 1: return static_cast<int>(std::floor((v + 1) * 3)) % 2 == 0;   // horizontal stripes
-    case 2: return (static_cast<int>(std::floor((u + 1) * 3)) +
-                    static_cast<int>(std::floor((v + 1) * 3))) % 2 == 0;  // checks
-    case 3: return static_cast<int>(std::floor((u + 1) * 4)) % 2 == 0;   // vertical stripes
-    case 4: return true;                                                 // solid
-    default: return static_cast<int>(std::floor((u + v + 2) * 3)) % 2 == 0;  // diagonal stripes
+    case 0:
+      return true;  // solid
+    case 1:
+      return static_cast<int>(std::floor((v + 1) * 3)) % 2 == 0;  // horizontal stripes
+    case 2:
+      return (static_cast<int>(std::floor((u + 1) * 3)) +
+              static_cast<int>(std::floor((v + 1) * 3))) %
+                 2 ==
+             0;  // checks
+    case 3:
+      return static_cast<int>(std::floor((u + 1) * 4)) % 2 == 0;  // vertical stripes
+    case 4:
+      return true;  // solid
+    default:
+      return static_cast<int>(std::floor((u + v + 2) * 3)) % 2 == 0;  // diagonal stripes
   }
 }
 
@@ -63,14 +77,16 @@ ImageU8 SyntheticScenes::draw(int64_t index, int* label, Box* box) const {
   img.rgb.resize(static_cast<size_t>(size_) * size_ * 3);
   // Background: a gradient between two random colours, in a random direction, plus noise.
   double c0[3], c1[3], obj[3];
-  for (int c = 0; c < 3; ++c) c0[c] = 255 * unit(rng), c1[c] = 255 * unit(rng);
+  for (int c = 0; c < 3; ++c)
+    c0[c] = 255 * unit(rng), c1[c] = 255 * unit(rng);
   const double angle = 2 * M_PI * unit(rng);
   const double dx = std::cos(angle), dy = std::sin(angle);
   // The object's colour: far enough from the background's mean to be visible.
   do {
-    for (int c = 0; c < 3; ++c) obj[c] = 255 * unit(rng);
-  } while (std::abs(obj[0] + obj[1] + obj[2] - (c0[0] + c1[0] + c0[1] + c1[1] + c0[2] + c1[2]) / 2) <
-           120);
+    for (int c = 0; c < 3; ++c)
+      obj[c] = 255 * unit(rng);
+  } while (std::abs(obj[0] + obj[1] + obj[2] -
+                    (c0[0] + c1[0] + c0[1] + c1[1] + c0[2] + c1[2]) / 2) < 120);
   const double scale = size_ * (0.18 + 0.17 * unit(rng));  // half-size in pixels
   const double cx = scale + (size_ - 2 * scale) * unit(rng);
   const double cy = scale + (size_ - 2 * scale) * unit(rng);
@@ -111,7 +127,8 @@ void images_to_tensor(const std::vector<const ImageU8*>& images, const Normaliza
     for (int c = 0; c < 3; ++c) {
       const float scale = 1.0f / (255.0f * norm.std[c]), shift = norm.mean[c] / norm.std[c];
       float* plane = dst + (n * 3 + c) * H * W;
-      for (int64_t i = 0; i < H * W; ++i) plane[i] = img.rgb[i * 3 + c] * scale - shift;
+      for (int64_t i = 0; i < H * W; ++i)
+        plane[i] = img.rgb[i * 3 + c] * scale - shift;
     }
   }
 }

@@ -10,22 +10,30 @@ namespace {
 
 // Tensors in an arena start on 256-byte boundaries: 64 float32 elements.
 constexpr int64_t kAlignElems = kPoolAlignment / sizeof(float);
-int64_t padded(int64_t n) { return (n + kAlignElems - 1) / kAlignElems * kAlignElems; }
+int64_t padded(int64_t n) {
+  return (n + kAlignElems - 1) / kAlignElems * kAlignElems;
+}
 
 void initialise(const ParamEntry& e, float* out, std::mt19937_64& rng) {
   const int64_t n = e.shape.numel();
   switch (e.init) {
-    case Init::zeros: std::fill_n(out, n, 0.0f); break;
-    case Init::ones: std::fill_n(out, n, 1.0f); break;
+    case Init::zeros:
+      std::fill_n(out, n, 0.0f);
+      break;
+    case Init::ones:
+      std::fill_n(out, n, 1.0f);
+      break;
     case Init::kaiming_normal_fan_out: {
       std::normal_distribution<double> dist(0.0, std::sqrt(2.0 / double(e.fan_out)));
-      for (int64_t i = 0; i < n; ++i) out[i] = static_cast<float>(dist(rng));
+      for (int64_t i = 0; i < n; ++i)
+        out[i] = static_cast<float>(dist(rng));
       break;
     }
     case Init::uniform_fan_in: {
       const double bound = 1.0 / std::sqrt(double(e.fan_in));
       std::uniform_real_distribution<double> dist(-bound, bound);
-      for (int64_t i = 0; i < n; ++i) out[i] = static_cast<float>(dist(rng));
+      for (int64_t i = 0; i < n; ++i)
+        out[i] = static_cast<float>(dist(rng));
       break;
     }
   }
@@ -68,8 +76,7 @@ void Parameters::materialize(Backend& backend, uint64_t seed) {
   buffer_pool_ = backend.make_pool("buffers", buffer_bytes, false);
   value_block_ = value_pool_->allocate_tensor(Shape{trainable}, DType::f32, "parameters", &values_);
   grad_block_ = grad_pool_->allocate_tensor(Shape{trainable}, DType::f32, "gradients", &grads_);
-  buffer_block_ =
-      buffer_pool_->allocate_tensor(Shape{buffers}, DType::f32, "buffers", &buffers_);
+  buffer_block_ = buffer_pool_->allocate_tensor(Shape{buffers}, DType::f32, "buffers", &buffers_);
 
   // Initial values are drawn on the host in declaration order, then copied in one transfer each.
   std::vector<float> host_values(trainable, 0.0f), host_buffers(buffers, 0.0f);
@@ -79,8 +86,8 @@ void Parameters::materialize(Backend& backend, uint64_t seed) {
     const bool is_buffer = e.kind == ParamKind::buffer;
     initialise(e, (is_buffer ? host_buffers.data() : host_values.data()) + offset[i], rng);
     const Tensor& arena = is_buffer ? buffers_ : values_;
-    e.value = Tensor(static_cast<float*>(arena.raw()) + offset[i], e.shape, DType::f32,
-                     arena.device());
+    e.value =
+        Tensor(static_cast<float*>(arena.raw()) + offset[i], e.shape, DType::f32, arena.device());
     if (!is_buffer)
       e.grad = Tensor(static_cast<float*>(grads_.raw()) + offset[i], e.shape, DType::f32,
                       grads_.device());
@@ -102,9 +109,9 @@ int64_t Parameters::trainable_count() const {
 Conv2d::Conv2d(Parameters& params, const std::string& name, int64_t in, int64_t out, int kernel,
                int stride, int pad)
     : params_(params) {
-  weight_ = params.declare(name + ".weight", Shape{out, in, kernel, kernel},
-                           Init::kaiming_normal_fan_out, ParamKind::decayed, in * kernel * kernel,
-                           out * kernel * kernel);
+  weight_ =
+      params.declare(name + ".weight", Shape{out, in, kernel, kernel}, Init::kaiming_normal_fan_out,
+                     ParamKind::decayed, in * kernel * kernel, out * kernel * kernel);
   conv_.stride_h = conv_.stride_w = stride;
   conv_.pad_h = conv_.pad_w = pad;
 }
@@ -151,8 +158,8 @@ Tensor BatchNorm2d::forward(StepContext& ctx, const Tensor& x) {
   save_mean_ = ctx.arena.take(c, DType::f32, name);
   save_invstd_ = ctx.arena.take(c, DType::f32, name);
   ctx.backend.batch_norm_forward_training(bn_, x, params_[gamma_].value, params_[beta_].value,
-                                          params_[mean_].value, params_[var_].value, y,
-                                          save_mean_, save_invstd_);
+                                          params_[mean_].value, params_[var_].value, y, save_mean_,
+                                          save_invstd_);
   x_ = x;
   return y;
 }
@@ -212,7 +219,8 @@ BasicBlock::BasicBlock(Parameters& params, const std::string& name, int64_t in, 
 }
 
 Tensor BasicBlock::forward(StepContext& ctx, const Tensor& x) {
-  Tensor h = bn2_.forward(ctx, conv2_.forward(ctx, relu_.forward(ctx, bn1_.forward(ctx, conv1_.forward(ctx, x)))));
+  Tensor h = bn2_.forward(
+      ctx, conv2_.forward(ctx, relu_.forward(ctx, bn1_.forward(ctx, conv1_.forward(ctx, x)))));
   Tensor shortcut = down_conv_ ? down_bn_->forward(ctx, down_conv_->forward(ctx, x)) : x;
   y_ = ctx.arena.take(h.shape(), DType::f32, "residual");
   ctx.backend.add_relu_forward(h, shortcut, y_);
@@ -222,9 +230,11 @@ Tensor BasicBlock::forward(StepContext& ctx, const Tensor& x) {
 Tensor BasicBlock::backward(StepContext& ctx, const Tensor& dy) {
   Tensor dsum = ctx.arena.take(dy.shape(), DType::f32, "residual");
   ctx.backend.add_relu_backward(y_, dy, dsum);
-  Tensor dx = conv1_.backward(ctx, bn1_.backward(ctx, relu_.backward(ctx, conv2_.backward(ctx, bn2_.backward(ctx, dsum)))));
+  Tensor dx = conv1_.backward(
+      ctx, bn1_.backward(ctx, relu_.backward(ctx, conv2_.backward(ctx, bn2_.backward(ctx, dsum)))));
   // The input fed both paths, so its gradient is the sum of theirs.
-  ctx.backend.add_(dx, down_conv_ ? down_conv_->backward(ctx, down_bn_->backward(ctx, dsum)) : dsum);
+  ctx.backend.add_(dx,
+                   down_conv_ ? down_conv_->backward(ctx, down_bn_->backward(ctx, dsum)) : dsum);
   return dx;
 }
 

@@ -62,10 +62,12 @@ DemoResult run_demo(const DemoOptions& o) {
   // Everything a step reads or writes besides activations, laid out once.
   const int64_t S = o.image_size;
   const Shape image_shape{o.batch, 3, S, S};
-  auto state = backend->make_pool("demo state", params.values().nbytes() + 3 * kPoolAlignment +
-                                                    image_shape.numel() * 4 + o.batch * 4, false);
+  auto state = backend->make_pool(
+      "demo state",
+      params.values().nbytes() + 3 * kPoolAlignment + image_shape.numel() * 4 + o.batch * 4, false);
   Tensor momentum, loss, images, labels;
-  Block momentum_block = state->allocate_tensor(params.values().shape(), DType::f32, "momentum", &momentum);
+  Block momentum_block =
+      state->allocate_tensor(params.values().shape(), DType::f32, "momentum", &momentum);
   Block loss_block = state->allocate_tensor(Shape{1}, DType::f32, "loss", &loss);
   Block image_block = state->allocate_tensor(image_shape, DType::f32, "images", &images);
   Block label_block = state->allocate_tensor(Shape{o.batch}, DType::i32, "labels", &labels);
@@ -106,8 +108,9 @@ DemoResult run_demo(const DemoOptions& o) {
     images_to_tensor(batch, norm, images);
 
     // Linear warm-up, then cosine decay to zero.
-    sgd.lr = step < warmup ? o.lr * (step + 1) / warmup
-                           : 0.5f * o.lr * (1 + std::cos(M_PI * (step - warmup) / (o.steps - warmup)));
+    sgd.lr = step < warmup
+                 ? o.lr * (step + 1) / warmup
+                 : 0.5f * o.lr * (1 + std::cos(M_PI * (step - warmup) / (o.steps - warmup)));
     StepContext ctx{*backend, *arena, true};
     const Tensor logits = model.forward(ctx, images);
     const Tensor dlogits = arena->take(logits.shape(), DType::f32, "dlogits");
@@ -124,15 +127,16 @@ DemoResult run_demo(const DemoOptions& o) {
     const float* z = logits.data<float>();
     for (int k = 0; k < o.batch; ++k) {
       const float* row = z + k * spec.classes;
-      recent_correct += (std::max_element(row, row + spec.classes) - row) == labels.data<int32_t>()[k];
+      recent_correct +=
+          (std::max_element(row, row + spec.classes) - row) == labels.data<int32_t>()[k];
     }
     recent_loss += step_loss * o.batch;
     recent_seen += o.batch;
     arena->reset();
     if ((step + 1) % 10 == 0 || step + 1 == o.steps) {
       char status[96];
-      std::snprintf(status, sizeof status, "loss %.3f  acc %.1f%%  lr %.4f", recent_loss / recent_seen,
-                    100 * recent_correct / recent_seen, sgd.lr);
+      std::snprintf(status, sizeof status, "loss %.3f  acc %.1f%%  lr %.4f",
+                    recent_loss / recent_seen, 100 * recent_correct / recent_seen, sgd.lr);
       progress.update(step + 1, status);
       result.final_train_loss = recent_loss / recent_seen;
       recent_loss = recent_correct = recent_seen = 0;
@@ -148,7 +152,8 @@ DemoResult run_demo(const DemoOptions& o) {
   for (size_t first = 0; first < val.images.size(); first += o.batch) {
     const int n = static_cast<int>(std::min<size_t>(o.batch, val.images.size() - first));
     batch.resize(n);
-    for (int k = 0; k < n; ++k) batch[k] = &val.images[first + k];
+    for (int k = 0; k < n; ++k)
+      batch[k] = &val.images[first + k];
     const Tensor view(images.raw(), Shape{n, 3, S, S}, DType::f32, images.device());
     images_to_tensor(batch, norm, view);
     StepContext ctx{*backend, *arena, false};
@@ -160,14 +165,16 @@ DemoResult run_demo(const DemoOptions& o) {
     arena->reset();
   }
   result.val_accuracy = double(correct) / val.images.size();
-  std::printf("demo: %d steps in %.1fs (%.0f images/s); validation accuracy %.1f%% on %zu images "
-              "(chance %.1f%%)\n",
-              o.steps, seconds, result.images_per_second, 100 * result.val_accuracy,
-              val.images.size(), 100.0 / spec.classes);
-  std::printf("demo: activation arena peak %.1f MiB, workspace peak %.1f MiB, %zu + %zu underlying "
-              "allocations\n",
-              arena->stats().peak / 1048576.0, backend->workspace_stats().peak / 1048576.0,
-              arena->stats().allocations, backend->workspace_stats().allocations);
+  std::printf(
+      "demo: %d steps in %.1fs (%.0f images/s); validation accuracy %.1f%% on %zu images "
+      "(chance %.1f%%)\n",
+      o.steps, seconds, result.images_per_second, 100 * result.val_accuracy, val.images.size(),
+      100.0 / spec.classes);
+  std::printf(
+      "demo: activation arena peak %.1f MiB, workspace peak %.1f MiB, %zu + %zu underlying "
+      "allocations\n",
+      arena->stats().peak / 1048576.0, backend->workspace_stats().peak / 1048576.0,
+      arena->stats().allocations, backend->workspace_stats().allocations);
   return result;
 }
 
