@@ -7,6 +7,7 @@ packages=(
   build-essential cmake pkg-config
   libeigen3-dev          # CPU backend matrix products (header-only)
   libyaml-cpp-dev        # configs (static library linked)
+  nlohmann-json3-dev     # checkpoint headers, metrics, manifests (header-only)
   libgtest-dev           # tests (static library linked)
   libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev   # image files, src/io only
 )

@@ -14,26 +14,27 @@ struct ModelRig {
   Block momentum_block, loss_block;
   Tensor momentum, loss;
 
-  ModelRig(const ResNetSpec& spec, uint64_t seed)
+  ModelRig(const ResNetSpec& spec, uint64_t seed, DType dtype = DType::f32)
       : backend(make_cpu_backend(2)), model(spec), arena(make_host_pool("step", 0, true)) {
-    model.materialize(*backend, seed);
+    model.materialize(*backend, seed, dtype);
     const Tensor values = model.params().values();
     state = make_host_pool("optimizer", values.nbytes() + 1024, false);
-    momentum_block = state->allocate_tensor(values.shape(), DType::f32, "momentum", &momentum);
-    loss_block = state->allocate_tensor(Shape{1}, DType::f32, "loss", &loss);
+    momentum_block = state->allocate_tensor(values.shape(), dtype, "momentum", &momentum);
+    loss_block = state->allocate_tensor(Shape{1}, dtype, "loss", &loss);
     backend->fill(momentum, 0.0);
   }
 
   // Returns the loss before the update.
-  float step(const Tensor& images, const Tensor& labels, const SgdParams& sgd, bool update = true) {
+  double step(const Tensor& images, const Tensor& labels, const SgdParams& sgd,
+              bool update = true) {
     StepContext ctx{*backend, *arena, true};
     Tensor logits = model.forward(ctx, images);
-    Tensor dlogits = arena->take(logits.shape(), DType::f32, "dlogits");
+    Tensor dlogits = arena->take(logits.shape(), logits.dtype(), "dlogits");
     backend->softmax_cross_entropy(logits, labels, 0.0f, loss, dlogits);
     model.backward(ctx, dlogits);
     if (update) backend->sgd_update(sgd, model.params().values(), model.params().grads(), momentum);
     arena->reset();
-    return loss.data<float>()[0];
+    return loss.dtype() == DType::f64 ? loss.data<double>()[0] : loss.data<float>()[0];
   }
 };
 

@@ -3,6 +3,7 @@
 #include <cmath>
 
 #include "model_step.hpp"
+#include "scenecam/config.hpp"
 #include "test_util.hpp"
 
 namespace scenecam {
@@ -25,6 +26,61 @@ TEST(ResNet, Resnet18HasTorchvisionNamesAndSize) {
   EXPECT_EQ(std::count_if(names.begin(), names.end(),
                           [](const std::string& n) { return n.find("downsample") != n.npos; }),
             3 * 5);  // three stages change shape: conv weight + bn weight, bias, mean, var
+}
+
+int64_t count_for(const char* arch, int64_t classes) {
+  ModelConfig m;
+  m.arch = arch;
+  m.classes = classes;
+  return ResNet(resnet_spec(m)).params().trainable_count();
+}
+
+TEST(ResNet, Resnet34And50MatchTorchvisionSizes) {
+  EXPECT_EQ(count_for("resnet18", 1000), 11689512);
+  EXPECT_EQ(count_for("resnet34", 1000), 21797672);
+  EXPECT_EQ(count_for("resnet50", 1000), 25557032);
+  ModelConfig m;
+  m.arch = "resnet50";
+  m.classes = 10;
+  ResNet model(resnet_spec(m));
+  std::vector<std::string> names;
+  for (const ParamEntry& e : model.params().entries())
+    names.push_back(e.name);
+  for (const char* expected : {"layer1.0.conv3.weight", "layer1.0.bn3.running_var",
+                               "layer1.0.downsample.0.weight", "layer4.2.conv2.weight"})
+    EXPECT_NE(std::find(names.begin(), names.end(), expected), names.end()) << expected;
+}
+
+TEST(ResNet, ConfigOverridesWidthDepthAndStem) {
+  ModelConfig m;
+  m.arch = "resnet18";
+  m.classes = 6;
+  m.width = 16;
+  m.blocks = {1, 1, 2, 1};
+  m.stem = "small";
+  const ResNetSpec s = resnet_spec(m);
+  EXPECT_EQ(s.widths, (std::vector<int64_t>{16, 32, 64, 128}));
+  EXPECT_EQ(s.blocks, (std::vector<int>{1, 1, 2, 1}));
+  EXPECT_EQ(s.stem_kernel, 3);
+  EXPECT_FALSE(s.stem_pool);
+}
+
+// The reference notebook's network at its 150x150 input: the stem (7x7/2, then a 3x3/2 pool
+// without padding) and four pooling stages take 150 -> 75 -> 37 -> 18 -> 9 -> 4 -> 2.
+TEST(ResNet, SeedResnetRunsAt150) {
+  ModelConfig m;
+  m.arch = "seed_resnet";
+  m.classes = 6;
+  m.width = 4;
+  test::ModelRig rig(resnet_spec(m), 1);
+  test::F images(Shape{2, 3, 150, 150});
+  test::fill_random(images, 2);
+  StepContext ctx{*rig.backend, *rig.arena, false};
+  const Tensor logits = rig.model.forward(ctx, images.t());
+  EXPECT_EQ(logits.shape(), (Shape{2, 6}));
+  for (int i = 0; i < 12; ++i)
+    EXPECT_TRUE(std::isfinite(logits.data<float>()[i]));
+  rig.arena->reset();
 }
 
 TEST(ResNet, ParametersLiveInOneAlignedArenaDecayedFirst) {
@@ -64,36 +120,60 @@ TEST(ResNet, WeightInitialisationFollowsTorchvision) {
   }
 }
 
-// Gradients of the whole model (float32) against central differences on a sample of weights.
-TEST(ResNet, ModelGradientsMatchFiniteDifferences) {
-  test::ModelRig rig(test::tiny_spec(), 3);
-  test::F images(Shape{3, 3, 11, 9});
+// Gradients of the whole model, in float64, against central differences on a sample of weights:
+// three elements of every trainable tensor. Batch-norm statistics, the residual joins, pooling
+// and the loss are all in the loop, so this checks how the layers are wired, not just each op.
+void check_model_gradients(const ResNetSpec& spec, const Shape& input) {
+  test::ModelRig rig(spec, 3, DType::f64);
+  test::D images(input);
   test::fill_random(images, 5);
-  test::Buffer<int32_t> labels(Shape{3}, {0, 3, 1});
+  test::Buffer<int32_t> labels(Shape{input[0]});
+  for (int64_t n = 0; n < input[0]; ++n)
+    labels[n] = static_cast<int32_t>(n % spec.classes);
   rig.step(images.t(), labels.t(), SgdParams{}, /*update=*/false);
   const Tensor grads = rig.model.params().grads();
-  std::vector<float> analytic(grads.data<float>(), grads.data<float>() + grads.numel());
+  std::vector<double> analytic(grads.data<double>(), grads.data<double>() + grads.numel());
 
-  float* w = rig.model.params().values().data<float>();
-  int checked = 0;
+  double* w = rig.model.params().values().data<double>();
+  int checked = 0, tensors = 0;
   for (const ParamEntry& e : rig.model.params().entries()) {
     if (e.kind == ParamKind::buffer) continue;
-    const int64_t offset = e.value.data<float>() - w;
+    ++tensors;
+    const int64_t offset = e.value.data<double>() - w;
     for (int64_t i : {int64_t(0), e.shape.numel() / 2, e.shape.numel() - 1}) {
-      const float saved = w[offset + i];
-      const float eps = 1e-3f;
+      const double saved = w[offset + i], eps = 1e-6;
       w[offset + i] = saved + eps;
       const double plus = rig.step(images.t(), labels.t(), SgdParams{}, false);
       w[offset + i] = saved - eps;
       const double minus = rig.step(images.t(), labels.t(), SgdParams{}, false);
       w[offset + i] = saved;
       const double numeric = (plus - minus) / (2 * eps);
-      EXPECT_NEAR(analytic[offset + i], numeric, 2e-3 + 0.05 * std::abs(numeric))
+      EXPECT_NEAR(analytic[offset + i], numeric, 1e-6 + 1e-5 * std::abs(numeric))
           << e.name << "[" << i << "]";
       ++checked;
     }
   }
-  EXPECT_GE(checked, 60);  // three elements of each of the tiny model's 20 trainable tensors
+  EXPECT_EQ(checked, 3 * tensors);
+  EXPECT_GT(tensors, 10);
+}
+
+TEST(ResNet, ModelGradientsMatchFiniteDifferences) {
+  check_model_gradients(test::tiny_spec(), Shape{3, 3, 11, 9});
+}
+
+TEST(ResNet, BottleneckModelGradientsMatchFiniteDifferences) {
+  ResNetSpec s = test::tiny_spec();
+  s.block = BlockKind::bottleneck;
+  s.widths = {4, 6};
+  check_model_gradients(s, Shape{3, 3, 11, 9});
+}
+
+TEST(ResNet, PoolingBlockModelGradientsMatchFiniteDifferences) {
+  ResNetSpec s = test::tiny_spec();
+  s.block = BlockKind::pooling;
+  s.blocks = {2, 1};
+  s.stem_pool_pad = 0;
+  check_model_gradients(s, Shape{3, 3, 16, 14});
 }
 
 TEST(ResNet, TrainingMemorisesABatch) {

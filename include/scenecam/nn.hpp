@@ -46,9 +46,10 @@ class Parameters {
   // Declares a tensor; returns its index. Only before materialize().
   int declare(std::string name, const Shape& shape, Init init, ParamKind kind, int64_t fan_in = 0,
               int64_t fan_out = 0);
-  // Lays out and initialises every declared tensor on the backend's device (f32). Initial values
-  // are drawn on the host from `seed` and copied, so every backend starts from the same weights.
-  void materialize(Backend& backend, uint64_t seed);
+  // Lays out and initialises every declared tensor on the backend's device, in f32 (training)
+  // or f64 (whole-model gradient checks). Initial values are drawn on the host from `seed` and
+  // copied, so every backend starts from the same weights.
+  void materialize(Backend& backend, uint64_t seed, DType dtype = DType::f32);
 
   const ParamEntry& operator[](int i) const { return entries_[i]; }
   const std::vector<ParamEntry>& entries() const { return entries_; }
@@ -153,6 +154,51 @@ class BasicBlock final : public Layer {
   Tensor y_;
 };
 
+// torchvision's Bottleneck (ResNet v1.5: the stride sits on the 3x3):
+// relu(bn3(conv3(relu(bn2(conv2(relu(bn1(conv1(x))))))) + shortcut(x)), output 4 x width.
+class Bottleneck final : public Layer {
+ public:
+  static constexpr int64_t kExpansion = 4;
+  Bottleneck(Parameters& params, const std::string& name, int64_t in, int64_t width, int stride);
+  Tensor forward(StepContext& ctx, const Tensor& x) override;
+  Tensor backward(StepContext& ctx, const Tensor& dy) override;
+
+ private:
+  Conv2d conv1_;
+  BatchNorm2d bn1_;
+  ReLU relu1_;
+  Conv2d conv2_;
+  BatchNorm2d bn2_;
+  ReLU relu2_;
+  Conv2d conv3_;
+  BatchNorm2d bn3_;
+  std::unique_ptr<Conv2d> down_conv_;
+  std::unique_ptr<BatchNorm2d> down_bn_;
+  Tensor y_;
+};
+
+// The reference notebook's "convolution block": a basic block whose residual path and shortcut
+// (1x1 conv + batch norm) both end in a 2x2 max pool, so each stage halves the resolution by
+// pooling rather than by a strided convolution.
+class PoolingBlock final : public Layer {
+ public:
+  PoolingBlock(Parameters& params, const std::string& name, int64_t in, int64_t out);
+  Tensor forward(StepContext& ctx, const Tensor& x) override;
+  Tensor backward(StepContext& ctx, const Tensor& dy) override;
+
+ private:
+  Conv2d conv1_;
+  BatchNorm2d bn1_;
+  ReLU relu_;
+  Conv2d conv2_;
+  BatchNorm2d bn2_;
+  MaxPool2d pool_;
+  Conv2d down_conv_;
+  BatchNorm2d down_bn_;
+  MaxPool2d down_pool_;
+  Tensor y_;
+};
+
 // Global average pooling then a dense layer: [N, C, H, W] -> logits [N, classes].
 class ClassifierHead final : public Layer {
  public:
@@ -167,21 +213,35 @@ class ClassifierHead final : public Layer {
   Tensor pooled_;
 };
 
-// A ResNet of basic blocks: stem conv + bn + relu (+ max pool), stages, head.
+enum class BlockKind : uint8_t {
+  basic,       // ResNet-18/34
+  bottleneck,  // ResNet-50 and deeper; widths are the inner widths (outputs are 4x)
+  pooling,     // the reference notebook: each stage opens with a PoolingBlock, then basic blocks
+};
+
+// A residual network: stem conv + bn + relu (+ 3x3/2 max pool), stages of blocks, head.
 struct ResNetSpec {
   int64_t in_channels = 3;
   int64_t classes = 6;
   int64_t stem_channels = 64;
   int stem_kernel = 7, stem_stride = 2;
   bool stem_pool = true;
+  int stem_pool_pad = 1;  // torchvision pads the stem's max pool by 1; Keras' "valid" pool by 0
+  BlockKind block = BlockKind::basic;
   std::vector<int64_t> widths{64, 128, 256, 512};
   std::vector<int> blocks{2, 2, 2, 2};
 };
 
+struct ModelConfig;
+// The network a config's model section describes (in_channels 3).
+ResNetSpec resnet_spec(const ModelConfig& model);
+
 class ResNet {
  public:
   explicit ResNet(const ResNetSpec& spec);
-  void materialize(Backend& backend, uint64_t seed) { params_.materialize(backend, seed); }
+  void materialize(Backend& backend, uint64_t seed, DType dtype = DType::f32) {
+    params_.materialize(backend, seed, dtype);
+  }
   Tensor forward(StepContext& ctx, const Tensor& x);  // logits
   void backward(StepContext& ctx, const Tensor& dlogits);
   Parameters& params() { return params_; }

@@ -50,8 +50,10 @@ int Parameters::declare(std::string name, const Shape& shape, Init init, ParamKi
   return static_cast<int>(entries_.size()) - 1;
 }
 
-void Parameters::materialize(Backend& backend, uint64_t seed) {
+void Parameters::materialize(Backend& backend, uint64_t seed, DType dtype) {
   SC_CHECK(!values_.defined(), "the model's parameters are already materialised");
+  SC_CHECK(dtype == DType::f32 || dtype == DType::f64, "parameters are f32 or f64, not ",
+           dtype_name(dtype));
   // Offsets: decayed tensors, then the other trainable ones, each padded to the alignment.
   std::vector<int64_t> offset(entries_.size());
   int64_t trainable = 0, buffers = 0;
@@ -69,31 +71,40 @@ void Parameters::materialize(Backend& backend, uint64_t seed) {
       buffers += padded(entries_[i].shape.numel());
     }
 
-  const size_t bytes = sizeof(float) * static_cast<size_t>(std::max<int64_t>(trainable, 1));
-  const size_t buffer_bytes = sizeof(float) * static_cast<size_t>(std::max<int64_t>(buffers, 1));
+  const size_t elem = dtype_size(dtype);
+  const size_t bytes = elem * static_cast<size_t>(std::max<int64_t>(trainable, 1));
+  const size_t buffer_bytes = elem * static_cast<size_t>(std::max<int64_t>(buffers, 1));
   value_pool_ = backend.make_pool("parameters", bytes, false);
   grad_pool_ = backend.make_pool("gradients", bytes, false);
   buffer_pool_ = backend.make_pool("buffers", buffer_bytes, false);
-  value_block_ = value_pool_->allocate_tensor(Shape{trainable}, DType::f32, "parameters", &values_);
-  grad_block_ = grad_pool_->allocate_tensor(Shape{trainable}, DType::f32, "gradients", &grads_);
-  buffer_block_ = buffer_pool_->allocate_tensor(Shape{buffers}, DType::f32, "buffers", &buffers_);
+  value_block_ = value_pool_->allocate_tensor(Shape{trainable}, dtype, "parameters", &values_);
+  grad_block_ = grad_pool_->allocate_tensor(Shape{trainable}, dtype, "gradients", &grads_);
+  buffer_block_ = buffer_pool_->allocate_tensor(Shape{buffers}, dtype, "buffers", &buffers_);
 
-  // Initial values are drawn on the host in declaration order, then copied in one transfer each.
+  // Initial values are drawn in float32 on the host, in declaration order, so a float64 model
+  // starts from exactly the same weights; then they are copied in one transfer per arena.
   std::vector<float> host_values(trainable, 0.0f), host_buffers(buffers, 0.0f);
   std::mt19937_64 rng(seed);
+  auto view = [&](const Tensor& arena, int64_t at, const Shape& shape) {
+    return Tensor(static_cast<char*>(arena.raw()) + at * elem, shape, dtype, arena.device());
+  };
   for (size_t i = 0; i < entries_.size(); ++i) {
     ParamEntry& e = entries_[i];
     const bool is_buffer = e.kind == ParamKind::buffer;
     initialise(e, (is_buffer ? host_buffers.data() : host_values.data()) + offset[i], rng);
-    const Tensor& arena = is_buffer ? buffers_ : values_;
-    e.value =
-        Tensor(static_cast<float*>(arena.raw()) + offset[i], e.shape, DType::f32, arena.device());
-    if (!is_buffer)
-      e.grad = Tensor(static_cast<float*>(grads_.raw()) + offset[i], e.shape, DType::f32,
-                      grads_.device());
+    e.value = view(is_buffer ? buffers_ : values_, offset[i], e.shape);
+    if (!is_buffer) e.grad = view(grads_, offset[i], e.shape);
   }
-  backend.copy(Tensor(host_values.data(), values_.shape(), DType::f32, Device::cpu()), values_);
-  backend.copy(Tensor(host_buffers.data(), buffers_.shape(), DType::f32, Device::cpu()), buffers_);
+  auto upload = [&](std::vector<float>& host, const Tensor& arena) {
+    if (dtype == DType::f32) {
+      backend.copy(Tensor(host.data(), arena.shape(), DType::f32, Device::cpu()), arena);
+    } else {
+      std::vector<double> wide(host.begin(), host.end());
+      backend.copy(Tensor(wide.data(), arena.shape(), DType::f64, Device::cpu()), arena);
+    }
+  };
+  upload(host_values, values_);
+  upload(host_buffers, buffers_);
   backend.fill(grads_, 0.0);
 }
 
@@ -118,7 +129,7 @@ Conv2d::Conv2d(Parameters& params, const std::string& name, int64_t in, int64_t 
 
 Tensor Conv2d::forward(StepContext& ctx, const Tensor& x) {
   const Tensor& w = params_[weight_].value;
-  Tensor y = ctx.arena.take(conv2d_output_shape(conv_, x.shape(), w.shape()), DType::f32,
+  Tensor y = ctx.arena.take(conv2d_output_shape(conv_, x.shape(), w.shape()), x.dtype(),
                             params_[weight_].name);
   ctx.backend.conv2d_forward(conv_, x, w, y);
   x_ = x;
@@ -128,7 +139,7 @@ Tensor Conv2d::forward(StepContext& ctx, const Tensor& x) {
 Tensor Conv2d::backward(StepContext& ctx, const Tensor& dy) {
   const ParamEntry& w = params_[weight_];
   ctx.backend.conv2d_backward_filter(conv_, x_, dy, w.grad);
-  Tensor dx = ctx.arena.take(x_.shape(), DType::f32, w.name);
+  Tensor dx = ctx.arena.take(x_.shape(), dy.dtype(), w.name);
   ctx.backend.conv2d_backward_data(conv_, dy, w.value, dx);
   return dx;
 }
@@ -148,15 +159,15 @@ BatchNorm2d::BatchNorm2d(Parameters& params, const std::string& name, int64_t ch
 
 Tensor BatchNorm2d::forward(StepContext& ctx, const Tensor& x) {
   const std::string& name = params_[gamma_].name;
-  Tensor y = ctx.arena.take(x.shape(), DType::f32, name);
+  Tensor y = ctx.arena.take(x.shape(), x.dtype(), name);
   if (!ctx.training) {
     ctx.backend.batch_norm_forward_inference(bn_, x, params_[gamma_].value, params_[beta_].value,
                                              params_[mean_].value, params_[var_].value, y);
     return y;
   }
   const Shape c{x.dim(1)};
-  save_mean_ = ctx.arena.take(c, DType::f32, name);
-  save_invstd_ = ctx.arena.take(c, DType::f32, name);
+  save_mean_ = ctx.arena.take(c, x.dtype(), name);
+  save_invstd_ = ctx.arena.take(c, x.dtype(), name);
   ctx.backend.batch_norm_forward_training(bn_, x, params_[gamma_].value, params_[beta_].value,
                                           params_[mean_].value, params_[var_].value, y, save_mean_,
                                           save_invstd_);
@@ -165,7 +176,7 @@ Tensor BatchNorm2d::forward(StepContext& ctx, const Tensor& x) {
 }
 
 Tensor BatchNorm2d::backward(StepContext& ctx, const Tensor& dy) {
-  Tensor dx = ctx.arena.take(x_.shape(), DType::f32, params_[gamma_].name);
+  Tensor dx = ctx.arena.take(x_.shape(), dy.dtype(), params_[gamma_].name);
   ctx.backend.batch_norm_backward(x_, dy, params_[gamma_].value, save_mean_, save_invstd_, dx,
                                   params_[gamma_].grad, params_[beta_].grad);
   return dx;
@@ -174,7 +185,7 @@ Tensor BatchNorm2d::backward(StepContext& ctx, const Tensor& dy) {
 // ---------------------------------------------------------------- ReLU, MaxPool2d
 
 Tensor ReLU::forward(StepContext& ctx, const Tensor& x) {
-  y_ = ctx.arena.take(x.shape(), DType::f32, "relu");
+  y_ = ctx.arena.take(x.shape(), x.dtype(), "relu");
   ctx.backend.relu_forward(x, y_);
   return y_;
 }
@@ -192,14 +203,14 @@ MaxPool2d::MaxPool2d(int kernel, int stride, int pad) {
 }
 
 Tensor MaxPool2d::forward(StepContext& ctx, const Tensor& x) {
-  Tensor y = ctx.arena.take(pool2d_output_shape(pool_, x.shape()), DType::f32, "maxpool");
+  Tensor y = ctx.arena.take(pool2d_output_shape(pool_, x.shape()), x.dtype(), "maxpool");
   ctx.backend.max_pool2d_forward(pool_, x, y);
   x_ = x;
   return y;
 }
 
 Tensor MaxPool2d::backward(StepContext& ctx, const Tensor& dy) {
-  Tensor dx = ctx.arena.take(x_.shape(), DType::f32, "maxpool");
+  Tensor dx = ctx.arena.take(x_.shape(), dy.dtype(), "maxpool");
   ctx.backend.max_pool2d_backward(pool_, x_, dy, dx);
   return dx;
 }
@@ -222,19 +233,88 @@ Tensor BasicBlock::forward(StepContext& ctx, const Tensor& x) {
   Tensor h = bn2_.forward(
       ctx, conv2_.forward(ctx, relu_.forward(ctx, bn1_.forward(ctx, conv1_.forward(ctx, x)))));
   Tensor shortcut = down_conv_ ? down_bn_->forward(ctx, down_conv_->forward(ctx, x)) : x;
-  y_ = ctx.arena.take(h.shape(), DType::f32, "residual");
+  y_ = ctx.arena.take(h.shape(), x.dtype(), "residual");
   ctx.backend.add_relu_forward(h, shortcut, y_);
   return y_;
 }
 
 Tensor BasicBlock::backward(StepContext& ctx, const Tensor& dy) {
-  Tensor dsum = ctx.arena.take(dy.shape(), DType::f32, "residual");
+  Tensor dsum = ctx.arena.take(dy.shape(), dy.dtype(), "residual");
   ctx.backend.add_relu_backward(y_, dy, dsum);
   Tensor dx = conv1_.backward(
       ctx, bn1_.backward(ctx, relu_.backward(ctx, conv2_.backward(ctx, bn2_.backward(ctx, dsum)))));
   // The input fed both paths, so its gradient is the sum of theirs.
   ctx.backend.add_(dx,
                    down_conv_ ? down_conv_->backward(ctx, down_bn_->backward(ctx, dsum)) : dsum);
+  return dx;
+}
+
+// ---------------------------------------------------------------- Bottleneck
+
+Bottleneck::Bottleneck(Parameters& params, const std::string& name, int64_t in, int64_t width,
+                       int stride)
+    : conv1_(params, name + ".conv1", in, width, 1, 1, 0),
+      bn1_(params, name + ".bn1", width),
+      conv2_(params, name + ".conv2", width, width, 3, stride, 1),
+      bn2_(params, name + ".bn2", width),
+      conv3_(params, name + ".conv3", width, width * kExpansion, 1, 1, 0),
+      bn3_(params, name + ".bn3", width * kExpansion) {
+  if (stride != 1 || in != width * kExpansion) {
+    down_conv_ = std::make_unique<Conv2d>(params, name + ".downsample.0", in, width * kExpansion, 1,
+                                          stride, 0);
+    down_bn_ = std::make_unique<BatchNorm2d>(params, name + ".downsample.1", width * kExpansion);
+  }
+}
+
+Tensor Bottleneck::forward(StepContext& ctx, const Tensor& x) {
+  Tensor h = relu1_.forward(ctx, bn1_.forward(ctx, conv1_.forward(ctx, x)));
+  h = relu2_.forward(ctx, bn2_.forward(ctx, conv2_.forward(ctx, h)));
+  h = bn3_.forward(ctx, conv3_.forward(ctx, h));
+  Tensor shortcut = down_conv_ ? down_bn_->forward(ctx, down_conv_->forward(ctx, x)) : x;
+  y_ = ctx.arena.take(h.shape(), x.dtype(), "residual");
+  ctx.backend.add_relu_forward(h, shortcut, y_);
+  return y_;
+}
+
+Tensor Bottleneck::backward(StepContext& ctx, const Tensor& dy) {
+  Tensor dsum = ctx.arena.take(dy.shape(), dy.dtype(), "residual");
+  ctx.backend.add_relu_backward(y_, dy, dsum);
+  Tensor d = conv3_.backward(ctx, bn3_.backward(ctx, dsum));
+  d = conv2_.backward(ctx, bn2_.backward(ctx, relu2_.backward(ctx, d)));
+  Tensor dx = conv1_.backward(ctx, bn1_.backward(ctx, relu1_.backward(ctx, d)));
+  ctx.backend.add_(dx,
+                   down_conv_ ? down_conv_->backward(ctx, down_bn_->backward(ctx, dsum)) : dsum);
+  return dx;
+}
+
+// ---------------------------------------------------------------- PoolingBlock
+
+PoolingBlock::PoolingBlock(Parameters& params, const std::string& name, int64_t in, int64_t out)
+    : conv1_(params, name + ".conv1", in, out, 3, 1, 1),
+      bn1_(params, name + ".bn1", out),
+      conv2_(params, name + ".conv2", out, out, 3, 1, 1),
+      bn2_(params, name + ".bn2", out),
+      pool_(2, 2, 0),
+      down_conv_(params, name + ".downsample.0", in, out, 1, 1, 0),
+      down_bn_(params, name + ".downsample.1", out),
+      down_pool_(2, 2, 0) {}
+
+Tensor PoolingBlock::forward(StepContext& ctx, const Tensor& x) {
+  Tensor h = relu_.forward(ctx, bn1_.forward(ctx, conv1_.forward(ctx, x)));
+  h = pool_.forward(ctx, bn2_.forward(ctx, conv2_.forward(ctx, h)));
+  Tensor shortcut = down_pool_.forward(ctx, down_bn_.forward(ctx, down_conv_.forward(ctx, x)));
+  y_ = ctx.arena.take(h.shape(), x.dtype(), "residual");
+  ctx.backend.add_relu_forward(h, shortcut, y_);
+  return y_;
+}
+
+Tensor PoolingBlock::backward(StepContext& ctx, const Tensor& dy) {
+  Tensor dsum = ctx.arena.take(dy.shape(), dy.dtype(), "residual");
+  ctx.backend.add_relu_backward(y_, dy, dsum);
+  Tensor d = conv2_.backward(ctx, bn2_.backward(ctx, pool_.backward(ctx, dsum)));
+  Tensor dx = conv1_.backward(ctx, bn1_.backward(ctx, relu_.backward(ctx, d)));
+  ctx.backend.add_(
+      dx, down_conv_.backward(ctx, down_bn_.backward(ctx, down_pool_.backward(ctx, dsum))));
   return dx;
 }
 
@@ -251,19 +331,19 @@ ClassifierHead::ClassifierHead(Parameters& params, const std::string& name, int6
 
 Tensor ClassifierHead::forward(StepContext& ctx, const Tensor& x) {
   x_shape_ = x.shape();
-  pooled_ = ctx.arena.take(Shape{x.dim(0), x.dim(1)}, DType::f32, "avgpool");
+  pooled_ = ctx.arena.take(Shape{x.dim(0), x.dim(1)}, x.dtype(), "avgpool");
   ctx.backend.global_avg_pool_forward(x, pooled_);
   const ParamEntry& w = params_[weight_];
-  Tensor logits = ctx.arena.take(Shape{x.dim(0), w.shape[0]}, DType::f32, "logits");
+  Tensor logits = ctx.arena.take(Shape{x.dim(0), w.shape[0]}, x.dtype(), "logits");
   ctx.backend.linear_forward(pooled_, w.value, params_[bias_].value, logits);
   return logits;
 }
 
 Tensor ClassifierHead::backward(StepContext& ctx, const Tensor& dy) {
-  Tensor dpooled = ctx.arena.take(pooled_.shape(), DType::f32, "avgpool");
+  Tensor dpooled = ctx.arena.take(pooled_.shape(), dy.dtype(), "avgpool");
   ctx.backend.linear_backward(pooled_, params_[weight_].value, dy, dpooled, params_[weight_].grad,
                               params_[bias_].grad);
-  Tensor dx = ctx.arena.take(x_shape_, DType::f32, "avgpool");
+  Tensor dx = ctx.arena.take(x_shape_, dy.dtype(), "avgpool");
   ctx.backend.global_avg_pool_backward(dpooled, dx);
   return dx;
 }

@@ -1,0 +1,116 @@
+// The strict config reader: each kind of error names file, line and column; values round-trip.
+#include "scenecam/config.hpp"
+
+#include "test_util.hpp"
+
+namespace scenecam {
+namespace {
+
+const char* kValid = R"(model:
+  arch: resnet18
+  classes: 6
+data:
+  source: synthetic
+  image_size: 32
+train:
+  epochs: 3
+  batch_size: 16
+  optimizer:
+    name: sgd
+    lr: 0.05
+    nesterov: true
+  schedule:
+    name: cosine
+    warmup_epochs: 1
+output:
+  dir: runs/test
+)";
+
+TEST(Config, ReadsValuesAndFillsDefaults) {
+  const RunConfig c = parse_config(kValid, "valid.yaml");
+  EXPECT_EQ(c.model.arch, "resnet18");
+  EXPECT_EQ(c.model.classes, 6);
+  EXPECT_EQ(c.data.image_size, 32);
+  EXPECT_EQ(c.train.epochs, 3);
+  EXPECT_DOUBLE_EQ(c.train.optimizer.lr, 0.05);
+  EXPECT_TRUE(c.train.optimizer.nesterov);
+  EXPECT_DOUBLE_EQ(c.train.optimizer.momentum, 0.9);  // default
+  EXPECT_EQ(c.runtime.device, "auto");                // section absent: all defaults
+  EXPECT_EQ(c.output.dir, "runs/test");
+}
+
+TEST(Config, UnknownKeyNamesFileLineAndColumn) {
+  std::string text = kValid;
+  text.replace(text.find("    nesterov: true"), 18, "    nesterov: true\n    lr_decay: 3");
+  test::expect_error([&] { parse_config(text, "x.yaml"); },
+                     {"x.yaml:14:5:", "unknown key 'train.optimizer.lr_decay'"});
+}
+
+TEST(Config, WrongTypeNamesTheValue) {
+  std::string text = kValid;
+  text.replace(text.find("epochs: 3"), 9, "epochs: three");
+  test::expect_error([&] { parse_config(text, "x.yaml"); },
+                     {"x.yaml:8:11:", "train.epochs", "expected an integer, got 'three'"});
+  std::string text2 = kValid;
+  text2.replace(text2.find("lr: 0.05"), 8, "lr: [1, 2]");
+  test::expect_error([&] { parse_config(text2, "x.yaml"); },
+                     {"train.optimizer.lr", "a number, got a list"});
+}
+
+TEST(Config, OutOfRangeNamesTheRange) {
+  std::string text = kValid;
+  text.replace(text.find("batch_size: 16"), 14, "batch_size: 1");
+  test::expect_error([&] { parse_config(text, "x.yaml"); },
+                     {"x.yaml:9:15:", "train.batch_size", "[2, 65536]"});
+  std::string text2 = kValid;
+  text2.replace(text2.find("arch: resnet18"), 14, "arch: resnet19");
+  test::expect_error([&] { parse_config(text2, "x.yaml"); },
+                     {"x.yaml:2:9:", "'resnet19' is not one of resnet18, resnet34"});
+}
+
+TEST(Config, MissingRequiredValueOrSection) {
+  std::string text = kValid;
+  text.erase(text.find("  classes: 6\n"), 13);
+  test::expect_error([&] { parse_config(text, "x.yaml"); },
+                     {"x.yaml:2:3:", "missing required value 'model.classes'"});
+  std::string text2 = kValid;
+  text2.erase(text2.find("output:"));
+  test::expect_error([&] { parse_config(text2, "x.yaml"); }, {"missing required section 'output'"});
+}
+
+TEST(Config, BrokenYamlIsOneLineWithPosition) {
+  test::expect_error([&] { parse_config("model: [unclosed\n  classes: 3\n", "bad.yaml"); },
+                     {"bad.yaml:", "not valid YAML"});
+}
+
+TEST(Config, SetOverridesAndRejectsUnknownKeys) {
+  const RunConfig c = parse_config(
+      kValid, "valid.yaml", {"train.epochs=7", "runtime.device=cpu", "data.mean=[0.5, 0.5, 0.5]"});
+  EXPECT_EQ(c.train.epochs, 7);
+  EXPECT_EQ(c.runtime.device, "cpu");
+  EXPECT_FLOAT_EQ(c.data.mean[1], 0.5f);
+  test::expect_error([&] { parse_config(kValid, "valid.yaml", {"train.epohcs=7"}); },
+                     {"--set", "unknown key 'train.epohcs'"});
+  test::expect_error([&] { parse_config(kValid, "valid.yaml", {"train.epochs"}); },
+                     {"--set 'train.epochs'", "key=value"});
+  test::expect_error([&] { parse_config(kValid, "valid.yaml", {"train.epochs=-2"}); },
+                     {"--set", "train.epochs", "[1, 100000]"});
+}
+
+TEST(Config, EffectiveConfigRoundTrips) {
+  const RunConfig a = parse_config(kValid, "valid.yaml", {"data.augment.crop=resized"});
+  const std::string yaml = config_to_yaml(a);
+  const RunConfig b = parse_config(yaml, "effective.yaml");
+  EXPECT_EQ(config_to_yaml(b), yaml);
+  EXPECT_EQ(b.data.augment.crop, "resized");
+  EXPECT_DOUBLE_EQ(b.train.optimizer.lr, 0.05);
+  EXPECT_NE(yaml.find("lr: 0.05\n"), std::string::npos) << yaml;
+}
+
+TEST(Config, MissingFileIsNamed) {
+  test::expect_error([] { load_config("/nonexistent/run.yaml"); },
+                     {"/nonexistent/run.yaml", "cannot read"});
+}
+
+}  // namespace
+}  // namespace scenecam
