@@ -4,17 +4,10 @@
 #include <random>
 
 #include "scenecam/data.hpp"
+#include "scenecam/random.hpp"
 
 namespace scenecam {
 namespace {
-
-// SplitMix64: a stateless mix, so image i's generator depends only on (seed, i).
-uint64_t mix(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
 
 // Is (u, v), in object coordinates [-1, 1]^2, inside the shape of class `label`?
 bool inside_shape(int label, double u, double v) {
@@ -68,7 +61,7 @@ SyntheticScenes::SyntheticScenes(int size, uint64_t seed) : size_(size), seed_(s
 }
 
 ImageU8 SyntheticScenes::draw(int64_t index, int* label, Box* box) const {
-  std::mt19937_64 rng(mix(seed_ ^ mix(static_cast<uint64_t>(index))));
+  std::mt19937_64 rng(derive_seed(seed_, {static_cast<uint64_t>(index)}));
   std::uniform_real_distribution<double> unit(0.0, 1.0);
   *label = static_cast<int>(rng() % kClasses);
 

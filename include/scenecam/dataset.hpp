@@ -1,0 +1,53 @@
+// Datasets held in memory as uint8 images of one size, their split, and batch preparation
+// (augmentation + normalisation into float NCHW).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "scenecam/config.hpp"
+#include "scenecam/data.hpp"
+
+namespace scenecam {
+
+struct Dataset {
+  std::vector<std::string> class_names;
+  std::vector<ImageU8> images;  // all image_size x image_size
+  std::vector<int32_t> labels;
+  std::vector<std::string> files;  // the source file of each image ("" when drawn)
+  std::vector<Box> boxes;          // the object's box (synthetic scenes), else empty
+  int image_size = 0;
+  // Files that could not be decoded: how many, and "path: reason" for the first few.
+  int64_t skipped = 0;
+  std::vector<std::string> skipped_examples;
+};
+
+// `count` synthetic scenes starting at image index `first`.
+Dataset make_synthetic_dataset(int size, uint64_t seed, int64_t first, int count);
+
+// Image indices of the training and validation subsets.
+struct Split {
+  std::vector<int64_t> train, val;
+};
+
+// Per class, a seeded shuffle of its images, of which round(val_fraction * n) (at least one when
+// the class has two or more images) go to validation. Deterministic given (labels, seed).
+Split stratified_split(const std::vector<int32_t>& labels, int classes, double val_fraction,
+                       uint64_t seed);
+
+// Writes the images `indices` of `data` into `out` (f32 [N, 3, S, S] host tensor), normalised.
+// With `augment`, each sample is transformed by a generator derived from (seed, epoch, index),
+// so the same sample in the same epoch is always transformed the same way.
+void prepare_batch(const Dataset& data, const int64_t* indices, int64_t count,
+                   const DataConfig& config, bool augment, uint64_t seed, int64_t epoch,
+                   const Tensor& out);
+
+// The cache file of a decoded image folder: saved after decoding, loaded instead of decoding when
+// it matches (same root, image size and file list). Written via a temporary file and a rename.
+void save_dataset_cache(const std::string& path, const std::string& root, const Dataset& data);
+// Returns false (and leaves `out` alone) when the file is missing, damaged or for other data.
+bool load_dataset_cache(const std::string& path, const std::string& root, int size,
+                        const std::vector<std::string>& files, Dataset* out);
+
+}  // namespace scenecam

@@ -1,0 +1,110 @@
+// Image folders: listing, parallel decoding, and the cache that lets a second run skip decoding.
+#include "scenecam/image_folder.hpp"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cctype>
+#include <cstdio>
+#include <filesystem>
+
+#include "scenecam/image_io.hpp"
+#include "scenecam/progress.hpp"
+
+namespace scenecam {
+namespace fs = std::filesystem;
+
+namespace {
+
+bool is_image_name(const fs::path& p) {
+  std::string ext = p.extension().string();
+  std::transform(ext.begin(), ext.end(), ext.begin(),
+                 [](unsigned char c) { return std::tolower(c); });
+  return ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".bmp";
+}
+
+bool hidden(const fs::path& p) {
+  return !p.filename().empty() && p.filename().string()[0] == '.';
+}
+
+constexpr size_t kSkippedExamples = 5;
+
+}  // namespace
+
+FolderListing list_image_folder(const std::string& root) {
+  std::error_code ec;
+  SC_CHECK(fs::is_directory(root, ec), root,
+           ": not a folder (data.root must be root/<class>/<images>)");
+  std::vector<fs::path> class_dirs;
+  for (const auto& entry : fs::directory_iterator(root, ec))
+    if (entry.is_directory() && !hidden(entry.path())) class_dirs.push_back(entry.path());
+  SC_CHECK(!ec, root, ": cannot list the folder (", ec.message(), ")");
+  std::sort(class_dirs.begin(), class_dirs.end());
+
+  FolderListing listing;
+  for (const fs::path& dir : class_dirs) {
+    std::vector<std::string> files;
+    for (const auto& entry : fs::directory_iterator(dir, ec))
+      if (entry.is_regular_file() && !hidden(entry.path()) && is_image_name(entry.path()))
+        files.push_back(entry.path().string());
+    if (files.empty()) continue;  // a folder without images is not a class
+    std::sort(files.begin(), files.end());
+    const int32_t label = static_cast<int32_t>(listing.class_names.size());
+    listing.class_names.push_back(dir.filename().string());
+    for (std::string& f : files) {
+      listing.files.push_back(std::move(f));
+      listing.labels.push_back(label);
+    }
+  }
+  SC_CHECK(!listing.files.empty(), root, ": no images found (expected root/<class>/*.jpg|png)");
+  SC_CHECK(listing.class_names.size() >= 2, root, ": only one class ('",
+           listing.class_names.front(), "'); classification needs at least two class folders");
+  return listing;
+}
+
+Dataset load_image_folder(const std::string& root, int size, int threads,
+                          const std::string& cache_file) {
+  const FolderListing listing = list_image_folder(root);
+  Dataset d;
+  if (!cache_file.empty() && load_dataset_cache(cache_file, root, size, listing.files, &d)) {
+    std::printf("data: %zu images of %zu classes from the cache %s\n", d.images.size(),
+                d.class_names.size(), cache_file.c_str());
+    return d;
+  }
+
+  const int64_t n = static_cast<int64_t>(listing.files.size());
+  std::vector<ImageU8> images(n);
+  std::vector<std::string> why(n);
+  std::vector<char> ok(n, 0);
+  std::atomic<int64_t> done{0};
+  Progress progress("decode", n);
+  const int team = threads > 0 ? threads : omp_get_max_threads();
+#pragma omp parallel for num_threads(team) schedule(dynamic, 16)
+  for (int64_t i = 0; i < n; ++i) {
+    ok[i] = read_image_file(listing.files[i], size, &images[i], &why[i]);
+    const int64_t finished = ++done;
+    if (omp_get_thread_num() == 0) progress.update(finished, "");
+  }
+  progress.finish("");
+
+  d.image_size = size;
+  d.class_names = listing.class_names;
+  for (int64_t i = 0; i < n; ++i) {
+    if (!ok[i]) {
+      if (d.skipped_examples.size() < kSkippedExamples)
+        d.skipped_examples.push_back(listing.files[i] + ": " + why[i]);
+      ++d.skipped;
+      continue;
+    }
+    d.images.push_back(std::move(images[i]));
+    d.labels.push_back(listing.labels[i]);
+    d.files.push_back(listing.files[i]);
+  }
+  SC_CHECK(!d.images.empty(), root, ": none of the ", n,
+           " image files could be decoded (first: ", d.skipped_examples.front(), ")");
+  if (!cache_file.empty()) save_dataset_cache(cache_file, root, d);
+  return d;
+}
+
+}  // namespace scenecam

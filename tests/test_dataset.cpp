@@ -1,0 +1,190 @@
+// Splits, batch preparation (augmentation, normalisation), image folders and the image cache.
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include "scenecam/dataset.hpp"
+#include "scenecam/image_folder.hpp"
+#include "scenecam/image_io.hpp"
+#include "test_util.hpp"
+
+namespace scenecam {
+namespace {
+namespace fs = std::filesystem;
+
+TEST(Split, StratifiedDisjointCompleteAndSeeded) {
+  std::vector<int32_t> labels;
+  for (int i = 0; i < 103; ++i)
+    labels.push_back(i % 3 == 0 ? 0 : (i % 3 == 1 ? 1 : 2));
+  labels.push_back(2);  // class sizes 35, 34, 35
+  const Split a = stratified_split(labels, 3, 0.2, 7);
+  std::set<int64_t> all(a.train.begin(), a.train.end());
+  for (int64_t v : a.val)
+    EXPECT_TRUE(all.insert(v).second) << "index " << v << " in both";
+  EXPECT_EQ(all.size(), labels.size());
+  std::vector<int> per_class(3, 0);
+  for (int64_t v : a.val)
+    ++per_class[labels[v]];
+  EXPECT_EQ(per_class, (std::vector<int>{7, 7, 7}));  // round(0.2 * 35) = 7, round(6.8) = 7
+  const Split b = stratified_split(labels, 3, 0.2, 7), c = stratified_split(labels, 3, 0.2, 8);
+  EXPECT_EQ(a.val, b.val);
+  EXPECT_NE(a.val, c.val);
+}
+
+TEST(Split, TinyClassesKeepOneOnEachSide) {
+  const Split s = stratified_split({0, 0, 1, 1, 1}, 2, 0.01, 1);
+  EXPECT_EQ(s.val.size(), 2u);
+  EXPECT_EQ(s.train.size(), 3u);
+}
+
+class Batches : public ::testing::Test {
+ protected:
+  Dataset data = make_synthetic_dataset(24, 3, 0, 6);
+  DataConfig cfg;
+  std::vector<int64_t> idx{0, 1, 2, 3, 4, 5};
+  test::F out{Shape{6, 3, 24, 24}};
+  void SetUp() override { cfg.image_size = 24; }
+};
+
+TEST_F(Batches, WithoutAugmentationItIsPlainNormalisation) {
+  prepare_batch(data, idx.data(), 6, cfg, false, 1, 0, out.t());
+  test::F ref(Shape{6, 3, 24, 24});
+  std::vector<const ImageU8*> ptrs;
+  for (const ImageU8& img : data.images)
+    ptrs.push_back(&img);
+  images_to_tensor(ptrs, Normalization{}, ref.t());
+  for (size_t i = 0; i < ref.size(); ++i)
+    ASSERT_FLOAT_EQ(out[i], ref[i]) << i;
+}
+
+TEST_F(Batches, FlipOnlyMirrorsSomeSamples) {
+  cfg.augment.crop = "none";
+  cfg.augment.flip = true;
+  prepare_batch(data, idx.data(), 6, cfg, false, 1, 0, out.t());
+  const std::vector<float> plain = out.values();
+  int mirrored = 0, same = 0;
+  for (int epoch = 0; epoch < 4; ++epoch) {
+    prepare_batch(data, idx.data(), 6, cfg, true, 1, epoch, out.t());
+    for (int k = 0; k < 6; ++k) {
+      bool is_same = true, is_mirror = true;
+      for (int c = 0; c < 3; ++c)
+        for (int y = 0; y < 24; ++y)
+          for (int x = 0; x < 24; ++x) {
+            const size_t base = ((k * 3 + c) * 24 + y) * 24;
+            is_same &= out[base + x] == plain[base + x];
+            is_mirror &= out[base + x] == plain[base + 23 - x];
+          }
+      ASSERT_TRUE(is_same || is_mirror);
+      same += is_same;
+      mirrored += is_mirror;
+    }
+  }
+  EXPECT_GT(mirrored, 0);
+  EXPECT_GT(same, 0);
+}
+
+TEST_F(Batches, AugmentationIsAFunctionOfSeedEpochAndSample) {
+  cfg.augment.crop = "resized";
+  prepare_batch(data, idx.data(), 6, cfg, true, 1, 5, out.t());
+  const std::vector<float> first = out.values();
+  // The same samples in another order, same epoch: each sample is transformed the same way.
+  std::vector<int64_t> reversed(idx.rbegin(), idx.rend());
+  prepare_batch(data, reversed.data(), 6, cfg, true, 1, 5, out.t());
+  const size_t per = 3 * 24 * 24;
+  for (int k = 0; k < 6; ++k)
+    for (size_t i = 0; i < per; ++i)
+      ASSERT_EQ(out[(5 - k) * per + i], first[k * per + i]);
+  prepare_batch(data, idx.data(), 6, cfg, true, 1, 6, out.t());
+  EXPECT_NE(out.values(), first);
+}
+
+TEST_F(Batches, PaddedCropFillsBlack) {
+  cfg.augment.crop = "pad";
+  cfg.augment.padding = 8;
+  cfg.augment.flip = false;
+  int black = 0;
+  for (int epoch = 0; epoch < 3; ++epoch) {
+    prepare_batch(data, idx.data(), 6, cfg, true, 2, epoch, out.t());
+    const float zero_red = (0.0f - cfg.mean[0]) / cfg.std[0];
+    for (size_t i = 0; i < 24 * 24; ++i)
+      black += std::abs(out[i] - zero_red) < 1e-6f;
+  }
+  EXPECT_GT(black, 0);  // some sample moved by up to 8 pixels shows the black padding
+}
+
+// An image folder in a temporary directory, with odd-sized, corrupt and empty files.
+class ImageFolder : public ::testing::Test {
+ protected:
+  fs::path root;
+  void SetUp() override {
+    if (!image_files_supported()) GTEST_SKIP() << "this build has no OpenCV (image files off)";
+    root = fs::temp_directory_path() / ("scenecam_folder_" + std::to_string(::getpid()));
+    fs::remove_all(root);
+    fs::create_directories(root / "forest");
+    fs::create_directories(root / "sea");
+    fs::create_directories(root / "empty_class");
+    for (int i = 0; i < 4; ++i) {
+      write(root / "forest" / ("f" + std::to_string(i) + ".png"), 37 + i, 23, 40);
+      write(root / "sea" / ("s" + std::to_string(i) + ".png"), 16, 50 - i, 200);
+    }
+    std::ofstream(root / "sea" / "broken.jpg") << "this is not a jpeg";
+    std::ofstream(root / "forest" / "zero.png");
+    std::ofstream(root / "forest" / "notes.txt") << "ignored: not an image name";
+  }
+  void TearDown() override {
+    if (!root.empty()) fs::remove_all(root);
+  }
+  static void write(const fs::path& p, int w, int h, uint8_t value) {
+    ImageU8 img;
+    img.width = w;
+    img.height = h;
+    img.rgb.assign(size_t(w) * h * 3, value);
+    write_png(p.string(), img);
+  }
+};
+
+TEST_F(ImageFolder, DecodesResizesAndSkipsBadFiles) {
+  const Dataset d = load_image_folder(root.string(), 20, 2, "");
+  EXPECT_EQ(d.class_names, (std::vector<std::string>{"forest", "sea"}));
+  EXPECT_EQ(d.images.size(), 8u);
+  EXPECT_EQ(d.skipped, 2);
+  ASSERT_EQ(d.skipped_examples.size(), 2u);
+  const std::string both = d.skipped_examples[0] + d.skipped_examples[1];
+  EXPECT_NE(both.find("zero.png: empty file"), std::string::npos) << both;
+  EXPECT_NE(both.find("broken.jpg: not a decodable image"), std::string::npos) << both;
+  for (size_t i = 0; i < d.images.size(); ++i) {
+    EXPECT_EQ(d.images[i].width, 20);
+    EXPECT_EQ(d.images[i].height, 20);
+    EXPECT_EQ(d.images[i].rgb[0], d.labels[i] == 0 ? 40 : 200) << d.files[i];
+  }
+}
+
+TEST_F(ImageFolder, CacheIsUsedWhileTheListingMatches) {
+  const std::string cache = (root / "images.cache").string();
+  const Dataset a = load_image_folder(root.string(), 20, 2, cache);
+  ASSERT_TRUE(fs::exists(cache));
+  Dataset b;
+  const FolderListing listing = list_image_folder(root.string());
+  ASSERT_TRUE(load_dataset_cache(cache, root.string(), 20, listing.files, &b));
+  EXPECT_EQ(b.files, a.files);
+  EXPECT_EQ(b.skipped, 2);
+  EXPECT_EQ(b.images[3].rgb, a.images[3].rgb);
+  EXPECT_FALSE(load_dataset_cache(cache, root.string(), 24, listing.files, &b));  // other size
+  write(root / "sea" / "new.png", 10, 10, 9);
+  EXPECT_FALSE(
+      load_dataset_cache(cache, root.string(), 20, list_image_folder(root.string()).files, &b));
+  std::ofstream(cache, std::ios::trunc) << "garbage";
+  EXPECT_FALSE(load_dataset_cache(cache, root.string(), 20, listing.files, &b));
+}
+
+TEST_F(ImageFolder, BadFoldersAreOneLineErrors) {
+  test::expect_error([&] { list_image_folder((root / "missing").string()); },
+                     {"missing", "not a folder"});
+  fs::remove_all(root / "sea");
+  test::expect_error([&] { list_image_folder(root.string()); }, {"only one class ('forest')"});
+  fs::remove_all(root / "forest");
+  test::expect_error([&] { list_image_folder(root.string()); }, {"no images found"});
+}
+
+}  // namespace
+}  // namespace scenecam
