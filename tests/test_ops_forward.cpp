@@ -170,6 +170,24 @@ TEST_F(CpuOps, ReluKnownAnswer) {
   EXPECT_EQ(x.values(), y.values());
 }
 
+TEST_F(CpuOps, NaNPropagatesThroughReluJoinAndMaxPool) {
+  // A diverging run must show in its loss: ReLU and max pooling pass NaN on, as PyTorch's do.
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  F x(Shape{1, 1, 2, 2}, {nan, -1, 2, 3}), y(Shape{1, 1, 2, 2});
+  be->relu_forward(x.t(), y.t());
+  EXPECT_TRUE(std::isnan(y[0]));
+  EXPECT_EQ(y[1], 0.0f);
+  be->add_relu_forward(x.t(), x.t(), y.t());
+  EXPECT_TRUE(std::isnan(y[0]));
+  F p(Shape{1, 1, 1, 1});
+  be->max_pool2d_forward(Pool2dParams{2, 2, 2, 2, 0, 0}, x.t(), p.t());
+  EXPECT_TRUE(std::isnan(p[0]));
+  x[0] = 1;
+  x[3] = nan;  // NaN last in the window
+  be->max_pool2d_forward(Pool2dParams{2, 2, 2, 2, 0, 0}, x.t(), p.t());
+  EXPECT_TRUE(std::isnan(p[0]));
+}
+
 TEST_F(CpuOps, MaxPoolKnownAnswerWithPadding) {
   // 4x4 ramp, 3x3 window, stride 2, pad 1 (the ResNet stem): windows centred on (0,0), (0,2),
   // (2,0), (2,2); each maximum is the window's bottom-right in-image element.

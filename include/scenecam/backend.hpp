@@ -160,7 +160,8 @@ class Backend {
                                      const Tensor& cam) = 0;
 };
 
-// threads <= 0: use every core OpenMP offers.
+// threads <= 0: use every core OpenMP offers; otherwise this also sets the process's OpenMP
+// thread count, so every parallel region uses the same team.
 std::unique_ptr<Backend> make_cpu_backend(int threads = 0);
 
 }  // namespace scenecam

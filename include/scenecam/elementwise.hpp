@@ -66,11 +66,17 @@ SCENECAM_HD void adamw_update_element(T& param, T grad, T& m, T& v, const AdamWS
   param -= T(s.lr) * m_hat / (std::sqrt(v_hat) + T(s.eps));
 }
 
-// Residual join: y = max(a + b, 0).
+// ReLU that lets NaN through (as PyTorch's does), so a diverging run shows in its loss instead
+// of being silently zeroed.
+template <typename T>
+SCENECAM_HD T relu_element(T x) {
+  return x < T(0) ? T(0) : x;
+}
+
+// Residual join: y = max(a + b, 0), NaN passing through.
 template <typename T>
 SCENECAM_HD T add_relu_element(T a, T b) {
-  const T s = a + b;
-  return s > T(0) ? s : T(0);
+  return relu_element(a + b);
 }
 
 // Gradient through a ReLU, read from its output: the unit passed the signal iff y > 0.

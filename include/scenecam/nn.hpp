@@ -245,6 +245,7 @@ class ResNet {
   Tensor forward(StepContext& ctx, const Tensor& x);  // logits
   void backward(StepContext& ctx, const Tensor& dlogits);
   Parameters& params() { return params_; }
+  const Parameters& params() const { return params_; }
   const ResNetSpec& spec() const { return spec_; }
 
  private:

@@ -70,6 +70,15 @@ Shape::Shape(std::initializer_list<int64_t> dims) {
   }
 }
 
+Shape::Shape(const std::vector<int64_t>& dims) {
+  SC_CHECK(static_cast<int>(dims.size()) <= kMaxRank, "shape of rank ", dims.size(),
+           " exceeds the maximum rank ", kMaxRank);
+  for (int64_t d : dims) {
+    SC_CHECK(d >= 0, "shape dimension ", d, " is negative");
+    dims_[rank_++] = d;
+  }
+}
+
 int64_t Shape::numel() const {
   int64_t n = 1;
   for (int i = 0; i < rank_; ++i)

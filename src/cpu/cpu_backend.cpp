@@ -235,7 +235,7 @@ void CpuBackend::relu_forward(const Tensor& x, const Tensor& y) {
     const T* in = x.data<T>();
     T* out = y.data<T>();
     const int64_t n = x.numel();
-    parallel_for(threads_, n, 1, [&](int64_t i) { out[i] = in[i] > T(0) ? in[i] : T(0); });
+    parallel_for(threads_, n, 1, [&](int64_t i) { out[i] = relu_element(in[i]); });
   });
 }
 
@@ -283,7 +283,8 @@ void CpuBackend::max_pool2d_forward(const Pool2dParams& p, const Tensor& x, cons
         for (int64_t ow = 0; ow < Wo; ++ow) {
           T best = -std::numeric_limits<T>::infinity();
           for_each_window_tap(p, H, W, oh, ow, [&](int64_t ih, int64_t iw) {
-            best = std::max(best, in[ih * W + iw]);
+            const T v = in[ih * W + iw];
+            if (v > best || std::isnan(v)) best = v;  // NaN wins, as in PyTorch: it must show
           });
           out[oh * Wo + ow] = best;
         }
@@ -311,7 +312,7 @@ void CpuBackend::max_pool2d_backward(const Pool2dParams& p, const Tensor& x, con
           T best = -std::numeric_limits<T>::infinity();
           int64_t arg = -1;
           for_each_window_tap(p, H, W, oh, ow, [&](int64_t ih, int64_t iw) {
-            if (in[ih * W + iw] > best || arg < 0) {
+            if (arg < 0 || in[ih * W + iw] > best || std::isnan(in[ih * W + iw])) {
               best = in[ih * W + iw];
               arg = ih * W + iw;
             }
@@ -553,6 +554,9 @@ void CpuBackend::cam_weighted_sum_relu(const Tensor& acts, const Tensor& weights
 }
 
 std::unique_ptr<Backend> make_cpu_backend(int threads) {
+  // Every parallel region of the process (data preparation included) then uses one team size,
+  // so the OpenMP runtime keeps reusing one team instead of building new ones.
+  if (threads > 0) omp_set_num_threads(threads);
   return std::make_unique<CpuBackend>(threads);
 }
 

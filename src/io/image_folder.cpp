@@ -1,6 +1,10 @@
 // Image folders: listing, parallel decoding, and the cache that lets a second run skip decoding.
 #include "scenecam/image_folder.hpp"
 
+#include <numeric>
+
+#include "scenecam/trainer.hpp"
+
 #include <omp.h>
 
 #include <algorithm>
@@ -105,6 +109,38 @@ Dataset load_image_folder(const std::string& root, int size, int threads,
            " image files could be decoded (first: ", d.skipped_examples.front(), ")");
   if (!cache_file.empty()) save_dataset_cache(cache_file, root, d);
   return d;
+}
+
+}  // namespace scenecam
+
+namespace scenecam {
+
+Dataset load_training_data(const RunConfig& config, Split* split) {
+  const DataConfig& d = config.data;
+  if (d.source == "synthetic") {
+    // Training images first, then validation images: a split by index.
+    Dataset data = make_synthetic_dataset(d.image_size, config.runtime.seed, 0,
+                                          d.synthetic_train + d.synthetic_val);
+    split->train.resize(d.synthetic_train);
+    std::iota(split->train.begin(), split->train.end(), 0);
+    split->val.resize(d.synthetic_val);
+    std::iota(split->val.begin(), split->val.end(), d.synthetic_train);
+    return data;
+  }
+  Dataset data = load_image_folder(d.root, d.image_size, config.runtime.threads, d.cache_file);
+  std::printf("data: %zu images in %zu classes from %s", data.images.size(),
+              data.class_names.size(), d.root.c_str());
+  if (data.skipped > 0) {
+    std::printf("; skipped %ld unreadable file%s:", long(data.skipped),
+                data.skipped == 1 ? "" : "s");
+    for (const std::string& s : data.skipped_examples)
+      std::printf("\n  %s", s.c_str());
+    if (data.skipped > int64_t(data.skipped_examples.size())) std::printf("\n  ...");
+  }
+  std::printf("\n");
+  *split = stratified_split(data.labels, static_cast<int>(data.class_names.size()), d.val_fraction,
+                            config.runtime.seed);
+  return data;
 }
 
 }  // namespace scenecam

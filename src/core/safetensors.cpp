@@ -1,0 +1,165 @@
+// safetensors reading and writing, with nlohmann::json for the header.
+#include "scenecam/safetensors.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+
+namespace scenecam {
+namespace {
+
+const char* st_dtype(DType d) {
+  switch (d) {
+    case DType::f32:
+      return "F32";
+    case DType::f64:
+      return "F64";
+    case DType::f16:
+      return "F16";
+    case DType::bf16:
+      return "BF16";
+    case DType::u8:
+      return "U8";
+    case DType::i32:
+      return "I32";
+  }
+  return "?";
+}
+
+bool parse_dtype(const std::string& s, DType* out) {
+  for (DType d : {DType::f32, DType::f64, DType::f16, DType::bf16, DType::u8, DType::i32})
+    if (s == st_dtype(d)) {
+      *out = d;
+      return true;
+    }
+  return false;
+}
+
+}  // namespace
+
+void save_safetensors(const std::string& path,
+                      const std::vector<std::pair<std::string, Tensor>>& tensors,
+                      const std::map<std::string, std::string>& metadata, Backend& backend) {
+  nlohmann::json header = nlohmann::json::object();
+  size_t offset = 0;
+  for (const auto& [name, t] : tensors) {
+    SC_CHECK(!header.contains(name), path, ": tensor '", name, "' is written twice");
+    std::vector<int64_t> shape;
+    for (int i = 0; i < t.rank(); ++i)
+      shape.push_back(t.dim(i));
+    header[name] = {{"dtype", st_dtype(t.dtype())},
+                    {"shape", shape},
+                    {"data_offsets", {offset, offset + t.nbytes()}}};
+    offset += t.nbytes();
+  }
+  if (!metadata.empty()) header["__metadata__"] = metadata;
+  std::string text = header.dump();
+  text.resize((text.size() + 7) / 8 * 8, ' ');  // the data section starts 8-byte aligned
+
+  const std::string tmp = path + ".tmp";
+  std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+  SC_CHECK(out.good(), path, ": cannot create ", tmp);
+  const uint64_t n = text.size();
+  out.write(reinterpret_cast<const char*>(&n), sizeof n);  // little-endian hosts only (x86, Arm)
+  out.write(text.data(), static_cast<std::streamsize>(text.size()));
+  std::vector<char> staging;
+  for (const auto& [name, t] : tensors) {
+    staging.resize(t.nbytes());
+    backend.copy(t, Tensor(staging.data(), t.shape(), t.dtype(), Device::cpu()));
+    out.write(staging.data(), static_cast<std::streamsize>(staging.size()));
+  }
+  out.close();
+  if (!out.good()) {
+    std::remove(tmp.c_str());
+    fail(path, ": writing failed (disk full?); the previous file, if any, is untouched");
+  }
+  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    fail(path, ": could not move ", tmp, " into place");
+  }
+}
+
+SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  SC_CHECK(in.good(), path, ": cannot open the checkpoint");
+  const auto size = static_cast<uint64_t>(in.tellg());
+  in.seekg(0);
+  uint64_t n = 0;
+  in.read(reinterpret_cast<char*>(&n), sizeof n);
+  SC_CHECK(in && size >= 8 && n <= size - 8 && n < (uint64_t(1) << 30), path,
+           ": not a safetensors file (bad header length)");
+  std::string text(n, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(n));
+  nlohmann::json header;
+  try {
+    header = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    fail(path, ": not a safetensors file (header is not JSON: ", e.what(), ")");
+  }
+  SC_CHECK(header.is_object(), path, ": not a safetensors file (header is not a JSON object)");
+  data_.resize(size - 8 - n);
+  in.read(data_.data(), static_cast<std::streamsize>(data_.size()));
+  SC_CHECK(in.good() || data_.empty(), path, ": truncated");
+
+  for (const auto& [name, value] : header.items()) {
+    if (name == "__metadata__") {
+      SC_CHECK(value.is_object(), path, ": __metadata__ is not an object");
+      for (const auto& [k, v] : value.items()) {
+        SC_CHECK(v.is_string(), path, ": metadata '", k, "' is not a string");
+        metadata_[k] = v.get<std::string>();
+      }
+      continue;
+    }
+    try {
+      Entry e{};
+      SC_CHECK(parse_dtype(value.at("dtype").get<std::string>(), &e.dtype), path, ": tensor '",
+               name, "' has an unknown dtype");
+      const auto dims = value.at("shape").get<std::vector<int64_t>>();
+      SC_CHECK(dims.size() <= size_t(Shape::kMaxRank), path, ": tensor '", name, "' has rank ",
+               dims.size());
+      for (int64_t d : dims)
+        SC_CHECK(d >= 0, path, ": tensor '", name, "' has a negative dimension");
+      const Shape s(dims);
+      e.shape = s;
+      const auto offsets = value.at("data_offsets").get<std::vector<uint64_t>>();
+      SC_CHECK(offsets.size() == 2 && offsets[0] <= offsets[1] && offsets[1] <= data_.size() &&
+                   offsets[1] - offsets[0] == uint64_t(s.numel()) * dtype_size(e.dtype),
+               path, ": tensor '", name, "' has a byte range that does not fit the file");
+      e.begin = offsets[0];
+      e.end = offsets[1];
+      entries_[name] = e;
+    } catch (const nlohmann::json::exception& ex) {
+      fail(path, ": tensor '", name, "' has a malformed header entry (", ex.what(), ")");
+    }
+  }
+}
+
+std::vector<std::string> SafetensorsFile::names() const {
+  std::vector<std::string> out;
+  for (const auto& kv : entries_)
+    out.push_back(kv.first);
+  return out;
+}
+
+Shape SafetensorsFile::shape(const std::string& name) const {
+  auto it = entries_.find(name);
+  SC_CHECK(it != entries_.end(), path_, ": no tensor '", name, "'");
+  return it->second.shape;
+}
+
+void SafetensorsFile::read_into(const std::string& name, const Tensor& dst,
+                                Backend& backend) const {
+  auto it = entries_.find(name);
+  SC_CHECK(it != entries_.end(), path_, ": tensor '", name, "' is missing from the checkpoint");
+  const Entry& e = it->second;
+  SC_CHECK(e.shape == dst.shape(), path_, ": tensor '", name, "' has shape ", e.shape.str(),
+           " in the checkpoint but ", dst.shape().str(), " in the model");
+  SC_CHECK(e.dtype == dst.dtype(), path_, ": tensor '", name, "' is ", st_dtype(e.dtype),
+           " in the checkpoint but ", dtype_name(dst.dtype()), " in the model");
+  backend.copy(Tensor(const_cast<char*>(data_.data()) + e.begin, e.shape, e.dtype, Device::cpu()),
+               dst);
+}
+
+}  // namespace scenecam

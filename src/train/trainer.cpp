@@ -1,0 +1,444 @@
+// The training loop. One Run object owns everything a run touches, laid out before the first step:
+// the model's arenas, the optimizer state arena, the batch buffers and the per-step activation
+// arena. A step is: prepare the batch on the host -> copy it to the backend -> forward -> fused
+// softmax cross-entropy -> backward -> optimizer update per weight-decay group -> reset the arena.
+#include "scenecam/trainer.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <numeric>
+#include <random>
+
+#include "scenecam/nn.hpp"
+#include "scenecam/progress.hpp"
+#include "scenecam/random.hpp"
+#include "scenecam/safetensors.hpp"
+
+namespace scenecam {
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+double learning_rate(const TrainConfig& t, int64_t step, int64_t steps_per_epoch) {
+  const double lr = t.optimizer.lr;
+  const ScheduleConfig& s = t.schedule;
+  const double total = double(t.epochs) * steps_per_epoch;
+  if (s.name == "onecycle") {
+    // PyTorch's OneCycleLR with cosine annealing: lr/div -> lr over pct_start, then ->
+    // lr/div/final.
+    const double initial = lr / s.div_factor, floor = initial / s.final_div_factor;
+    const double rise = std::max(1.0, s.pct_start * total - 1),
+                 fall = std::max(1.0, total - 1 - rise);
+    auto anneal = [](double from, double to, double pct) {
+      return to + (from - to) * 0.5 * (1 + std::cos(M_PI * std::min(1.0, pct)));
+    };
+    return step <= rise ? anneal(initial, lr, step / rise)
+                        : anneal(lr, floor, (step - rise) / fall);
+  }
+  const double warmup = s.warmup_epochs * steps_per_epoch;
+  if (step < warmup) return lr * (step + 1) / warmup;
+  if (s.name == "cosine") {
+    const double progress = (step - warmup) / std::max(1.0, total - warmup);
+    return s.min_lr + (lr - s.min_lr) * 0.5 * (1 + std::cos(M_PI * std::min(1.0, progress)));
+  }
+  if (s.name == "step")
+    return lr * std::pow(s.gamma, std::floor(double(step / steps_per_epoch) / s.step_epochs));
+  return lr;  // constant
+}
+
+namespace {
+
+struct EpochStats {
+  double loss = 0;
+  int64_t correct = 0, seen = 0;
+  double accuracy() const { return seen ? double(correct) / seen : 0; }
+  double mean_loss() const { return seen ? loss / seen : 0; }
+};
+
+class Run {
+ public:
+  Run(const RunConfig& config, const Dataset& data, const Split& split, Backend& backend,
+      const TrainOptions& options);
+  TrainResult train();
+
+ private:
+  void check_inputs() const;
+  void prepare_folder();
+  void restore(const std::string& checkpoint);
+  void save(const std::string& path);
+  EpochStats evaluate();
+  // Runs the batch `indices` through forward (and backward + update when training).
+  void step(const int64_t* indices, int64_t count, bool training, int64_t epoch, EpochStats* stats);
+  void write_metric(const json& record);
+  std::vector<std::pair<std::string, Tensor>> checkpoint_tensors() const;
+
+  const RunConfig& cfg_;
+  const Dataset& data_;
+  const Split& split_;
+  Backend& backend_;
+  TrainOptions options_;
+  fs::path dir_;
+
+  ResNet model_;
+  std::unique_ptr<Pool> state_pool_, arena_;
+  Block state_block_[2], batch_block_, label_block_, loss_block_;
+  Tensor state_[2];  // SGD: momentum; AdamW: exp_avg, exp_avg_sq
+  Tensor images_, labels_, loss_;
+  std::vector<float> host_images_, host_logits_;
+  std::vector<int32_t> host_labels_;
+  int64_t steps_per_epoch_ = 0;
+
+  // Training state (what a checkpoint records).
+  int64_t epoch_ = 0;          // completed epochs
+  int64_t step_in_epoch_ = 0;  // steps done in the current epoch
+  int64_t global_step_ = 0;
+  double best_val_accuracy_ = -1;
+};
+
+Run::Run(const RunConfig& config, const Dataset& data, const Split& split, Backend& backend,
+         const TrainOptions& options)
+    : cfg_(config),
+      data_(data),
+      split_(split),
+      backend_(backend),
+      options_(options),
+      dir_(config.output.dir),
+      model_(resnet_spec(config.model)) {
+  check_inputs();
+  const int64_t B = cfg_.train.batch_size, S = data_.image_size;
+  steps_per_epoch_ = static_cast<int64_t>(split_.train.size()) / B;
+
+  model_.materialize(backend_, cfg_.runtime.seed);
+  const Tensor values = model_.params().values();
+  const int slots = cfg_.train.optimizer.name == "adamw" ? 2 : 1;
+  state_pool_ = backend_.make_pool(
+      "optimizer state",
+      slots * values.nbytes() + 4 * kPoolAlignment + B * 3 * S * S * 4 + B * 4 + 4, false);
+  const char* state_names[2] = {"optimizer state 0", "optimizer state 1"};
+  for (int i = 0; i < slots; ++i) {
+    state_block_[i] =
+        state_pool_->allocate_tensor(values.shape(), DType::f32, state_names[i], &state_[i]);
+    backend_.fill(state_[i], 0.0);
+  }
+  batch_block_ =
+      state_pool_->allocate_tensor(Shape{B, 3, S, S}, DType::f32, "batch images", &images_);
+  label_block_ = state_pool_->allocate_tensor(Shape{B}, DType::i32, "batch labels", &labels_);
+  loss_block_ = state_pool_->allocate_tensor(Shape{1}, DType::f32, "loss", &loss_);
+  arena_ = backend_.make_pool("activations", 0, /*growable=*/true);
+  host_images_.resize(B * 3 * S * S);
+  host_labels_.resize(B);
+  host_logits_.resize(B * cfg_.model.classes);
+}
+
+void Run::check_inputs() const {
+  const int64_t classes = static_cast<int64_t>(data_.class_names.size());
+  SC_CHECK(classes == cfg_.model.classes, cfg_.source_file, ": model.classes is ",
+           cfg_.model.classes, " but the data has ", classes, " classes");
+  SC_CHECK(data_.image_size == cfg_.data.image_size, "train: the data holds ", data_.image_size,
+           "-pixel images but data.image_size is ", cfg_.data.image_size);
+  SC_CHECK(static_cast<int64_t>(split_.train.size()) >= cfg_.train.batch_size, cfg_.source_file,
+           ": train.batch_size ", cfg_.train.batch_size, " is larger than the ",
+           split_.train.size(), " training images");
+  SC_CHECK(!split_.val.empty(), "train: the validation split is empty");
+}
+
+void Run::prepare_folder() {
+  std::error_code ec;
+  fs::create_directories(dir_, ec);
+  SC_CHECK(!ec, dir_.string(), ": cannot create the run folder (", ec.message(), ")");
+  if (options_.resume_dir.empty() && !options_.overwrite)
+    SC_CHECK(!fs::exists(dir_ / "last.safetensors"), dir_.string(),
+             ": already holds a run; resume it with --resume ", dir_.string(),
+             ", pass --overwrite, or choose another output.dir");
+  const std::string yaml = config_to_yaml(cfg_);
+  const fs::path tmp = dir_ / "config.yaml.tmp";
+  std::ofstream out(tmp);
+  out << yaml;
+  out.close();
+  SC_CHECK(out.good(), tmp.string(), ": cannot write (disk full?)");
+  fs::rename(tmp, dir_ / "config.yaml", ec);
+  SC_CHECK(!ec, (dir_ / "config.yaml").string(), ": cannot write (", ec.message(), ")");
+  if (options_.resume_dir.empty()) std::ofstream(dir_ / "metrics.jsonl", std::ios::trunc);
+}
+
+std::vector<std::pair<std::string, Tensor>> Run::checkpoint_tensors() const {
+  const Parameters& p = model_.params();
+  std::vector<std::pair<std::string, Tensor>> out;
+  for (const ParamEntry& e : p.entries())
+    out.emplace_back(e.name, e.value);
+  // Optimizer state lies at the same offsets in its arena as each weight in the weight arena.
+  const bool adamw = cfg_.train.optimizer.name == "adamw";
+  const char* kinds[2] = {adamw ? "exp_avg" : "momentum_buffer", "exp_avg_sq"};
+  const char* base = static_cast<const char*>(p.values().raw());
+  for (int slot = 0; slot < (adamw ? 2 : 1); ++slot) {
+    for (const ParamEntry& e : p.entries()) {
+      if (e.kind == ParamKind::buffer) continue;
+      const size_t offset = static_cast<const char*>(e.value.raw()) - base;
+      out.emplace_back(std::string("optimizer.") + kinds[slot] + "." + e.name,
+                       Tensor(static_cast<char*>(state_[slot].raw()) + offset, e.shape, DType::f32,
+                              state_[slot].device()));
+    }
+  }
+  return out;
+}
+
+void Run::save(const std::string& path) {
+  json state = {{"epoch", epoch_},
+                {"step_in_epoch", step_in_epoch_},
+                {"global_step", global_step_},
+                {"best_val_accuracy", best_val_accuracy_},
+                {"seed", cfg_.runtime.seed}};
+  const std::map<std::string, std::string> meta = {{"format", "scenecam-checkpoint-1"},
+                                                   {"arch", cfg_.model.arch},
+                                                   {"config", config_to_yaml(cfg_)},
+                                                   {"classes", json(data_.class_names).dump()},
+                                                   {"state", state.dump()}};
+  save_safetensors(path, checkpoint_tensors(), meta, backend_);
+}
+
+void Run::restore(const std::string& path) {
+  const SafetensorsFile file(path);
+  const auto& meta = file.metadata();
+  SC_CHECK(meta.count("format") && meta.at("format") == "scenecam-checkpoint-1", path,
+           ": not a scenecam training checkpoint (no format metadata)");
+  const auto tensors = checkpoint_tensors();
+  for (const auto& [name, t] : tensors)
+    file.read_into(name, t, backend_);  // names the mismatch
+  for (const std::string& name : file.names()) {
+    const bool known = std::any_of(tensors.begin(), tensors.end(),
+                                   [&](const auto& kv) { return kv.first == name; });
+    SC_CHECK(known, path, ": tensor '", name, "' in the checkpoint has no place in this model (",
+             cfg_.model.arch, ")");
+  }
+  const json classes = json::parse(meta.count("classes") ? meta.at("classes") : "[]");
+  SC_CHECK(classes == json(data_.class_names), path, ": the checkpoint's classes ", classes.dump(),
+           " differ from the data's ", json(data_.class_names).dump());
+  const json state = json::parse(meta.at("state"));
+  epoch_ = state.at("epoch").get<int64_t>();
+  step_in_epoch_ = state.at("step_in_epoch").get<int64_t>();
+  global_step_ = state.at("global_step").get<int64_t>();
+  best_val_accuracy_ = state.at("best_val_accuracy").get<double>();
+  SC_CHECK(state.at("seed").get<uint64_t>() == cfg_.runtime.seed, path, ": the run used seed ",
+           state.at("seed").get<uint64_t>(), " but the config says ", cfg_.runtime.seed);
+
+  // Keep the metrics up to the checkpoint; what an interrupted run logged after it is replayed.
+  const fs::path metrics = dir_ / "metrics.jsonl";
+  std::ifstream in(metrics);
+  std::string kept, line;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    const json record = json::parse(line, nullptr, false);
+    if (!record.is_discarded() && record.value("global_step", int64_t(0)) <= global_step_)
+      kept += line + "\n";
+  }
+  in.close();
+  std::ofstream(metrics, std::ios::trunc) << kept;
+  std::printf("train: resuming %s at epoch %ld, step %ld\n", path.c_str(), long(epoch_ + 1),
+              long(step_in_epoch_));
+}
+
+void Run::write_metric(const json& record) {
+  std::ofstream out(dir_ / "metrics.jsonl", std::ios::app);
+  out << record.dump() << "\n";
+  SC_CHECK(out.good(), (dir_ / "metrics.jsonl").string(), ": cannot append (disk full?)");
+}
+
+void Run::step(const int64_t* indices, int64_t count, bool training, int64_t epoch,
+               EpochStats* stats) {
+  const int64_t S = data_.image_size, K = cfg_.model.classes;
+  const Tensor host(host_images_.data(), Shape{count, 3, S, S}, DType::f32, Device::cpu());
+  prepare_batch(data_, indices, count, cfg_.data, training, cfg_.runtime.seed, epoch, host);
+  for (int64_t k = 0; k < count; ++k)
+    host_labels_[k] = data_.labels[indices[k]];
+  // A short final validation batch uses the front of the batch buffers.
+  const Tensor images(images_.raw(), host.shape(), DType::f32, images_.device());
+  const Tensor labels(labels_.raw(), Shape{count}, DType::i32, labels_.device());
+  backend_.copy(host, images);
+  backend_.copy(Tensor(host_labels_.data(), Shape{count}, DType::i32, Device::cpu()), labels);
+
+  StepContext ctx{backend_, *arena_, training};
+  const Tensor logits = model_.forward(ctx, images);
+  Tensor dlogits;
+  if (training) dlogits = arena_->take(logits.shape(), DType::f32, "dlogits");
+  backend_.softmax_cross_entropy(
+      logits, labels, training ? float(cfg_.train.label_smoothing) : 0.0f, loss_, dlogits);
+  if (training) {
+    model_.backward(ctx, dlogits);
+    const OptimizerConfig& o = cfg_.train.optimizer;
+    const float lr = static_cast<float>(learning_rate(cfg_.train, global_step_, steps_per_epoch_));
+    const Parameters& p = model_.params();
+    const int64_t split = p.decayed_values().numel(), all = p.values().numel();
+    // Weights decay; biases and batch-norm parameters do not (the usual practice).
+    for (int group = 0; group < 2; ++group) {
+      const Tensor w = group == 0 ? p.decayed_values() : p.other_values();
+      const Tensor g = group == 0 ? p.decayed_grads() : p.other_grads();
+      const int64_t begin = group == 0 ? 0 : split, end = group == 0 ? split : all;
+      const float decay = group == 0 ? static_cast<float>(o.weight_decay) : 0.0f;
+      if (o.name == "adamw") {
+        AdamWParams a{lr, float(o.beta1), float(o.beta2), float(o.eps), decay};
+        backend_.adamw_update(a, global_step_ + 1, w, g, state_[0].slice_flat(begin, end),
+                              state_[1].slice_flat(begin, end));
+      } else {
+        SgdParams s{lr, float(o.momentum), decay, o.nesterov, o.decoupled_weight_decay};
+        backend_.sgd_update(s, w, g, state_[0].slice_flat(begin, end));
+      }
+    }
+  }
+  float loss = 0;
+  backend_.copy(loss_, Tensor(&loss, Shape{1}, DType::f32, Device::cpu()));
+  backend_.copy(logits, Tensor(host_logits_.data(), logits.shape(), DType::f32, Device::cpu()));
+  arena_->reset();
+  if (training && !std::isfinite(loss)) {
+    const fs::path last = dir_ / "last.safetensors";
+    fail("train: the loss became ", loss, " at epoch ", epoch + 1, ", step ", step_in_epoch_ + 1,
+         " (learning rate ", learning_rate(cfg_.train, global_step_, steps_per_epoch_),
+         "); stopping. ",
+         fs::exists(last) ? "The last good checkpoint is " + last.string()
+                          : std::string("No checkpoint was written yet."));
+  }
+  stats->loss += double(loss) * count;
+  stats->seen += count;
+  for (int64_t k = 0; k < count; ++k) {
+    const float* row = host_logits_.data() + k * K;
+    stats->correct += (std::max_element(row, row + K) - row) == host_labels_[k];
+  }
+}
+
+EpochStats Run::evaluate() {
+  EpochStats stats;
+  const int64_t B = cfg_.train.batch_size, n = static_cast<int64_t>(split_.val.size());
+  for (int64_t first = 0; first < n; first += B)
+    step(split_.val.data() + first, std::min(B, n - first), false, epoch_, &stats);
+  return stats;
+}
+
+TrainResult Run::train() {
+  prepare_folder();
+  if (!options_.resume_dir.empty())
+    restore((fs::path(options_.resume_dir) / "last.safetensors").string());
+  const TrainConfig& t = cfg_.train;
+  const int64_t B = t.batch_size;
+  std::printf(
+      "train: %s, %ld parameters, %zu training / %zu validation images of %dx%d, "
+      "%ld steps per epoch, %s backend\n",
+      cfg_.model.arch.c_str(), long(model_.params().trainable_count()), split_.train.size(),
+      split_.val.size(), data_.image_size, data_.image_size, long(steps_per_epoch_),
+      backend_.name().c_str());
+
+  TrainResult result;
+  double train_seconds = 0, epoch_seconds = 0;
+  int64_t trained_images = 0, epochs_run = 0;
+  const int last_epoch =
+      options_.stop_after_epochs > 0 ? std::min(options_.stop_after_epochs, t.epochs) : t.epochs;
+  std::vector<int64_t> order;
+  while (epoch_ < last_epoch) {
+    const auto epoch_start = std::chrono::steady_clock::now();
+    // The epoch's order depends only on (seed, epoch).
+    order = split_.train;
+    std::mt19937_64 rng(derive_seed(cfg_.runtime.seed, {0xe0u, static_cast<uint64_t>(epoch_)}));
+    std::shuffle(order.begin(), order.end(), rng);
+
+    char label[48];
+    std::snprintf(label, sizeof label, "epoch %ld/%d", long(epoch_ + 1), t.epochs);
+    Progress progress(label, steps_per_epoch_);
+    EpochStats stats, window;
+    bool stop = false;
+    while (step_in_epoch_ < steps_per_epoch_) {
+      const auto start = std::chrono::steady_clock::now();
+      const double lr = learning_rate(t, global_step_, steps_per_epoch_);
+      step(order.data() + step_in_epoch_ * B, B, true, epoch_, &window);
+      train_seconds +=
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      trained_images += B;
+      ++step_in_epoch_;
+      ++global_step_;
+      if (global_step_ % t.log_every == 0 || step_in_epoch_ == steps_per_epoch_) {
+        const double ips = train_seconds > 0 ? trained_images / train_seconds : 0;
+        write_metric({{"type", "step"},
+                      {"epoch", epoch_ + 1},
+                      {"step", step_in_epoch_},
+                      {"global_step", global_step_},
+                      {"loss", window.mean_loss()},
+                      {"accuracy", window.accuracy()},
+                      {"lr", lr},
+                      {"images_per_second", ips}});
+        char status[128];
+        std::snprintf(status, sizeof status, "loss %.4f acc %.1f%% lr %.4g %.0f img/s",
+                      window.mean_loss(), 100 * window.accuracy(), lr, ips);
+        progress.update(step_in_epoch_, status);
+        stats.loss += window.loss;
+        stats.correct += window.correct;
+        stats.seen += window.seen;
+        window = EpochStats{};
+      }
+      const bool interrupted = options_.interrupt && options_.interrupt->load();
+      if (interrupted || (options_.stop_at_step > 0 && global_step_ >= options_.stop_at_step)) {
+        stop = true;
+        break;
+      }
+    }
+    if (stop) {
+      progress.finish("stopped");
+      save((dir_ / "last.safetensors").string());
+      std::printf(
+          "train: stopped at epoch %ld, step %ld; checkpoint %s (continue with --resume %s)\n",
+          long(epoch_ + 1), long(step_in_epoch_), (dir_ / "last.safetensors").c_str(),
+          dir_.c_str());
+      result.stopped_early = true;
+      break;
+    }
+    progress.finish("done");
+    ++epoch_;
+    step_in_epoch_ = 0;
+    const EpochStats val = evaluate();
+    ++epochs_run;
+    epoch_seconds +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
+    const bool best = val.accuracy() > best_val_accuracy_;
+    if (best) best_val_accuracy_ = val.accuracy();
+    write_metric({{"type", "epoch"},
+                  {"epoch", epoch_},
+                  {"global_step", global_step_},
+                  {"train_loss", stats.mean_loss()},
+                  {"train_accuracy", stats.accuracy()},
+                  {"val_loss", val.mean_loss()},
+                  {"val_accuracy", val.accuracy()},
+                  {"lr", learning_rate(t, global_step_ - 1, steps_per_epoch_)},
+                  {"seconds", epoch_seconds / epochs_run}});
+    std::printf("epoch %ld/%d: train loss %.4f acc %.2f%% | val loss %.4f acc %.2f%%%s\n",
+                long(epoch_), t.epochs, stats.mean_loss(), 100 * stats.accuracy(), val.mean_loss(),
+                100 * val.accuracy(), best ? " (best)" : "");
+    result.train_loss = stats.mean_loss();
+    result.val_loss = val.mean_loss();
+    result.val_accuracy = val.accuracy();
+    if (best) save((dir_ / "best.safetensors").string());
+    if (epoch_ % cfg_.output.checkpoint_every == 0 || epoch_ == last_epoch)
+      save((dir_ / "last.safetensors").string());
+  }
+  if (!result.stopped_early && epoch_ < t.epochs) {
+    result.stopped_early = true;
+    std::printf("train: stopped after epoch %ld of %d as asked; continue with --resume %s\n",
+                long(epoch_), t.epochs, dir_.c_str());
+  }
+  result.epochs_done = epoch_;
+  result.global_step = global_step_;
+  result.best_val_accuracy = best_val_accuracy_;
+  result.images_per_second = train_seconds > 0 ? trained_images / train_seconds : 0;
+  result.seconds_per_epoch = epochs_run ? epoch_seconds / epochs_run : 0;
+  return result;
+}
+
+}  // namespace
+
+TrainResult train(const RunConfig& config, const Dataset& data, const Split& split,
+                  Backend& backend, const TrainOptions& options) {
+  Run run(config, data, split, backend, options);
+  return run.train();
+}
+
+}  // namespace scenecam

@@ -1,0 +1,225 @@
+// Training end to end on synthetic scenes: learning, metrics, checkpoints, resuming, failures.
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "scenecam/safetensors.hpp"
+#include "scenecam/trainer.hpp"
+#include "test_util.hpp"
+
+namespace scenecam {
+namespace {
+namespace fs = std::filesystem;
+
+std::string tiny_config(const fs::path& dir, int epochs) {
+  return R"(model:
+  arch: resnet18
+  classes: 6
+  width: 8
+  blocks: [1, 1, 1, 1]
+  stem: small
+data:
+  source: synthetic
+  image_size: 24
+  synthetic_train: 1024
+  synthetic_val: 200
+  augment: {crop: none, flip: true}
+train:
+  epochs: )" +
+         std::to_string(epochs) + R"(
+  batch_size: 32
+  log_every: 5
+  optimizer: {name: sgd, lr: 0.1, momentum: 0.9, nesterov: true}
+  schedule: {name: cosine, warmup_epochs: 0.5}
+runtime:
+  device: cpu
+  seed: 3
+  threads: 2
+output:
+  dir: )" +
+         dir.string() + "\n";
+}
+
+class Training : public ::testing::Test {
+ protected:
+  fs::path root;
+  void SetUp() override {
+    root = fs::temp_directory_path() /
+           ("scenecam_train_" + std::to_string(::getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    fs::remove_all(root);
+  }
+  void TearDown() override { fs::remove_all(root); }
+
+  TrainResult run(const RunConfig& c, const TrainOptions& o = {}) {
+    Split split;
+    const Dataset data = load_training_data(c, &split);
+    auto backend = make_cpu_backend(2);
+    return train(c, data, split, *backend, o);
+  }
+};
+
+// Every tensor of two checkpoints, byte for byte.
+void expect_same_tensors(const std::string& a, const std::string& b) {
+  const SafetensorsFile fa(a), fb(b);
+  ASSERT_EQ(fa.names(), fb.names());
+  auto backend = make_cpu_backend(1);
+  for (const std::string& name : fa.names()) {
+    const Shape s = fa.shape(name);
+    std::vector<float> va(s.numel()), vb(s.numel());
+    fa.read_into(name, Tensor(va.data(), s, DType::f32, Device::cpu()), *backend);
+    fb.read_into(name, Tensor(vb.data(), s, DType::f32, Device::cpu()), *backend);
+    ASSERT_EQ(0, std::memcmp(va.data(), vb.data(), va.size() * 4)) << name;
+  }
+}
+
+TEST_F(Training, ShortRunBeatsChanceAndWritesARunFolder) {
+  const RunConfig c = parse_config(tiny_config(root / "run", 4), "tiny.yaml");
+  const TrainResult r = run(c);
+  EXPECT_EQ(r.epochs_done, 4);
+  EXPECT_EQ(r.global_step, 4 * 32);
+  EXPECT_GT(r.val_accuracy, 0.5) << "chance is 1/6";
+  EXPECT_FALSE(r.stopped_early);
+  for (const char* f : {"config.yaml", "metrics.jsonl", "last.safetensors", "best.safetensors"})
+    EXPECT_TRUE(fs::exists(root / "run" / f)) << f;
+  // The effective config reads back to the same run.
+  const RunConfig back = load_config((root / "run" / "config.yaml").string());
+  EXPECT_EQ(config_to_yaml(back), config_to_yaml(c));
+
+  // metrics.jsonl: one JSON object per line, steps in order, one record per epoch.
+  std::ifstream in(root / "run" / "metrics.jsonl");
+  std::string line;
+  int epochs = 0, steps = 0;
+  int64_t last_step = 0;
+  while (std::getline(in, line)) {
+    const auto record = nlohmann::json::parse(line);  // throws on a malformed line
+    ASSERT_TRUE(record.contains("type") && record.contains("global_step")) << line;
+    EXPECT_GE(record["global_step"].get<int64_t>(), last_step);
+    last_step = record["global_step"].get<int64_t>();
+    if (record["type"] == "epoch") {
+      ++epochs;
+      for (const char* k :
+           {"train_loss", "train_accuracy", "val_loss", "val_accuracy", "lr", "seconds"})
+        EXPECT_TRUE(record.contains(k)) << k;
+    } else {
+      ++steps;
+      EXPECT_TRUE(std::isfinite(record["loss"].get<double>()));
+    }
+  }
+  EXPECT_EQ(epochs, 4);
+  int expected_steps = 0;  // every log_every (5) steps, and at the end of each 32-step epoch
+  for (int g = 1; g <= 4 * 32; ++g)
+    expected_steps += g % 5 == 0 || g % 32 == 0;
+  EXPECT_EQ(steps, expected_steps);
+
+  const SafetensorsFile ckpt((root / "run" / "last.safetensors").string());
+  EXPECT_TRUE(ckpt.has("layer1.0.conv1.weight"));
+  EXPECT_TRUE(ckpt.has("optimizer.momentum_buffer.fc.weight"));
+  EXPECT_EQ(ckpt.metadata().at("classes"),
+            R"(["disc","square","triangle","cross","ring","diamond"])");
+}
+
+TEST_F(Training, ResumingEqualsTheStraightRunBitForBit) {
+  const RunConfig straight = parse_config(tiny_config(root / "straight", 3), "a.yaml");
+  run(straight);
+
+  // Stopped at an epoch boundary, then resumed.
+  const RunConfig parted = parse_config(tiny_config(root / "parted", 3), "b.yaml");
+  TrainOptions first;
+  first.stop_after_epochs = 1;
+  EXPECT_TRUE(run(parted, first).stopped_early);
+  TrainOptions resume;
+  resume.resume_dir = (root / "parted").string();
+  EXPECT_EQ(run(parted, resume).epochs_done, 3);
+  expect_same_tensors((root / "straight" / "last.safetensors").string(),
+                      (root / "parted" / "last.safetensors").string());
+
+  // Stopped in the middle of an epoch (as Ctrl-C does), then resumed.
+  const RunConfig mid = parse_config(tiny_config(root / "mid", 3), "c.yaml");
+  TrainOptions interrupt;
+  interrupt.stop_at_step = 27;
+  EXPECT_TRUE(run(mid, interrupt).stopped_early);
+  TrainOptions again;
+  again.resume_dir = (root / "mid").string();
+  run(mid, again);
+  expect_same_tensors((root / "straight" / "last.safetensors").string(),
+                      (root / "mid" / "last.safetensors").string());
+}
+
+TEST_F(Training, CheckpointOfAnotherArchitectureNamesTheFirstMismatch) {
+  const RunConfig a = parse_config(tiny_config(root / "run", 1), "a.yaml");
+  run(a);
+  const RunConfig wider = parse_config(tiny_config(root / "run", 2), "b.yaml", {"model.width=12"});
+  TrainOptions resume;
+  resume.resume_dir = (root / "run").string();
+  test::expect_error([&] { run(wider, resume); },
+                     {"last.safetensors",
+                      "tensor 'conv1.weight' has shape [8, 3, 3, 3] in the "
+                      "checkpoint but [12, 3, 3, 3] in the model"});
+  const RunConfig deeper =
+      parse_config(tiny_config(root / "run", 2), "c.yaml", {"model.blocks=[1, 2, 1, 1]"});
+  test::expect_error([&] { run(deeper, resume); }, {"tensor 'layer2.1.conv1.weight' is missing"});
+}
+
+TEST_F(Training, NonFiniteLossStopsWithAClearMessage) {
+  // A normalisation std this small makes the input scale infinite: NaN inputs on the first step.
+  const RunConfig c =
+      parse_config(tiny_config(root / "run", 1), "nan.yaml", {"data.std=[1e-45, 1e-45, 1e-45]"});
+  test::expect_error([&] { run(c); },
+                     {"the loss became", "epoch 1, step 1", "No checkpoint was written yet"});
+  EXPECT_FALSE(fs::exists(root / "run" / "last.safetensors"));
+}
+
+TEST_F(Training, InterruptWritesACheckpointAndStops) {
+  const RunConfig c = parse_config(tiny_config(root / "run", 2), "a.yaml");
+  std::atomic<bool> flag{true};
+  TrainOptions o;
+  o.interrupt = &flag;
+  const TrainResult r = run(c, o);
+  EXPECT_TRUE(r.stopped_early);
+  EXPECT_EQ(r.global_step, 1);
+  const SafetensorsFile ckpt((root / "run" / "last.safetensors").string());
+  EXPECT_NE(ckpt.metadata().at("state").find("\"step_in_epoch\":1"), std::string::npos);
+}
+
+TEST_F(Training, RefusesToOverwriteARunAndMismatchedClasses) {
+  const RunConfig c = parse_config(tiny_config(root / "run", 1), "a.yaml");
+  run(c);
+  test::expect_error([&] { run(c); }, {"already holds a run", "--resume"});
+  TrainOptions o;
+  o.overwrite = true;
+  EXPECT_EQ(run(c, o).epochs_done, 1);
+  const RunConfig five =
+      parse_config(tiny_config(root / "other", 1), "five.yaml", {"model.classes=5"});
+  test::expect_error([&] { run(five); }, {"model.classes is 5 but the data has 6 classes"});
+}
+
+TEST(LearningRate, Schedules) {
+  TrainConfig t;
+  t.epochs = 10;
+  t.optimizer.lr = 1.0;
+  t.schedule.name = "cosine";
+  t.schedule.warmup_epochs = 1;
+  EXPECT_DOUBLE_EQ(learning_rate(t, 0, 100), 0.01);  // warm-up: (step + 1) / 100
+  EXPECT_DOUBLE_EQ(learning_rate(t, 99, 100), 1.0);
+  EXPECT_NEAR(learning_rate(t, 100 + 450, 100), 0.5, 1e-12);  // half-way through the cosine
+  EXPECT_NEAR(learning_rate(t, 999, 100), 0.0, 1e-4);
+  t.schedule.name = "step";
+  t.schedule.warmup_epochs = 0;
+  t.schedule.step_epochs = 3;
+  t.schedule.gamma = 0.1;
+  EXPECT_DOUBLE_EQ(learning_rate(t, 299, 100), 1.0);
+  EXPECT_NEAR(learning_rate(t, 300, 100), 0.1, 1e-15);
+  EXPECT_NEAR(learning_rate(t, 650, 100), 0.01, 1e-15);
+  t.schedule.name = "onecycle";
+  t.schedule.pct_start = 0.3;
+  EXPECT_NEAR(learning_rate(t, 0, 100), 1.0 / 25, 1e-12);
+  EXPECT_NEAR(learning_rate(t, 299, 100), 1.0, 1e-12);
+  EXPECT_NEAR(learning_rate(t, 999, 100), 1.0 / 25 / 1e4, 1e-9);
+  t.schedule.name = "constant";
+  EXPECT_DOUBLE_EQ(learning_rate(t, 500, 100), 1.0);
+}
+
+}  // namespace
+}  // namespace scenecam
