@@ -1,6 +1,8 @@
 // The strict config reader: each kind of error names file, line and column; values round-trip.
 #include "scenecam/config.hpp"
 
+#include <filesystem>
+
 #include "test_util.hpp"
 
 namespace scenecam {
@@ -105,6 +107,18 @@ TEST(Config, EffectiveConfigRoundTrips) {
   EXPECT_EQ(b.data.augment.crop, "resized");
   EXPECT_DOUBLE_EQ(b.train.optimizer.lr, 0.05);
   EXPECT_NE(yaml.find("lr: 0.05\n"), std::string::npos) << yaml;
+}
+
+TEST(Config, EveryShippedConfigIsValid) {
+  int count = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(SCENECAM_SOURCE_DIR "/configs")) {
+    if (entry.path().extension() != ".yaml") continue;
+    SCOPED_TRACE(entry.path().string());
+    const RunConfig c = load_config(entry.path().string());
+    EXPECT_FALSE(c.output.dir.empty());
+    ++count;
+  }
+  EXPECT_GE(count, 4);
 }
 
 TEST(Config, MissingFileIsNamed) {
