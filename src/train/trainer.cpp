@@ -92,6 +92,7 @@ class Run {
   std::vector<float> host_images_, host_logits_;
   std::vector<int32_t> host_labels_;
   int64_t steps_per_epoch_ = 0;
+  std::ofstream metrics_;  // metrics.jsonl, open for appending for the whole run
 
   // Training state (what a checkpoint records).
   int64_t epoch_ = 0;          // completed epochs
@@ -243,9 +244,9 @@ void Run::restore(const std::string& path) {
 }
 
 void Run::write_metric(const json& record) {
-  std::ofstream out(dir_ / "metrics.jsonl", std::ios::app);
-  out << record.dump() << "\n";
-  SC_CHECK(out.good(), (dir_ / "metrics.jsonl").string(), ": cannot append (disk full?)");
+  metrics_ << record.dump() << "\n";
+  metrics_.flush();  // a record is on disk as soon as it is logged
+  SC_CHECK(metrics_.good(), (dir_ / "metrics.jsonl").string(), ": cannot append (disk full?)");
 }
 
 void Run::step(const int64_t* indices, int64_t count, bool training, int64_t epoch,
@@ -321,6 +322,8 @@ TrainResult Run::train() {
   prepare_folder();
   if (!options_.resume_dir.empty())
     restore((fs::path(options_.resume_dir) / "last.safetensors").string());
+  metrics_.open(dir_ / "metrics.jsonl", std::ios::app);
+  SC_CHECK(metrics_.good(), (dir_ / "metrics.jsonl").string(), ": cannot open for appending");
   const TrainConfig& t = cfg_.train;
   const int64_t B = t.batch_size;
   std::printf(
