@@ -9,21 +9,13 @@
 namespace scenecam {
 namespace {
 
+using test::conv;
 using test::D;
 
 class GradCheck : public ::testing::Test {
  protected:
   std::unique_ptr<Backend> be = make_cpu_backend(2);
 };
-
-Conv2dParams conv(int stride, int pad, int dilation = 1, int groups = 1) {
-  Conv2dParams p;
-  p.stride_h = p.stride_w = stride;
-  p.pad_h = p.pad_w = pad;
-  p.dilation_h = p.dilation_w = dilation;
-  p.groups = groups;
-  return p;
-}
 
 void check_conv(Backend& be, const Conv2dParams& p, const Shape& xs, const Shape& ws) {
   const Shape ys = conv2d_output_shape(p, xs, ws);

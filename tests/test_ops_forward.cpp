@@ -9,6 +9,7 @@ namespace scenecam {
 namespace {
 
 using test::Buffer;
+using test::conv;
 using test::D;
 using test::F;
 
@@ -48,15 +49,6 @@ struct ConvCase {
   Shape x, w;
   Conv2dParams p;
 };
-
-Conv2dParams conv(int stride, int pad, int dilation = 1, int groups = 1) {
-  Conv2dParams p;
-  p.stride_h = p.stride_w = stride;
-  p.pad_h = p.pad_w = pad;
-  p.dilation_h = p.dilation_w = dilation;
-  p.groups = groups;
-  return p;
-}
 
 std::vector<ConvCase> conv_cases() {
   return {

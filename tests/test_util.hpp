@@ -40,6 +40,16 @@ class Buffer {
 using D = Buffer<double>;
 using F = Buffer<float>;
 
+// Square convolution parameters.
+inline Conv2dParams conv(int stride, int pad, int dilation = 1, int groups = 1) {
+  Conv2dParams p;
+  p.stride_h = p.stride_w = stride;
+  p.pad_h = p.pad_w = pad;
+  p.dilation_h = p.dilation_w = dilation;
+  p.groups = groups;
+  return p;
+}
+
 // Uniform values in [-1, 1], none closer than `gap` to zero.
 template <typename T>
 void fill_random(Buffer<T>& b, uint64_t seed, double gap = 0.0) {

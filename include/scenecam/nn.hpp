@@ -135,6 +135,17 @@ class MaxPool2d final : public Layer {
   Tensor x_;
 };
 
+// The join that ends every residual block: y = relu(residual + shortcut). Its backward returns
+// one gradient, which the block sends down both paths.
+class ResidualJoin {
+ public:
+  Tensor forward(StepContext& ctx, const Tensor& residual, const Tensor& shortcut);
+  Tensor backward(StepContext& ctx, const Tensor& dy);
+
+ private:
+  Tensor y_;
+};
+
 // torchvision's BasicBlock: relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x)), where the
 // shortcut is the identity or, when the shape changes, a 1x1 strided conv + batch norm.
 class BasicBlock final : public Layer {
@@ -151,7 +162,7 @@ class BasicBlock final : public Layer {
   BatchNorm2d bn2_;
   std::unique_ptr<Conv2d> down_conv_;
   std::unique_ptr<BatchNorm2d> down_bn_;
-  Tensor y_;
+  ResidualJoin join_;
 };
 
 // torchvision's Bottleneck (ResNet v1.5: the stride sits on the 3x3):
@@ -174,7 +185,7 @@ class Bottleneck final : public Layer {
   BatchNorm2d bn3_;
   std::unique_ptr<Conv2d> down_conv_;
   std::unique_ptr<BatchNorm2d> down_bn_;
-  Tensor y_;
+  ResidualJoin join_;
 };
 
 // The reference notebook's "convolution block": a basic block whose residual path and shortcut
@@ -196,7 +207,7 @@ class PoolingBlock final : public Layer {
   Conv2d down_conv_;
   BatchNorm2d down_bn_;
   MaxPool2d down_pool_;
-  Tensor y_;
+  ResidualJoin join_;
 };
 
 // Global average pooling then a dense layer: [N, C, H, W] -> logits [N, classes].

@@ -83,6 +83,8 @@ class Shape {
   bool operator!=(const Shape& o) const { return !(*this == o); }
 
  private:
+  void assign(const int64_t* begin, const int64_t* end);
+
   std::array<int64_t, kMaxRank> dims_{};
   int rank_ = 0;
 };

@@ -62,20 +62,19 @@ std::string Device::str() const {
 }
 
 Shape::Shape(std::initializer_list<int64_t> dims) {
-  SC_CHECK(static_cast<int>(dims.size()) <= kMaxRank, "shape of rank ", dims.size(),
-           " exceeds the maximum rank ", kMaxRank);
-  for (int64_t d : dims) {
-    SC_CHECK(d >= 0, "shape dimension ", d, " is negative");
-    dims_[rank_++] = d;
-  }
+  assign(dims.begin(), dims.end());
 }
 
 Shape::Shape(const std::vector<int64_t>& dims) {
-  SC_CHECK(static_cast<int>(dims.size()) <= kMaxRank, "shape of rank ", dims.size(),
-           " exceeds the maximum rank ", kMaxRank);
-  for (int64_t d : dims) {
-    SC_CHECK(d >= 0, "shape dimension ", d, " is negative");
-    dims_[rank_++] = d;
+  assign(dims.data(), dims.data() + dims.size());
+}
+
+void Shape::assign(const int64_t* begin, const int64_t* end) {
+  SC_CHECK(end - begin <= kMaxRank, "shape of rank ", end - begin, " exceeds the maximum rank ",
+           kMaxRank);
+  for (const int64_t* d = begin; d != end; ++d) {
+    SC_CHECK(*d >= 0, "shape dimension ", *d, " is negative");
+    dims_[rank_++] = *d;
   }
 }
 

@@ -215,6 +215,20 @@ Tensor MaxPool2d::backward(StepContext& ctx, const Tensor& dy) {
   return dx;
 }
 
+// ---------------------------------------------------------------- ResidualJoin
+
+Tensor ResidualJoin::forward(StepContext& ctx, const Tensor& residual, const Tensor& shortcut) {
+  y_ = ctx.arena.take(residual.shape(), residual.dtype(), "residual");
+  ctx.backend.add_relu_forward(residual, shortcut, y_);
+  return y_;
+}
+
+Tensor ResidualJoin::backward(StepContext& ctx, const Tensor& dy) {
+  Tensor dsum = ctx.arena.take(dy.shape(), dy.dtype(), "residual");
+  ctx.backend.add_relu_backward(y_, dy, dsum);
+  return dsum;
+}
+
 // ---------------------------------------------------------------- BasicBlock
 
 BasicBlock::BasicBlock(Parameters& params, const std::string& name, int64_t in, int64_t out,
@@ -233,14 +247,11 @@ Tensor BasicBlock::forward(StepContext& ctx, const Tensor& x) {
   Tensor h = bn2_.forward(
       ctx, conv2_.forward(ctx, relu_.forward(ctx, bn1_.forward(ctx, conv1_.forward(ctx, x)))));
   Tensor shortcut = down_conv_ ? down_bn_->forward(ctx, down_conv_->forward(ctx, x)) : x;
-  y_ = ctx.arena.take(h.shape(), x.dtype(), "residual");
-  ctx.backend.add_relu_forward(h, shortcut, y_);
-  return y_;
+  return join_.forward(ctx, h, shortcut);
 }
 
 Tensor BasicBlock::backward(StepContext& ctx, const Tensor& dy) {
-  Tensor dsum = ctx.arena.take(dy.shape(), dy.dtype(), "residual");
-  ctx.backend.add_relu_backward(y_, dy, dsum);
+  const Tensor dsum = join_.backward(ctx, dy);
   Tensor dx = conv1_.backward(
       ctx, bn1_.backward(ctx, relu_.backward(ctx, conv2_.backward(ctx, bn2_.backward(ctx, dsum)))));
   // The input fed both paths, so its gradient is the sum of theirs.
@@ -271,14 +282,11 @@ Tensor Bottleneck::forward(StepContext& ctx, const Tensor& x) {
   h = relu2_.forward(ctx, bn2_.forward(ctx, conv2_.forward(ctx, h)));
   h = bn3_.forward(ctx, conv3_.forward(ctx, h));
   Tensor shortcut = down_conv_ ? down_bn_->forward(ctx, down_conv_->forward(ctx, x)) : x;
-  y_ = ctx.arena.take(h.shape(), x.dtype(), "residual");
-  ctx.backend.add_relu_forward(h, shortcut, y_);
-  return y_;
+  return join_.forward(ctx, h, shortcut);
 }
 
 Tensor Bottleneck::backward(StepContext& ctx, const Tensor& dy) {
-  Tensor dsum = ctx.arena.take(dy.shape(), dy.dtype(), "residual");
-  ctx.backend.add_relu_backward(y_, dy, dsum);
+  const Tensor dsum = join_.backward(ctx, dy);
   Tensor d = conv3_.backward(ctx, bn3_.backward(ctx, dsum));
   d = conv2_.backward(ctx, bn2_.backward(ctx, relu2_.backward(ctx, d)));
   Tensor dx = conv1_.backward(ctx, bn1_.backward(ctx, relu1_.backward(ctx, d)));
@@ -303,14 +311,11 @@ Tensor PoolingBlock::forward(StepContext& ctx, const Tensor& x) {
   Tensor h = relu_.forward(ctx, bn1_.forward(ctx, conv1_.forward(ctx, x)));
   h = pool_.forward(ctx, bn2_.forward(ctx, conv2_.forward(ctx, h)));
   Tensor shortcut = down_pool_.forward(ctx, down_bn_.forward(ctx, down_conv_.forward(ctx, x)));
-  y_ = ctx.arena.take(h.shape(), x.dtype(), "residual");
-  ctx.backend.add_relu_forward(h, shortcut, y_);
-  return y_;
+  return join_.forward(ctx, h, shortcut);
 }
 
 Tensor PoolingBlock::backward(StepContext& ctx, const Tensor& dy) {
-  Tensor dsum = ctx.arena.take(dy.shape(), dy.dtype(), "residual");
-  ctx.backend.add_relu_backward(y_, dy, dsum);
+  const Tensor dsum = join_.backward(ctx, dy);
   Tensor d = conv2_.backward(ctx, bn2_.backward(ctx, pool_.backward(ctx, dsum)));
   Tensor dx = conv1_.backward(ctx, bn1_.backward(ctx, relu_.backward(ctx, d)));
   ctx.backend.add_(
