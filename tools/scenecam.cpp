@@ -12,7 +12,6 @@
 
 #include "scenecam/backend.hpp"
 #include "scenecam/config.hpp"
-#include "scenecam/demo.hpp"
 #include "scenecam/error.hpp"
 #include "scenecam/trainer.hpp"
 
@@ -108,42 +107,7 @@ void usage(std::FILE* out) {
       "          last checkpoint (CONFIG defaults to RUN_DIR/config.yaml); Ctrl-C writes a\n"
       "          checkpoint and exits with 130\n"
       "\n"
-      "  demo    train a small ResNet on synthetic scenes on the CPU backend and report\n"
-      "          validation accuracy (a demonstration of the engine; config-driven\n"
-      "          training arrives with `scenecam train`)\n"
-      "          flags: --steps 300 --batch 32 --size 32 --lr 0.05 --threads 0 --seed 1\n"
-      "\n"
       "  --help  this text\n");
-}
-
-int demo(int argc, char** argv) {
-  scenecam::DemoOptions o;
-  for (int i = 2; i < argc; i += 2) {
-    const std::string flag = argv[i];
-    SC_CHECK(i + 1 < argc, "flag ", flag, " needs a value");
-    const char* v = argv[i + 1];
-    if (flag == "--steps")
-      o.steps = parse_int("--steps", v, 1, 10000000);
-    else if (flag == "--batch")
-      o.batch = parse_int("--batch", v, 2, 4096);
-    else if (flag == "--size")
-      o.image_size = parse_int("--size", v, 16, 512);
-    else if (flag == "--threads")
-      o.threads = parse_int("--threads", v, 0, 1024);
-    else if (flag == "--seed")
-      o.seed = parse_int("--seed", v, 0, 1L << 62);
-    else if (flag == "--lr") {
-      char* end = nullptr;
-      o.lr = std::strtof(v, &end);
-      SC_CHECK(*v && *end == '\0' && o.lr > 0 && o.lr < 10,
-               "flag --lr expects a number in (0, 10), got '", v, "'");
-    } else {
-      scenecam::fail("unknown flag '", flag, "' for demo (see scenecam --help)");
-    }
-  }
-  o.train_images = std::max(o.train_images, o.batch);
-  scenecam::run_demo(o);
-  return 0;
 }
 
 }  // namespace
@@ -159,7 +123,6 @@ int main(int argc, char** argv) {
     return 0;
   }
   try {
-    if (command == "demo") return demo(argc, argv);
     if (command == "train") return train(argc, argv);
     std::fprintf(stderr, "scenecam: unknown command '%s' (see scenecam --help)\n", command.c_str());
     return kUsageError;

@@ -72,8 +72,10 @@ class Run {
   void restore(const std::string& checkpoint);
   void save(const std::string& path);
   EpochStats evaluate();
-  // Runs the batch `indices` through forward (and backward + update when training).
-  void step(const int64_t* indices, int64_t count, bool training, int64_t epoch, EpochStats* stats);
+  // Runs the batch `indices` through forward (and, when training, backward and an update at
+  // learning rate lr).
+  void step(const int64_t* indices, int64_t count, bool training, int64_t epoch, double lr,
+            EpochStats* stats);
   void write_metric(const json& record);
   std::vector<std::pair<std::string, Tensor>> checkpoint_tensors() const;
 
@@ -249,7 +251,7 @@ void Run::write_metric(const json& record) {
   SC_CHECK(metrics_.good(), (dir_ / "metrics.jsonl").string(), ": cannot append (disk full?)");
 }
 
-void Run::step(const int64_t* indices, int64_t count, bool training, int64_t epoch,
+void Run::step(const int64_t* indices, int64_t count, bool training, int64_t epoch, double lr,
                EpochStats* stats) {
   const int64_t S = data_.image_size, K = cfg_.model.classes;
   const Tensor host(host_images_.data(), Shape{count, 3, S, S}, DType::f32, Device::cpu());
@@ -271,7 +273,6 @@ void Run::step(const int64_t* indices, int64_t count, bool training, int64_t epo
   if (training) {
     model_.backward(ctx, dlogits);
     const OptimizerConfig& o = cfg_.train.optimizer;
-    const float lr = static_cast<float>(learning_rate(cfg_.train, global_step_, steps_per_epoch_));
     const Parameters& p = model_.params();
     const int64_t split = p.decayed_values().numel(), all = p.values().numel();
     // Weights decay; biases and batch-norm parameters do not (the usual practice).
@@ -281,11 +282,11 @@ void Run::step(const int64_t* indices, int64_t count, bool training, int64_t epo
       const int64_t begin = group == 0 ? 0 : split, end = group == 0 ? split : all;
       const float decay = group == 0 ? static_cast<float>(o.weight_decay) : 0.0f;
       if (o.name == "adamw") {
-        AdamWParams a{lr, float(o.beta1), float(o.beta2), float(o.eps), decay};
+        AdamWParams a{float(lr), float(o.beta1), float(o.beta2), float(o.eps), decay};
         backend_.adamw_update(a, global_step_ + 1, w, g, state_[0].slice_flat(begin, end),
                               state_[1].slice_flat(begin, end));
       } else {
-        SgdParams s{lr, float(o.momentum), decay, o.nesterov, o.decoupled_weight_decay};
+        SgdParams s{float(lr), float(o.momentum), decay, o.nesterov, o.decoupled_weight_decay};
         backend_.sgd_update(s, w, g, state_[0].slice_flat(begin, end));
       }
     }
@@ -297,8 +298,7 @@ void Run::step(const int64_t* indices, int64_t count, bool training, int64_t epo
   if (training && !std::isfinite(loss)) {
     const fs::path last = dir_ / "last.safetensors";
     fail("train: the loss became ", loss, " at epoch ", epoch + 1, ", step ", step_in_epoch_ + 1,
-         " (learning rate ", learning_rate(cfg_.train, global_step_, steps_per_epoch_),
-         "); stopping. ",
+         " (learning rate ", lr, "); stopping. ",
          fs::exists(last) ? "The last good checkpoint is " + last.string()
                           : std::string("No checkpoint was written yet."));
   }
@@ -314,7 +314,7 @@ EpochStats Run::evaluate() {
   EpochStats stats;
   const int64_t B = cfg_.train.batch_size, n = static_cast<int64_t>(split_.val.size());
   for (int64_t first = 0; first < n; first += B)
-    step(split_.val.data() + first, std::min(B, n - first), false, epoch_, &stats);
+    step(split_.val.data() + first, std::min(B, n - first), false, epoch_, 0.0, &stats);
   return stats;
 }
 
@@ -354,7 +354,7 @@ TrainResult Run::train() {
     while (step_in_epoch_ < steps_per_epoch_) {
       const auto start = std::chrono::steady_clock::now();
       const double lr = learning_rate(t, global_step_, steps_per_epoch_);
-      step(order.data() + step_in_epoch_ * B, B, true, epoch_, &window);
+      step(order.data() + step_in_epoch_ * B, B, true, epoch_, lr, &window);
       train_seconds +=
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       trained_images += B;
