@@ -87,10 +87,9 @@ int train(int argc, char** argv) {
   options.interrupt = &g_interrupt;
   std::signal(SIGINT, on_interrupt);
   const scenecam::TrainResult r = scenecam::train(config, data, split, *backend, options);
-  std::printf(
-      "train: best validation accuracy %.2f%%; %.0f images/s, %.1f s per epoch; run folder %s\n",
-      100 * r.best_val_accuracy, r.images_per_second, r.seconds_per_epoch,
-      config.output.dir.c_str());
+  if (r.best_val_accuracy >= 0)
+    std::printf("train: best validation accuracy %.2f%%; %.0f training images/s; run folder %s\n",
+                100 * r.best_val_accuracy, r.images_per_second, config.output.dir.c_str());
   return g_interrupt ? kInterrupted : 0;
 }
 

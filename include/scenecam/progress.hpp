@@ -16,8 +16,8 @@ class Progress {
   // done units so far and a short status ("loss 0.512"). On a terminal, redraws at most ~10 times
   // a second; otherwise prints a line at every tenth of the total.
   void update(int64_t done, const std::string& status);
-  // Ends the bar with a final line.
-  void finish(const std::string& status);
+  // Ends the bar with a final line at `done` units (the total when negative).
+  void finish(const std::string& status, int64_t done = -1);
   bool interactive() const { return interactive_; }
 
  private:

@@ -27,9 +27,11 @@ void Progress::update(int64_t done, const std::string& status) {
   draw(done, status, true);
 }
 
-void Progress::finish(const std::string& status) {
-  if (!interactive_ && last_line_bucket_ == (total_ > 0 ? 10 : total_)) return;  // already shown
-  draw(total_, status, true);
+void Progress::finish(const std::string& status, int64_t done) {
+  if (done < 0) done = total_;
+  if (!interactive_ && done == total_ && last_line_bucket_ == (total_ > 0 ? 10 : total_))
+    return;  // the last line already said it
+  draw(done, status, true);
 }
 
 void Progress::draw(int64_t done, const std::string& status, bool final_line) {

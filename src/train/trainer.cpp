@@ -386,7 +386,7 @@ TrainResult Run::train() {
       }
     }
     if (stop) {
-      progress.finish("stopped");
+      progress.finish("stopped", step_in_epoch_);
       save((dir_ / "last.safetensors").string());
       std::printf(
           "train: stopped at epoch %ld, step %ld; checkpoint %s (continue with --resume %s)\n",
