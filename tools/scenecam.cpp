@@ -12,6 +12,7 @@
 
 #include "scenecam/backend.hpp"
 #include "scenecam/config.hpp"
+#include "scenecam/cuda_backend.hpp"
 #include "scenecam/error.hpp"
 #include "scenecam/trainer.hpp"
 
@@ -36,13 +37,26 @@ void on_interrupt(int) {
   std::signal(SIGINT, SIG_DFL);
 }
 
-// The backend a config asks for. This build's engine computes on the CPU; a CUDA device is
-// refused in one line rather than silently replaced.
+// The backend a config asks for: "cpu"; "cuda[:N]" (refused in one line when this build or this
+// machine has none); "auto", the GPU when there is one, else the CPU, saying which and why.
 std::unique_ptr<scenecam::Backend> make_backend(const scenecam::RuntimeConfig& r) {
-  if (r.device.rfind("cuda", 0) == 0)
-    scenecam::fail("runtime.device is '", r.device,
-                   "' but this build of scenecam has no CUDA backend yet; use device: cpu or auto");
-  if (r.device == "auto") std::printf("device: auto -> cpu (no CUDA backend in this build)\n");
+  std::string why;
+  if (r.device.rfind("cuda", 0) == 0) {
+    SC_CHECK(scenecam::cuda_available(&why), "runtime.device is '", r.device, "' but ", why);
+    scenecam::CudaOptions o;
+    o.device = scenecam::Device::parse(r.device).index;
+    o.workspace_limit_bytes = static_cast<size_t>(r.workspace_limit_mb) << 20;
+    return scenecam::make_cuda_backend(o);
+  }
+  if (r.device == "auto") {
+    if (scenecam::cuda_available(&why)) {
+      scenecam::CudaOptions o;
+      o.workspace_limit_bytes = static_cast<size_t>(r.workspace_limit_mb) << 20;
+      std::printf("device: auto -> cuda:0\n");
+      return scenecam::make_cuda_backend(o);
+    }
+    std::printf("device: auto -> cpu (%s)\n", why.c_str());
+  }
   return scenecam::make_cpu_backend(r.threads);
 }
 

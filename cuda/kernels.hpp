@@ -1,0 +1,56 @@
+// Launchers of scenecam's custom CUDA kernels. Each takes device pointers, sizes and the stream;
+// each checks its launch. Layouts are the Backend's: row-major NCHW, flat arenas for optimizers.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "scenecam/elementwise.hpp"
+
+namespace scenecam::cuda {
+
+// Threads per block for the element-wise and reduction kernels. 256 keeps several blocks per SM
+// resident on every architecture we target and is a multiple of the warp size.
+constexpr int kBlock = 256;
+
+// fill.cu / accumulate.cu
+void launch_fill(float* x, int64_t n, float value, cudaStream_t stream);
+void launch_fill_i32(int32_t* x, int64_t n, int32_t value, cudaStream_t stream);
+void launch_add_inplace(float* dst, const float* src, int64_t n, cudaStream_t stream);
+
+// activation.cu: ReLU that lets NaN through (shared with the CPU backend's relu_element).
+void launch_relu_forward(const float* x, float* y, int64_t n, cudaStream_t stream);
+void launch_relu_backward(const float* y, const float* dy, float* dx, int64_t n,
+                          cudaStream_t stream);
+
+// residual.cu: y = relu(a + b); its backward is relu_backward on y.
+void launch_add_relu_forward(const float* a, const float* b, float* y, int64_t n,
+                             cudaStream_t stream);
+
+// global_pool.cu: [planes, hw] -> [planes] means and back; the Grad-CAM weighted sum.
+void launch_global_avg_pool_forward(const float* x, float* y, int64_t planes, int64_t hw,
+                                    cudaStream_t stream);
+void launch_global_avg_pool_backward(const float* dy, float* dx, int64_t planes, int64_t hw,
+                                     cudaStream_t stream);
+void launch_cam_weighted_sum_relu(const float* acts, const float* weights, float* cam, int64_t n,
+                                  int64_t c, int64_t hw, cudaStream_t stream);
+
+// linear_bias.cu: y[n, o] += b[o]; db[o] = sum_n dy[n, o].
+void launch_add_bias_rows(float* y, const float* b, int64_t rows, int64_t cols,
+                          cudaStream_t stream);
+void launch_sum_rows(const float* dy, float* db, int64_t rows, int64_t cols, cudaStream_t stream);
+
+// softmax_ce.cu: fused softmax cross-entropy. row_loss is scratch of `rows` floats; dlogits may be
+// null. A label outside [0, cols) makes the loss NaN (the host cannot be told without a sync).
+void launch_softmax_cross_entropy(const float* logits, const int32_t* labels, float smoothing,
+                                  float* row_loss, float* loss, float* dlogits, int64_t rows,
+                                  int64_t cols, cudaStream_t stream);
+
+// optimizer.cu: one launch over a whole flat arena.
+void launch_sgd_update(float* params, const float* grads, float* momentum, int64_t n,
+                       const SgdStep& step, cudaStream_t stream);
+void launch_adamw_update(float* params, const float* grads, float* m, float* v, int64_t n,
+                         const AdamWStep& step, cudaStream_t stream);
+
+}  // namespace scenecam::cuda

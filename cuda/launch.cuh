@@ -1,0 +1,58 @@
+// Shared launch helpers for the custom kernels: grid sizing and the element-wise map kernel with
+// 16-byte vector loads (every pool block is 256-byte aligned, so arena tensors qualify).
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+
+#include "check.hpp"
+#include "kernels.hpp"
+
+namespace scenecam::cuda {
+
+// Blocks for a grid-stride loop over n items: enough to fill the device, never more than needed.
+inline unsigned grid_for(int64_t n) {
+  return static_cast<unsigned>(std::clamp<int64_t>((n + kBlock - 1) / kBlock, 1, 1 << 16));
+}
+
+inline bool aligned16(const void* p) {
+  return reinterpret_cast<uintptr_t>(p) % 16 == 0;
+}
+
+// y[i] = op(a[i], b[i]) for i < n (b may be null; y may alias a, as in dst += src). Threads take
+// whole float4
+// groups first, then the last n % 4 elements one by one.
+template <typename Op>
+__global__ void map2_vec4_kernel(const float* a, const float* b, float* y, int64_t n, Op op) {
+  const int64_t stride = int64_t(blockDim.x) * gridDim.x;
+  const int64_t first = int64_t(blockIdx.x) * blockDim.x + threadIdx.x;
+  const int64_t groups = n / 4;
+  for (int64_t g = first; g < groups; g += stride) {
+    const float4 va = reinterpret_cast<const float4*>(a)[g];
+    const float4 vb = b ? reinterpret_cast<const float4*>(b)[g] : make_float4(0, 0, 0, 0);
+    reinterpret_cast<float4*>(y)[g] =
+        make_float4(op(va.x, vb.x), op(va.y, vb.y), op(va.z, vb.z), op(va.w, vb.w));
+  }
+  for (int64_t i = groups * 4 + first; i < n; i += stride)
+    y[i] = op(a[i], b ? b[i] : 0.0f);
+}
+
+template <typename Op>
+__global__ void map2_kernel(const float* a, const float* b, float* y, int64_t n, Op op) {
+  const int64_t stride = int64_t(blockDim.x) * gridDim.x;
+  for (int64_t i = int64_t(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += stride)
+    y[i] = op(a[i], b ? b[i] : 0.0f);
+}
+
+template <typename Op>
+void launch_map2(const float* a, const float* b, float* y, int64_t n, Op op, cudaStream_t stream) {
+  if (n == 0) return;
+  if (aligned16(a) && aligned16(y) && (b == nullptr || aligned16(b))) {
+    map2_vec4_kernel<<<grid_for(std::max<int64_t>(n / 4, 1)), kBlock, 0, stream>>>(a, b, y, n, op);
+  } else {
+    map2_kernel<<<grid_for(n), kBlock, 0, stream>>>(a, b, y, n, op);
+  }
+  SC_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace scenecam::cuda

@@ -1,0 +1,86 @@
+// Fused softmax cross-entropy: one warp per row computes the row's log-sum-exp, its loss against
+// the (optionally smoothed) target and, when asked, its gradient (softmax - q) / rows; no
+// probabilities are stored. A second, single-block kernel sums the row losses in a fixed order, so
+// the mean loss is deterministic and stays on the device (no host synchronisation).
+#include <cmath>
+
+#include "launch.cuh"
+
+namespace scenecam::cuda {
+namespace {
+
+constexpr int kWarp = 32;
+constexpr int kWarpsPerBlock = kBlock / kWarp;
+
+__device__ float warp_max(float v) {
+  for (int o = kWarp / 2; o > 0; o /= 2)
+    v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
+  return v;
+}
+__device__ float warp_sum_all(float v) {
+  for (int o = kWarp / 2; o > 0; o /= 2)
+    v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+
+__global__ void softmax_ce_rows_kernel(const float* __restrict__ logits,
+                                       const int32_t* __restrict__ labels, float smoothing,
+                                       float* __restrict__ row_loss, float* __restrict__ dlogits,
+                                       int64_t rows, int64_t cols) {
+  const int64_t row = int64_t(blockIdx.x) * kWarpsPerBlock + threadIdx.x / kWarp;
+  const int lane = threadIdx.x % kWarp;
+  if (row >= rows) return;
+  const float* z = logits + row * cols;
+  const int32_t label = labels[row];
+  const float off = smoothing / float(cols), on = 1.0f - smoothing + off;
+
+  float zmax = -INFINITY;
+  for (int64_t k = lane; k < cols; k += kWarp)
+    zmax = fmaxf(zmax, z[k]);
+  zmax = warp_max(zmax);
+  float sum = 0, target_dot = 0;
+  for (int64_t k = lane; k < cols; k += kWarp) {
+    sum += expf(z[k] - zmax);
+    target_dot += (k == label ? on : off) * z[k];
+  }
+  sum = warp_sum_all(sum);
+  target_dot = warp_sum_all(target_dot);
+  const float lse = zmax + logf(sum);
+  const bool valid = label >= 0 && label < cols;
+  if (lane == 0) row_loss[row] = valid ? lse - target_dot : NAN;
+  if (dlogits != nullptr) {
+    float* d = dlogits + row * cols;
+    for (int64_t k = lane; k < cols; k += kWarp)
+      d[k] = valid ? (expf(z[k] - lse) - (k == label ? on : off)) / float(rows) : NAN;
+  }
+}
+
+__global__ void mean_kernel(const float* __restrict__ values, float* __restrict__ out, int64_t n) {
+  __shared__ float partial[kBlock];
+  float sum = 0;
+  for (int64_t i = threadIdx.x; i < n; i += kBlock)
+    sum += values[i];
+  partial[threadIdx.x] = sum;
+  __syncthreads();
+  for (int width = kBlock / 2; width > 0; width /= 2) {
+    if (threadIdx.x < width) partial[threadIdx.x] += partial[threadIdx.x + width];
+    __syncthreads();
+  }
+  if (threadIdx.x == 0) out[0] = partial[0] / float(n);
+}
+
+}  // namespace
+
+void launch_softmax_cross_entropy(const float* logits, const int32_t* labels, float smoothing,
+                                  float* row_loss, float* loss, float* dlogits, int64_t rows,
+                                  int64_t cols, cudaStream_t stream) {
+  if (rows == 0) return;
+  const auto blocks = static_cast<unsigned>((rows + kWarpsPerBlock - 1) / kWarpsPerBlock);
+  softmax_ce_rows_kernel<<<blocks, kBlock, 0, stream>>>(logits, labels, smoothing, row_loss,
+                                                        dlogits, rows, cols);
+  SC_CUDA_CHECK_LAUNCH();
+  mean_kernel<<<1, kBlock, 0, stream>>>(row_loss, loss, rows);
+  SC_CUDA_CHECK_LAUNCH();
+}
+
+}  // namespace scenecam::cuda

@@ -1,0 +1,15 @@
+// The CUDA backend's door in a build without it (SCENECAM_WITH_CUDA=OFF or no nvcc).
+#include "scenecam/cuda_backend.hpp"
+
+namespace scenecam {
+
+bool cuda_available(std::string* why) {
+  *why = "this build of scenecam has no CUDA backend (built without nvcc/cuDNN)";
+  return false;
+}
+
+std::unique_ptr<Backend> make_cuda_backend(const CudaOptions&) {
+  fail("this build of scenecam has no CUDA backend (built without nvcc/cuDNN)");
+}
+
+}  // namespace scenecam
