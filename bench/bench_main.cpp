@@ -7,6 +7,8 @@
 
 namespace scenecam::bench {
 int run_conv(int argc, char** argv, int first);
+int run_train(int argc, char** argv, int first);
+int run_kernels(int argc, char** argv, int first);
 }
 
 namespace {
@@ -19,7 +21,12 @@ void usage(std::FILE* out) {
       "subcommands:\n"
       "  conv   ResNet-18 convolutions, forward / backward-data / backward-filter, on the\n"
       "         CPU backend, with GFLOP/s and the share of the matrix-product rate\n"
-      "         flags: --batch 32 --input 224 --threads 0 (all) --repeats 5 --json FILE\n");
+      "         flags: --batch 32 --input 224 --threads 0 (all) --repeats 5 --json FILE\n"
+      "  train  full training steps of a ResNet on random data (the loss must fall)\n"
+      "         flags: --device cpu|cuda --arch resnet18 --batch 16 --input 64 --steps 10\n"
+      "                --classes 6 --threads 0 --json FILE\n"
+      "  kernels  the custom memory-bound kernels, GB/s beside the copy bandwidth\n"
+      "         flags: --device cpu|cuda --batch 32 --repeats 20 --threads 0 --json FILE\n");
 }
 
 }  // namespace
@@ -31,6 +38,8 @@ int main(int argc, char** argv) {
   }
   try {
     if (!std::strcmp(argv[1], "conv")) return scenecam::bench::run_conv(argc, argv, 2);
+    if (!std::strcmp(argv[1], "train")) return scenecam::bench::run_train(argc, argv, 2);
+    if (!std::strcmp(argv[1], "kernels")) return scenecam::bench::run_kernels(argc, argv, 2);
     std::fprintf(stderr, "scenecam-bench: unknown subcommand '%s'\n", argv[1]);
     usage(stderr);
     return 2;

@@ -88,6 +88,8 @@ class CudaBackend final : public Backend {
     cudaStreamDestroy(stream_);
   }
 
+  void synchronize() override { SC_CUDA_CHECK(cudaStreamSynchronize(stream_)); }
+
   Device device() const override { return Device::cuda(options_.device); }
   std::string name() const override { return "cuda"; }
   PoolStats workspace_stats() const override { return workspace_->stats(); }

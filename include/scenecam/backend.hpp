@@ -76,6 +76,10 @@ class Backend {
   // Statistics of the backend's scratch memory (im2col buffers, cuDNN workspace).
   virtual PoolStats workspace_stats() const = 0;
 
+  // Waits until every op issued so far has finished (a no-op on the CPU). Benchmarks and host
+  // reads of results call it; the training step does not.
+  virtual void synchronize() {}
+
   // A pool of the backend's device memory (host memory for the CPU backend).
   virtual std::unique_ptr<Pool> make_pool(std::string name, size_t capacity, bool growable) = 0;
 
