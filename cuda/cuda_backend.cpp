@@ -41,6 +41,23 @@ class DeviceAllocator final : public RawAllocator {
   int device_;
 };
 
+// Page-locked host memory: transfers from it run at full bus speed and need no bounce buffer.
+class PinnedAllocator final : public RawAllocator {
+ public:
+  void* allocate(size_t bytes) override {
+    void* ptr = nullptr;
+    const cudaError_t status = cudaMallocHost(&ptr, bytes);
+    if (status != cudaSuccess) {
+      cudaGetLastError();
+      throw OutOfMemory("cudaMallocHost of " + std::to_string(bytes) +
+                        " bytes failed: " + cudaGetErrorString(status));
+    }
+    return ptr;
+  }
+  void deallocate(void* ptr) override { cudaFreeHost(ptr); }
+  Device device() const override { return Device::cpu(); }
+};
+
 float* f32(const Tensor& t) {
   return static_cast<float*>(t.raw());
 }
@@ -93,6 +110,10 @@ class CudaBackend final : public Backend {
   Device device() const override { return Device::cuda(options_.device); }
   std::string name() const override { return "cuda"; }
   PoolStats workspace_stats() const override { return workspace_->stats(); }
+  std::unique_ptr<Pool> make_staging_pool(std::string name, size_t capacity) override {
+    return std::make_unique<Pool>(std::move(name), std::make_unique<PinnedAllocator>(), capacity,
+                                  false);
+  }
   std::unique_ptr<Pool> make_pool(std::string name, size_t capacity, bool growable) override {
     return std::make_unique<Pool>(
         std::move(name), std::make_unique<DeviceAllocator>(options_.device), capacity, growable);
@@ -136,6 +157,20 @@ class CudaBackend final : public Backend {
     check("add_", "dst", dst);
     check("add_", "src", src, dst.shape());
     cuda::launch_add_inplace(f32(dst), cf32(src), dst.numel(), stream_);
+  }
+
+  // ---- input pipeline ----
+
+  void augment_batch(const Tensor& images, const Tensor& transforms, const Normalization& norm,
+                     const Tensor& out) override {
+    const char* op = "augment_batch";
+    check_rank(op, "images", images, 4);
+    const int64_t N = images.dim(0), S = images.dim(1);
+    check_tensor(op, "images", images, device(), DType::u8, Shape{N, S, S, 3});
+    check_tensor(op, "transforms", transforms, device(), DType::f32, Shape{N, kTransformFields});
+    check(op, "out", out, Shape{N, 3, S, S});
+    cuda::launch_augment(static_cast<const uint8_t*>(images.raw()), cf32(transforms), norm,
+                         f32(out), N, int(S), stream_);
   }
 
   // ---- convolution ----

@@ -14,7 +14,11 @@ namespace scenecam::cuda {
 // resident on every architecture we target and is a multiple of the warp size.
 constexpr int kBlock = 256;
 
-// fill.cu / accumulate.cu
+// augment.cu: u8 [n, size, size, 3] + transforms [n, kTransformFields] -> f32 [n, 3, size, size].
+void launch_augment(const uint8_t* images, const float* transforms, const Normalization& norm,
+                    float* out, int64_t n, int size, cudaStream_t stream);
+
+// elementwise.cu
 void launch_fill(float* x, int64_t n, float value, cudaStream_t stream);
 void launch_fill_i32(int32_t* x, int64_t n, int32_t value, cudaStream_t stream);
 void launch_add_inplace(float* dst, const float* src, int64_t n, cudaStream_t stream);

@@ -258,6 +258,26 @@ TEST_F(CudaParity, OptimizersOverAnOddArena) {
   expect_close("adam v", v.values(), gv, 1e-6);
 }
 
+TEST_F(CudaParity, AugmentBatch) {
+  // 5 images of 37x37 (not a multiple of anything), with identity, padded, resized and flipped
+  // transforms.
+  const int64_t N = 5, S = 37;
+  test::Buffer<uint8_t> px(Shape{N, S, S, 3});
+  std::mt19937 rng(21);
+  for (size_t i = 0; i < px.size(); ++i)
+    px[i] = static_cast<uint8_t>(rng() % 256);
+  test::F tf(Shape{N, kTransformFields}, {0,    0, 1, 1, 0, 0,    -4,   3, 1, 1,  1,  0, 2, 5, 0.6f,
+                                          0.8f, 0, 1, 0, 0, 0.5f, 0.5f, 1, 1, 10, -7, 1, 1, 0, 0});
+  F out(Shape{N, 3, S, S});
+  cpu->augment_batch(px.t(), tf.t(), Normalization{}, out.t());
+  pools.push_back(gpu->make_pool("pixels", px.size() + 256, false));
+  const Tensor gpx = pools.back()->take(px.shape(), DType::u8, "pixels");
+  gpu->copy(px.t(), gpx);
+  const Tensor gtf = upload(tf.t()), gout = poisoned(out.shape());
+  gpu->augment_batch(gpx, gtf, Normalization{}, gout);
+  expect_close("augment_batch", out.values(), gout, 1e-5);
+}
+
 TEST_F(CudaParity, WrongDeviceAndDTypeAreRefused) {
   F host(Shape{4});
   const Tensor on_gpu = poisoned(Shape{4});

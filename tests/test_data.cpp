@@ -71,11 +71,10 @@ TEST(SyntheticScenes, TheObjectDiffersFromTheBackgroundAroundIt) {
   EXPECT_GT(visible, 30);
 }
 
-TEST(Images, ToTensorNormalisesPerChannel) {
-  ImageU8 img;
-  img.height = 1;
-  img.width = 2;
-  img.rgb = {0, 255, 51, 255, 0, 102};
+TEST(Images, AugmentBatchNormalisesPerChannel) {
+  // Two pixels, identity transform: (v / 255 - mean) / std per channel.
+  test::Buffer<uint8_t> px(Shape{1, 2, 2, 3}, {0, 255, 51, 255, 0, 102, 0, 0, 0, 255, 255, 255});
+  test::F tf(Shape{1, kTransformFields}, {0, 0, 1, 1, 0, 0});
   Normalization norm;
   norm.mean[0] = 0.5f;
   norm.std[0] = 0.5f;
@@ -83,16 +82,18 @@ TEST(Images, ToTensorNormalisesPerChannel) {
   norm.std[1] = 1.0f;
   norm.mean[2] = 0.2f;
   norm.std[2] = 0.2f;
-  test::F out(Shape{1, 3, 1, 2});
-  images_to_tensor({&img}, norm, out.t());
-  EXPECT_NEAR(out[0], -1.0f, 1e-6);  // R, pixel 0
-  EXPECT_NEAR(out[1], 1.0f, 1e-6);   // R, pixel 1
-  EXPECT_NEAR(out[2], 1.0f, 1e-6);   // G, pixel 0
-  EXPECT_NEAR(out[3], 0.0f, 1e-6);
-  EXPECT_NEAR(out[4], 0.0f, 1e-6);  // B: 51/255 = 0.2
-  EXPECT_NEAR(out[5], 1.0f, 1e-6);  // 102/255 = 0.4
-  test::F wrong(Shape{1, 3, 2, 2});
-  test::expect_error([&] { images_to_tensor({&img}, norm, wrong.t()); }, {"1x2", "2x2"});
+  test::F out(Shape{1, 3, 2, 2});
+  auto cpu = make_cpu_backend(1);
+  cpu->augment_batch(px.t(), tf.t(), norm, out.t());
+  EXPECT_NEAR(out[0], -1.0f, 1e-6);  // R, pixel (0, 0)
+  EXPECT_NEAR(out[1], 1.0f, 1e-6);   // R, pixel (1, 0)
+  EXPECT_NEAR(out[3], 1.0f, 1e-6);   // R, pixel (1, 1)
+  EXPECT_NEAR(out[4], 1.0f, 1e-6);   // G, pixel (0, 0)
+  EXPECT_NEAR(out[8], 0.0f, 1e-6);   // B: 51/255 = 0.2
+  EXPECT_NEAR(out[9], 1.0f, 1e-6);   // 102/255 = 0.4
+  test::F wrong(Shape{1, 3, 2, 3});
+  test::expect_error([&] { cpu->augment_batch(px.t(), tf.t(), norm, wrong.t()); },
+                     {"augment_batch", "'out'", "[1, 3, 2, 3]", "[1, 3, 2, 2]"});
 }
 
 }  // namespace

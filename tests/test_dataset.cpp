@@ -3,6 +3,7 @@
 #include <fstream>
 #include <set>
 
+#include "scenecam/backend.hpp"
 #include "scenecam/dataset.hpp"
 #include "scenecam/image_folder.hpp"
 #include "scenecam/image_io.hpp"
@@ -43,28 +44,39 @@ class Batches : public ::testing::Test {
   DataConfig cfg;
   std::vector<int64_t> idx{0, 1, 2, 3, 4, 5};
   test::F out{Shape{6, 3, 24, 24}};
+  std::unique_ptr<Backend> cpu = make_cpu_backend(2);
+
   void SetUp() override { cfg.image_size = 24; }
+  // stage_batch on the host, then the backend's augment_batch, as the trainer does.
+  void render(const std::vector<int64_t>& indices, bool augment, uint64_t seed, int64_t epoch) {
+    test::Buffer<uint8_t> pixels(Shape{6, 24, 24, 3});
+    test::F transforms(Shape{6, kTransformFields});
+    stage_batch(data, indices.data(), 6, cfg.augment, augment, seed, epoch, pixels.values().data(),
+                transforms.values().data());
+    test::poison(out);
+    cpu->augment_batch(pixels.t(), transforms.t(), Normalization{}, out.t());
+  }
 };
 
 TEST_F(Batches, WithoutAugmentationItIsPlainNormalisation) {
-  prepare_batch(data, idx.data(), 6, cfg, false, 1, 0, out.t());
-  test::F ref(Shape{6, 3, 24, 24});
-  std::vector<const ImageU8*> ptrs;
-  for (const ImageU8& img : data.images)
-    ptrs.push_back(&img);
-  images_to_tensor(ptrs, Normalization{}, ref.t());
-  for (size_t i = 0; i < ref.size(); ++i)
-    ASSERT_FLOAT_EQ(out[i], ref[i]) << i;
+  render(idx, false, 1, 0);
+  const Normalization norm;
+  for (int k = 0; k < 6; ++k)
+    for (int c = 0; c < 3; ++c)
+      for (int i = 0; i < 24 * 24; ++i) {
+        const float expect = (data.images[k].rgb[i * 3 + c] / 255.0f - norm.mean[c]) / norm.std[c];
+        ASSERT_NEAR(out[(k * 3 + c) * 576 + i], expect, 1e-5) << k << " " << c << " " << i;
+      }
 }
 
 TEST_F(Batches, FlipOnlyMirrorsSomeSamples) {
   cfg.augment.crop = "none";
   cfg.augment.flip = true;
-  prepare_batch(data, idx.data(), 6, cfg, false, 1, 0, out.t());
+  render(idx, false, 1, 0);
   const std::vector<float> plain = out.values();
   int mirrored = 0, same = 0;
   for (int epoch = 0; epoch < 4; ++epoch) {
-    prepare_batch(data, idx.data(), 6, cfg, true, 1, epoch, out.t());
+    render(idx, true, 1, epoch);
     for (int k = 0; k < 6; ++k) {
       bool is_same = true, is_mirror = true;
       for (int c = 0; c < 3; ++c)
@@ -85,16 +97,16 @@ TEST_F(Batches, FlipOnlyMirrorsSomeSamples) {
 
 TEST_F(Batches, AugmentationIsAFunctionOfSeedEpochAndSample) {
   cfg.augment.crop = "resized";
-  prepare_batch(data, idx.data(), 6, cfg, true, 1, 5, out.t());
+  render(idx, true, 1, 5);
   const std::vector<float> first = out.values();
   // The same samples in another order, same epoch: each sample is transformed the same way.
   std::vector<int64_t> reversed(idx.rbegin(), idx.rend());
-  prepare_batch(data, reversed.data(), 6, cfg, true, 1, 5, out.t());
+  render(reversed, true, 1, 5);
   const size_t per = 3 * 24 * 24;
   for (int k = 0; k < 6; ++k)
     for (size_t i = 0; i < per; ++i)
       ASSERT_EQ(out[(5 - k) * per + i], first[k * per + i]);
-  prepare_batch(data, idx.data(), 6, cfg, true, 1, 6, out.t());
+  render(idx, true, 1, 6);
   EXPECT_NE(out.values(), first);
 }
 
@@ -104,7 +116,7 @@ TEST_F(Batches, PaddedCropFillsBlack) {
   cfg.augment.flip = false;
   int black = 0;
   for (int epoch = 0; epoch < 3; ++epoch) {
-    prepare_batch(data, idx.data(), 6, cfg, true, 2, epoch, out.t());
+    render(idx, true, 2, epoch);
     const float zero_red = (0.0f - cfg.mean[0]) / cfg.std[0];
     for (size_t i = 0; i < 24 * 24; ++i)
       black += std::abs(out[i] - zero_red) < 1e-6f;

@@ -80,6 +80,12 @@ class Backend {
   // reads of results call it; the training step does not.
   virtual void synchronize() {}
 
+  // A fixed pool of host memory for staging transfers to and from the device (page-locked on a
+  // GPU; plain memory on the CPU backend).
+  virtual std::unique_ptr<Pool> make_staging_pool(std::string name, size_t capacity) {
+    return make_host_pool(std::move(name), capacity, false);
+  }
+
   // A pool of the backend's device memory (host memory for the CPU backend).
   virtual std::unique_ptr<Pool> make_pool(std::string name, size_t capacity, bool growable) = 0;
 
@@ -90,6 +96,13 @@ class Backend {
   virtual void copy(const Tensor& src, const Tensor& dst) = 0;
   // dst += src (element-wise, same shape): sums the gradients of an input used twice.
   virtual void add_(const Tensor& dst, const Tensor& src) = 0;
+
+  // ---- input pipeline ----
+  // Renders a batch for the network: images u8 [N, S, S, 3] (RGB), transforms f32
+  // [N, kTransformFields] (one SampleTransform per image: crop, flip) -> out f32 [N, 3, S, S],
+  // normalised. The per-pixel arithmetic is augmented_pixel(), shared by both backends.
+  virtual void augment_batch(const Tensor& images, const Tensor& transforms,
+                             const Normalization& norm, const Tensor& out) = 0;
 
   // ---- convolution (cross-correlation, as every framework calls it) ----
   virtual void conv2d_forward(const Conv2dParams& p, const Tensor& x, const Tensor& w,

@@ -1,11 +1,13 @@
 // Image data the engine trains on. Images are uint8 RGB, row-major [H, W, 3], the form they are
-// cached in; a batch is turned into normalised float NCHW when it is sampled.
+// cached in and sent to the device in; Backend::augment_batch turns a batch into normalised float
+// NCHW.
 #pragma once
 
 #include <cstdint>
 #include <string>
 #include <vector>
 
+#include "scenecam/elementwise.hpp"
 #include "scenecam/tensor.hpp"
 
 namespace scenecam {
@@ -40,15 +42,5 @@ class SyntheticScenes {
   int size_;
   uint64_t seed_;
 };
-
-// Per-channel mean and standard deviation applied as (x / 255 - mean) / std.
-struct Normalization {
-  float mean[3] = {0.485f, 0.456f, 0.406f};  // ImageNet's, as torchvision uses
-  float std[3] = {0.229f, 0.224f, 0.225f};
-};
-
-// Writes images[k] into batch k of a float32 host tensor [N, 3, H, W].
-void images_to_tensor(const std::vector<const ImageU8*>& images, const Normalization& norm,
-                      const Tensor& out);
 
 }  // namespace scenecam

@@ -36,12 +36,14 @@ struct Split {
 Split stratified_split(const std::vector<int32_t>& labels, int classes, double val_fraction,
                        uint64_t seed);
 
-// Writes the images `indices` of `data` into `out` (f32 [N, 3, S, S] host tensor), normalised.
-// With `augment`, each sample is transformed by a generator derived from (seed, epoch, index),
-// so the same sample in the same epoch is always transformed the same way.
-void prepare_batch(const Dataset& data, const int64_t* indices, int64_t count,
-                   const DataConfig& config, bool augment, uint64_t seed, int64_t epoch,
-                   const Tensor& out);
+// The host side of a batch: the samples' uint8 pixels, copied into pixels [count, S, S, 3], and
+// their augmentation transforms, written to transforms [count, kTransformFields] (identities when
+// !augmenting). A sample's transform is drawn from a generator derived from (seed, epoch, index),
+// so the same sample in the same epoch is always transformed the same way, in any batch order.
+// Backend::augment_batch then renders and normalises the batch on the device.
+void stage_batch(const Dataset& data, const int64_t* indices, int64_t count,
+                 const AugmentConfig& augment, bool augmenting, uint64_t seed, int64_t epoch,
+                 uint8_t* pixels, float* transforms);
 
 // The cache file of a decoded image folder: saved after decoding, loaded instead of decoding when
 // it matches (same root, image size and file list). Written via a temporary file and a rename.

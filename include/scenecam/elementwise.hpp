@@ -7,6 +7,7 @@
 #pragma once
 
 #include <cmath>
+#include <cstdint>
 
 #if defined(__CUDACC__)
 #define SCENECAM_HD __host__ __device__ __forceinline__
@@ -83,6 +84,43 @@ SCENECAM_HD T add_relu_element(T a, T b) {
 template <typename T>
 SCENECAM_HD T relu_backward_element(T y, T dy) {
   return y > T(0) ? dy : T(0);
+}
+
+// Per-channel normalisation of pixel / 255: (x - mean) / std.
+struct Normalization {
+  float mean[3] = {0.485f, 0.456f, 0.406f};  // ImageNet's, as torchvision uses
+  float std[3] = {0.229f, 0.224f, 0.225f};
+};
+
+// Where one augmented sample reads its pixels: output pixel (x, y) comes from source position
+// (x0 + (x + 0.5) * sx - 0.5, y0 + (y + 0.5) * sy - 0.5), mirrored first when flip is set.
+// Six floats, the row layout of the transforms tensor that augment_batch takes.
+struct SampleTransform {
+  float x0 = 0, y0 = 0;  // the crop's top-left corner in source pixels (negative: into padding)
+  float sx = 1, sy = 1;  // source pixels per output pixel
+  float flip = 0;        // 1: mirror horizontally
+  float bilinear = 0;    // 1: interpolate (resized crops); 0: copy pixels (padded crops, identity)
+};
+constexpr int kTransformFields = 6;
+
+// Channel c of augmented output pixel (x, y) of an S x S RGB uint8 image, before normalisation.
+// Pixels outside the source are black (zero padding).
+SCENECAM_HD float augmented_pixel(const uint8_t* rgb, int S, const SampleTransform& t, int x, int y,
+                                  int c) {
+  if (t.flip != 0) x = S - 1 - x;
+  auto at = [&](int px, int py) -> float {
+    return (px < 0 || py < 0 || px >= S || py >= S) ? 0.0f : float(rgb[(py * S + px) * 3 + c]);
+  };
+  if (t.bilinear == 0) return at(int(t.x0) + x, int(t.y0) + y);
+  // Half-pixel centres, clamped to the crop.
+  float fx = t.x0 + (x + 0.5f) * t.sx - 0.5f, fy = t.y0 + (y + 0.5f) * t.sy - 0.5f;
+  fx = fminf(fmaxf(fx, t.x0), t.x0 + t.sx * S - 1);
+  fy = fminf(fmaxf(fy, t.y0), t.y0 + t.sy * S - 1);
+  const int ix = int(floorf(fx)), iy = int(floorf(fy));
+  const float ax = fx - ix, ay = fy - iy;
+  const int ix1 = ix + 1 < S ? ix + 1 : S - 1, iy1 = iy + 1 < S ? iy + 1 : S - 1;
+  return (1 - ay) * ((1 - ax) * at(ix, iy) + ax * at(ix1, iy)) +
+         ay * ((1 - ax) * at(ix, iy1) + ax * at(ix1, iy1));
 }
 
 }  // namespace scenecam

@@ -76,6 +76,33 @@ void CpuBackend::add_(const Tensor& dst, const Tensor& src) {
   });
 }
 
+// ---------------------------------------------------------------- input pipeline
+
+void CpuBackend::augment_batch(const Tensor& images, const Tensor& transforms,
+                               const Normalization& norm, const Tensor& out) {
+  const char* op = "augment_batch";
+  check_rank(op, "images", images, 4);
+  const int64_t N = images.dim(0), S = images.dim(1);
+  check_tensor(op, "images", images, device(), DType::u8, Shape{N, S, S, 3});
+  check_tensor(op, "transforms", transforms, device(), DType::f32, Shape{N, kTransformFields});
+  check_tensor(op, "out", out, device(), DType::f32, Shape{N, 3, S, S});
+  const uint8_t* px = images.data<uint8_t>();
+  const float* tf = transforms.data<float>();
+  float* dst = out.data<float>();
+  parallel_for(threads_, N * 3, S * S * 8, [&](int64_t plane) {
+    const int64_t n = plane / 3;
+    const int c = static_cast<int>(plane % 3);
+    SampleTransform t;
+    std::memcpy(&t, tf + n * kTransformFields, sizeof t);
+    const float scale = 1.0f / (255.0f * norm.std[c]), shift = norm.mean[c] / norm.std[c];
+    const uint8_t* rgb = px + n * S * S * 3;
+    float* o = dst + plane * S * S;
+    for (int y = 0; y < S; ++y)
+      for (int x = 0; x < S; ++x)
+        o[y * S + x] = augmented_pixel(rgb, int(S), t, x, y, c) * scale - shift;
+  });
+}
+
 // ---------------------------------------------------------------- batch norm
 
 namespace {

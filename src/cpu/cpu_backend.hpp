@@ -64,6 +64,9 @@ class CpuBackend final : public Backend {
   void copy(const Tensor& src, const Tensor& dst) override;
   void add_(const Tensor& dst, const Tensor& src) override;
 
+  void augment_batch(const Tensor& images, const Tensor& transforms, const Normalization& norm,
+                     const Tensor& out) override;
+
   void conv2d_forward(const Conv2dParams& p, const Tensor& x, const Tensor& w,
                       const Tensor& y) override;
   void conv2d_backward_data(const Conv2dParams& p, const Tensor& dy, const Tensor& w,

@@ -59,102 +59,53 @@ Split stratified_split(const std::vector<int32_t>& labels, int classes, double v
 
 namespace {
 
-// Where output pixel (x, y) of one sample reads from: an affine map of the source image plus
-// whether to mirror. Pixels mapped outside the source are black (zero padding).
-struct SampleTransform {
-  double x0 = 0, y0 = 0;  // source position of the output's top-left corner (pixel edges)
-  double sx = 1, sy = 1;  // source pixels per output pixel
-  bool flip = false;
-  bool bilinear = false;  // resized crops interpolate; pad crops and identity copy pixels
-};
-
 SampleTransform draw_transform(const AugmentConfig& a, int size, std::mt19937_64& rng) {
   std::uniform_real_distribution<double> unit(0.0, 1.0);
   SampleTransform t;
   if (a.crop == "pad") {
     std::uniform_int_distribution<int> offset(0, 2 * a.padding);
-    t.x0 = offset(rng) - a.padding;
-    t.y0 = offset(rng) - a.padding;
+    t.x0 = static_cast<float>(offset(rng) - a.padding);
+    t.y0 = static_cast<float>(offset(rng) - a.padding);
   } else if (a.crop == "resized") {
     // torchvision's RandomResizedCrop: an area share and a log-uniform aspect ratio, ten tries,
     // then the whole image.
     const double area = double(size) * size;
     for (int attempt = 0; attempt < 10; ++attempt) {
       const double target = area * (a.scale_min + (a.scale_max - a.scale_min) * unit(rng));
-      const double ratio =
-          std::exp(std::log(3.0 / 4) + (std::log(4.0 / 3) - std::log(3.0 / 4)) * unit(rng));
-      const int w = static_cast<int>(std::lround(std::sqrt(target * ratio)));
-      const int h = static_cast<int>(std::lround(std::sqrt(target / ratio)));
+      const double log_ratio =
+          std::log(3.0 / 4) + (std::log(4.0 / 3) - std::log(3.0 / 4)) * unit(rng);
+      const int w = static_cast<int>(std::lround(std::sqrt(target * std::exp(log_ratio))));
+      const int h = static_cast<int>(std::lround(std::sqrt(target / std::exp(log_ratio))));
       if (w <= 0 || h <= 0 || w > size || h > size) continue;
-      t.x0 = std::uniform_int_distribution<int>(0, size - w)(rng);
-      t.y0 = std::uniform_int_distribution<int>(0, size - h)(rng);
-      t.sx = double(w) / size;
-      t.sy = double(h) / size;
-      t.bilinear = true;
+      t.x0 = static_cast<float>(std::uniform_int_distribution<int>(0, size - w)(rng));
+      t.y0 = static_cast<float>(std::uniform_int_distribution<int>(0, size - h)(rng));
+      t.sx = float(w) / size;
+      t.sy = float(h) / size;
+      t.bilinear = 1;
       break;
     }
   }
-  t.flip = a.flip && unit(rng) < 0.5;
+  t.flip = (a.flip && unit(rng) < 0.5) ? 1.0f : 0.0f;
   return t;
-}
-
-void render_sample(const ImageU8& img, const SampleTransform& t, const DataConfig& cfg,
-                   float* out) {
-  const int S = img.width;
-  const int64_t plane = int64_t(S) * S;
-  float scale[3], shift[3];
-  for (int c = 0; c < 3; ++c) {
-    scale[c] = 1.0f / (255.0f * cfg.std[c]);
-    shift[c] = cfg.mean[c] / cfg.std[c];
-  }
-  auto pixel = [&](int x, int y, int c) -> float {
-    if (x < 0 || y < 0 || x >= S || y >= S) return 0.0f;
-    return img.rgb[(int64_t(y) * S + x) * 3 + c];
-  };
-  for (int y = 0; y < S; ++y) {
-    for (int x = 0; x < S; ++x) {
-      const int xo = t.flip ? S - 1 - x : x;
-      for (int c = 0; c < 3; ++c) {
-        float v;
-        if (t.bilinear) {
-          // Half-pixel centres, borders clamped to the crop.
-          const double fx = std::clamp(t.x0 + (x + 0.5) * t.sx - 0.5, t.x0, t.x0 + t.sx * S - 1);
-          const double fy = std::clamp(t.y0 + (y + 0.5) * t.sy - 0.5, t.y0, t.y0 + t.sy * S - 1);
-          const int ix = static_cast<int>(std::floor(fx)), iy = static_cast<int>(std::floor(fy));
-          const double ax = fx - ix, ay = fy - iy;
-          const int ix1 = std::min(ix + 1, S - 1), iy1 = std::min(iy + 1, S - 1);
-          v = static_cast<float>((1 - ay) * ((1 - ax) * pixel(ix, iy, c) + ax * pixel(ix1, iy, c)) +
-                                 ay * ((1 - ax) * pixel(ix, iy1, c) + ax * pixel(ix1, iy1, c)));
-        } else {
-          v = pixel(static_cast<int>(t.x0) + x, static_cast<int>(t.y0) + y, c);
-        }
-        out[c * plane + int64_t(y) * S + xo] = v * scale[c] - shift[c];
-      }
-    }
-  }
 }
 
 }  // namespace
 
-void prepare_batch(const Dataset& data, const int64_t* indices, int64_t count,
-                   const DataConfig& config, bool augment, uint64_t seed, int64_t epoch,
-                   const Tensor& out) {
-  const int S = data.image_size;
-  SC_CHECK(
-      out.device().is_cpu() && out.dtype() == DType::f32 && out.shape() == (Shape{count, 3, S, S}),
-      "prepare_batch: output ", out.str(), " is not a host f32 [", count, ", 3, ", S, ", ", S,
-      "] tensor");
-  float* base = out.data<float>();
-#pragma omp parallel for schedule(static)
+void stage_batch(const Dataset& data, const int64_t* indices, int64_t count,
+                 const AugmentConfig& augment, bool augmenting, uint64_t seed, int64_t epoch,
+                 uint8_t* pixels, float* transforms) {
+  static_assert(sizeof(SampleTransform) == kTransformFields * sizeof(float));
+  const size_t image_bytes = size_t(data.image_size) * data.image_size * 3;
   for (int64_t k = 0; k < count; ++k) {
     const int64_t i = indices[k];
+    std::memcpy(pixels + k * image_bytes, data.images[i].rgb.data(), image_bytes);
     SampleTransform t;
-    if (augment) {
+    if (augmenting) {
       std::mt19937_64 rng(
           derive_seed(seed, {0xa0u, static_cast<uint64_t>(epoch), static_cast<uint64_t>(i)}));
-      t = draw_transform(config.augment, S, rng);
+      t = draw_transform(augment, data.image_size, rng);
     }
-    render_sample(data.images[i], t, config, base + k * 3 * int64_t(S) * S);
+    std::memcpy(transforms + k * kTransformFields, &t, sizeof t);
   }
 }
 

@@ -106,24 +106,4 @@ ImageU8 SyntheticScenes::draw(int64_t index, int* label, Box* box) const {
   return img;
 }
 
-void images_to_tensor(const std::vector<const ImageU8*>& images, const Normalization& norm,
-                      const Tensor& out) {
-  SC_CHECK(out.rank() == 4 && out.dim(1) == 3 && out.dim(0) == int64_t(images.size()),
-           "images_to_tensor: output ", out.shape().str(), " does not hold ", images.size(),
-           " RGB images");
-  const int64_t H = out.dim(2), W = out.dim(3);
-  float* dst = out.data<float>();
-  for (size_t n = 0; n < images.size(); ++n) {
-    const ImageU8& img = *images[n];
-    SC_CHECK(img.height == H && img.width == W, "images_to_tensor: image ", n, " is ", img.height,
-             "x", img.width, ", the batch is ", H, "x", W);
-    for (int c = 0; c < 3; ++c) {
-      const float scale = 1.0f / (255.0f * norm.std[c]), shift = norm.mean[c] / norm.std[c];
-      float* plane = dst + (n * 3 + c) * H * W;
-      for (int64_t i = 0; i < H * W; ++i)
-        plane[i] = img.rgb[i * 3 + c] * scale - shift;
-    }
-  }
-}
-
 }  // namespace scenecam
