@@ -267,7 +267,7 @@ void Run::write_metric(const json& record) {
 
 void Run::step(const int64_t* indices, int64_t count, bool training, int64_t epoch, double lr,
                EpochStats* stats) {
-  const int64_t S = data_.image_size, K = cfg_.model.classes;
+  const int64_t K = cfg_.model.classes;
   stage_batch(data_, indices, count, cfg_.data.augment, training, cfg_.runtime.seed, epoch,
               host_pixels_.data<uint8_t>(), host_transforms_.data<float>());
   int32_t* host_labels = host_labels_.data<int32_t>();
