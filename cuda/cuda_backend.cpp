@@ -432,7 +432,7 @@ class CudaBackend final : public Backend {
     check("sgd_update", "params", params);
     check("sgd_update", "grads", grads, params.shape());
     if (p.momentum != 0.0f) check("sgd_update", "momentum_buf", momentum_buf, params.shape());
-    const SgdStep step{p.lr, p.momentum, p.weight_decay, p.nesterov, p.decoupled_weight_decay};
+    const SgdStep step = sgd_step(p);
     cuda::launch_sgd_update(f32(params), cf32(grads),
                             p.momentum != 0.0f ? f32(momentum_buf) : nullptr, params.numel(), step,
                             stream_);
@@ -440,18 +440,11 @@ class CudaBackend final : public Backend {
 
   void adamw_update(const AdamWParams& p, int64_t step, const Tensor& params, const Tensor& grads,
                     const Tensor& m, const Tensor& v) override {
-    SC_CHECK(step >= 1, "adamw_update: step ", step, " must be >= 1");
     check("adamw_update", "params", params);
     check("adamw_update", "grads", grads, params.shape());
     check("adamw_update", "m", m, params.shape());
     check("adamw_update", "v", v, params.shape());
-    const AdamWStep s{p.lr,
-                      p.beta1,
-                      p.beta2,
-                      p.eps,
-                      p.weight_decay,
-                      static_cast<float>(1.0 - std::pow(double(p.beta1), double(step))),
-                      static_cast<float>(1.0 - std::pow(double(p.beta2), double(step)))};
+    const AdamWStep s = adamw_step(p, step);
     cuda::launch_adamw_update(f32(params), cf32(grads), f32(m), f32(v), params.numel(), s, stream_);
   }
 

@@ -7,15 +7,6 @@
 namespace scenecam::cuda {
 namespace {
 
-constexpr int kWarp = 32;
-constexpr int kWarpsPerBlock = kBlock / kWarp;
-
-__device__ float warp_sum(float v) {
-  for (int offset = kWarp / 2; offset > 0; offset /= 2)
-    v += __shfl_down_sync(0xffffffffu, v, offset);
-  return v;
-}
-
 __global__ void global_avg_pool_forward_kernel(const float* __restrict__ x, float* __restrict__ y,
                                                int64_t planes, int64_t hw) {
   const int64_t plane = int64_t(blockIdx.x) * kWarpsPerBlock + threadIdx.x / kWarp;

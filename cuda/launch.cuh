@@ -19,6 +19,22 @@ inline bool aligned16(const void* p) {
   return reinterpret_cast<uintptr_t>(p) % 16 == 0;
 }
 
+// Warp reductions for kernels that give one warp a row or a plane; every lane gets the result.
+constexpr int kWarp = 32;
+constexpr int kWarpsPerBlock = kBlock / kWarp;
+
+__device__ inline float warp_sum(float v) {
+  for (int offset = kWarp / 2; offset > 0; offset /= 2)
+    v += __shfl_xor_sync(0xffffffffu, v, offset);
+  return v;
+}
+
+__device__ inline float warp_max(float v) {
+  for (int offset = kWarp / 2; offset > 0; offset /= 2)
+    v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, offset));
+  return v;
+}
+
 // y[i] = op(a[i], b[i]) for i < n (b may be null; y may alias a, as in dst += src). Threads take
 // whole float4
 // groups first, then the last n % 4 elements one by one.

@@ -9,20 +9,6 @@
 namespace scenecam::cuda {
 namespace {
 
-constexpr int kWarp = 32;
-constexpr int kWarpsPerBlock = kBlock / kWarp;
-
-__device__ float warp_max(float v) {
-  for (int o = kWarp / 2; o > 0; o /= 2)
-    v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));
-  return v;
-}
-__device__ float warp_sum_all(float v) {
-  for (int o = kWarp / 2; o > 0; o /= 2)
-    v += __shfl_xor_sync(0xffffffffu, v, o);
-  return v;
-}
-
 __global__ void softmax_ce_rows_kernel(const float* __restrict__ logits,
                                        const int32_t* __restrict__ labels, float smoothing,
                                        float* __restrict__ row_loss, float* __restrict__ dlogits,
@@ -43,8 +29,8 @@ __global__ void softmax_ce_rows_kernel(const float* __restrict__ logits,
     sum += expf(z[k] - zmax);
     target_dot += (k == label ? on : off) * z[k];
   }
-  sum = warp_sum_all(sum);
-  target_dot = warp_sum_all(target_dot);
+  sum = warp_sum(sum);
+  target_dot = warp_sum(target_dot);
   const float lse = zmax + logf(sum);
   const bool valid = label >= 0 && label < cols;
   if (lane == 0) row_loss[row] = valid ? lse - target_dot : NAN;

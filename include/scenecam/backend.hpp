@@ -68,6 +68,11 @@ struct AdamWParams {
   float weight_decay = 0.01f;
 };
 
+// The per-element step parameters an update applies, as both backends build them. AdamW's bias
+// corrections (1 - beta^t) are computed here once per step, in double.
+SgdStep sgd_step(const SgdParams& p);
+AdamWStep adamw_step(const AdamWParams& p, int64_t step);
+
 class Backend {
  public:
   virtual ~Backend() = default;

@@ -3,6 +3,8 @@
 
 #include "scenecam/backend.hpp"
 
+#include <cmath>
+
 namespace scenecam {
 
 void check_tensor(const char* op, const char* arg, const Tensor& t, Device device, DType dtype) {
@@ -51,6 +53,21 @@ Shape conv2d_output_shape(const Conv2dParams& p, const Shape& x, const Shape& w)
   SC_CHECK(x[2] + 2 * p.pad_h >= span_h && x[3] + 2 * p.pad_w >= span_w, "conv2d: the filter ",
            w.str(), " does not fit the padded input ", x.str());
   return Shape{x[0], w[0], ho, wo};
+}
+
+SgdStep sgd_step(const SgdParams& p) {
+  return SgdStep{p.lr, p.momentum, p.weight_decay, p.nesterov, p.decoupled_weight_decay};
+}
+
+AdamWStep adamw_step(const AdamWParams& p, int64_t step) {
+  SC_CHECK(step >= 1, "adamw_update: step ", step, " must be >= 1");
+  return AdamWStep{p.lr,
+                   p.beta1,
+                   p.beta2,
+                   p.eps,
+                   p.weight_decay,
+                   static_cast<float>(1.0 - std::pow(double(p.beta1), double(step))),
+                   static_cast<float>(1.0 - std::pow(double(p.beta2), double(step)))};
 }
 
 Shape pool2d_output_shape(const Pool2dParams& p, const Shape& x) {

@@ -93,7 +93,7 @@ void CpuBackend::augment_batch(const Tensor& images, const Tensor& transforms,
     const int64_t n = plane / 3;
     const int c = static_cast<int>(plane % 3);
     SampleTransform t;
-    std::memcpy(&t, tf + n * kTransformFields, sizeof t);
+    std::memcpy(static_cast<void*>(&t), tf + n * kTransformFields, sizeof t);
     const float scale = 1.0f / (255.0f * norm.std[c]), shift = norm.mean[c] / norm.std[c];
     const uint8_t* rgb = px + n * S * S * 3;
     float* o = dst + plane * S * S;
@@ -506,7 +506,7 @@ void CpuBackend::sgd_update(const SgdParams& p, const Tensor& params, const Tens
   check_tensor("sgd_update", "grads", grads, device(), dt, params.shape());
   if (p.momentum != 0.0f)
     check_tensor("sgd_update", "momentum_buf", momentum_buf, device(), dt, params.shape());
-  const SgdStep step{p.lr, p.momentum, p.weight_decay, p.nesterov, p.decoupled_weight_decay};
+  const SgdStep step = sgd_step(p);
   dispatch_float(dt, [&](auto zero) {
     using T = decltype(zero);
     T* w = params.data<T>();
@@ -523,17 +523,10 @@ void CpuBackend::sgd_update(const SgdParams& p, const Tensor& params, const Tens
 void CpuBackend::adamw_update(const AdamWParams& p, int64_t step, const Tensor& params,
                               const Tensor& grads, const Tensor& m, const Tensor& v) {
   const DType dt = float_dtype("adamw_update", params);
-  SC_CHECK(step >= 1, "adamw_update: step ", step, " must be >= 1");
   check_tensor("adamw_update", "grads", grads, device(), dt, params.shape());
   check_tensor("adamw_update", "m", m, device(), dt, params.shape());
   check_tensor("adamw_update", "v", v, device(), dt, params.shape());
-  const AdamWStep s{p.lr,
-                    p.beta1,
-                    p.beta2,
-                    p.eps,
-                    p.weight_decay,
-                    static_cast<float>(1.0 - std::pow(double(p.beta1), double(step))),
-                    static_cast<float>(1.0 - std::pow(double(p.beta2), double(step)))};
+  const AdamWStep s = adamw_step(p, step);
   dispatch_float(dt, [&](auto zero) {
     using T = decltype(zero);
     T *w = params.data<T>(), *ms = m.data<T>(), *vs = v.data<T>();

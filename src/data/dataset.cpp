@@ -105,7 +105,7 @@ void stage_batch(const Dataset& data, const int64_t* indices, int64_t count,
           derive_seed(seed, {0xa0u, static_cast<uint64_t>(epoch), static_cast<uint64_t>(i)}));
       t = draw_transform(augment, data.image_size, rng);
     }
-    std::memcpy(transforms + k * kTransformFields, &t, sizeof t);
+    std::memcpy(transforms + k * kTransformFields, static_cast<const void*>(&t), sizeof t);
   }
 }
 
