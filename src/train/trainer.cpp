@@ -421,8 +421,9 @@ TrainResult Run::train() {
     step_in_epoch_ = 0;
     const EpochStats val = evaluate();
     ++epochs_run;
-    epoch_seconds +=
+    const double this_epoch =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
+    epoch_seconds += this_epoch;
     const bool best = val.accuracy() > best_val_accuracy_;
     if (best) best_val_accuracy_ = val.accuracy();
     write_metric({{"type", "epoch"},
@@ -433,7 +434,7 @@ TrainResult Run::train() {
                   {"val_loss", val.mean_loss()},
                   {"val_accuracy", val.accuracy()},
                   {"lr", learning_rate(t, global_step_ - 1, steps_per_epoch_)},
-                  {"seconds", epoch_seconds / epochs_run}});
+                  {"seconds", this_epoch}});
     std::printf("epoch %ld/%d: train loss %.4f acc %.2f%% | val loss %.4f acc %.2f%%%s\n",
                 long(epoch_), t.epochs, stats.mean_loss(), 100 * stats.accuracy(), val.mean_loss(),
                 100 * val.accuracy(), best ? " (best)" : "");
