@@ -15,6 +15,7 @@
 #include <numeric>
 #include <random>
 
+#include "scenecam/batch.hpp"
 #include "scenecam/nn.hpp"
 #include "scenecam/progress.hpp"
 #include "scenecam/random.hpp"
@@ -90,12 +91,9 @@ class Run {
   std::unique_ptr<Pool> state_pool_, arena_;
   Block state_block_[2];
   Tensor state_[2];  // SGD: momentum; AdamW: exp_avg, exp_avg_sq
-  // The batch: staged on the host (page-locked on a GPU), copied as uint8 pixels, augmented and
-  // normalised on the backend's device.
-  std::unique_ptr<Pool> staging_pool_;
-  Tensor host_pixels_, host_transforms_, host_labels_, host_logits_, host_loss_;
-  Tensor pixels_, transforms_, images_, labels_, loss_;
-  Normalization norm_;
+  BatchInput batch_;
+  Tensor loss_;
+  float host_loss_ = 0;
   int64_t steps_per_epoch_ = 0;
   std::ofstream metrics_;  // metrics.jsonl, open for appending for the whole run
 
@@ -114,41 +112,24 @@ Run::Run(const RunConfig& config, const Dataset& data, const Split& split, Backe
       backend_(backend),
       options_(options),
       dir_(config.output.dir),
-      model_(resnet_spec(config.model)) {
+      model_(resnet_spec(config.model)),
+      batch_(backend, config.train.batch_size, data.image_size, config.model.classes, config.data) {
   check_inputs();
-  const int64_t B = cfg_.train.batch_size, S = data_.image_size;
+  const int64_t B = cfg_.train.batch_size;
   steps_per_epoch_ = static_cast<int64_t>(split_.train.size()) / B;
 
   model_.materialize(backend_, cfg_.runtime.seed);
   const Tensor values = model_.params().values();
   const int slots = cfg_.train.optimizer.name == "adamw" ? 2 : 1;
-  const int64_t K = cfg_.model.classes;
-  const size_t batch_bytes =
-      size_t(B) * S * S * 3 + size_t(B) * (kTransformFields + 1 + K) * 4 + 4 + 6 * kPoolAlignment;
   state_pool_ =
-      backend_.make_pool("optimizer state and batch",
-                         slots * values.nbytes() + batch_bytes + B * 3 * S * S * 4, false);
+      backend_.make_pool("optimizer state", slots * values.nbytes() + 2 * kPoolAlignment, false);
   const char* state_names[2] = {"optimizer state 0", "optimizer state 1"};
   for (int i = 0; i < slots; ++i) {
     state_block_[i] =
         state_pool_->allocate_tensor(values.shape(), DType::f32, state_names[i], &state_[i]);
     backend_.fill(state_[i], 0.0);
   }
-  staging_pool_ = backend_.make_staging_pool("batch staging", batch_bytes);
-  for (Pool* pool : {staging_pool_.get(), state_pool_.get()}) {
-    const bool host = pool == staging_pool_.get();
-    (host ? host_pixels_ : pixels_) = pool->take(Shape{B, S, S, 3}, DType::u8, "batch pixels");
-    (host ? host_transforms_ : transforms_) =
-        pool->take(Shape{B, kTransformFields}, DType::f32, "batch transforms");
-    (host ? host_labels_ : labels_) = pool->take(Shape{B}, DType::i32, "batch labels");
-    (host ? host_loss_ : loss_) = pool->take(Shape{1}, DType::f32, "loss");
-  }
-  host_logits_ = staging_pool_->take(Shape{B, K}, DType::f32, "logits");
-  images_ = state_pool_->take(Shape{B, 3, S, S}, DType::f32, "batch images");
-  for (int c = 0; c < 3; ++c) {
-    norm_.mean[c] = cfg_.data.mean[c];
-    norm_.std[c] = cfg_.data.std[c];
-  }
+  loss_ = state_pool_->take(Shape{1}, DType::f32, "loss");
   arena_ = backend_.make_pool("activations", 0, /*growable=*/true);
 }
 
@@ -268,22 +249,8 @@ void Run::write_metric(const json& record) {
 void Run::step(const int64_t* indices, int64_t count, bool training, int64_t epoch, double lr,
                EpochStats* stats) {
   const int64_t K = cfg_.model.classes;
-  stage_batch(data_, indices, count, cfg_.data.augment, training, cfg_.runtime.seed, epoch,
-              host_pixels_.data<uint8_t>(), host_transforms_.data<float>());
-  int32_t* host_labels = host_labels_.data<int32_t>();
-  for (int64_t k = 0; k < count; ++k)
-    host_labels[k] = data_.labels[indices[k]];
-  // A short final validation batch uses the front of the batch buffers.
-  const auto front = [count](const Tensor& t) {
-    Shape s = t.shape();
-    s[0] = count;
-    return Tensor(t.raw(), s, t.dtype(), t.device());
-  };
-  backend_.copy(front(host_pixels_), front(pixels_));
-  backend_.copy(front(host_transforms_), front(transforms_));
-  backend_.copy(front(host_labels_), front(labels_));
-  const Tensor images = front(images_), labels = front(labels_);
-  backend_.augment_batch(front(pixels_), front(transforms_), norm_, images);
+  Tensor images, labels;
+  batch_.load(data_, indices, count, training, cfg_.runtime.seed, epoch, &images, &labels);
 
   StepContext ctx{backend_, *arena_, training};
   const Tensor logits = model_.forward(ctx, images);
@@ -312,9 +279,9 @@ void Run::step(const int64_t* indices, int64_t count, bool training, int64_t epo
       }
     }
   }
-  backend_.copy(loss_, host_loss_);
-  backend_.copy(logits, front(host_logits_));
-  const float loss = host_loss_.data<float>()[0];
+  backend_.copy(loss_, Tensor(&host_loss_, Shape{1}, DType::f32, Device::cpu()));
+  const float* host_logits = batch_.download_logits(logits);
+  const float loss = host_loss_;
   arena_->reset();
   if (training && !std::isfinite(loss)) {
     const fs::path last = dir_ / "last.safetensors";
@@ -326,8 +293,8 @@ void Run::step(const int64_t* indices, int64_t count, bool training, int64_t epo
   stats->loss += double(loss) * count;
   stats->seen += count;
   for (int64_t k = 0; k < count; ++k) {
-    const float* row = host_logits_.data<float>() + k * K;
-    stats->correct += (std::max_element(row, row + K) - row) == host_labels[k];
+    const float* row = host_logits + k * K;
+    stats->correct += (std::max_element(row, row + K) - row) == batch_.host_labels()[k];
   }
 }
 

@@ -1,0 +1,42 @@
+// A batch's trip from a Dataset to the backend, shared by training, evaluation and prediction:
+// the samples are staged on the host (page-locked memory on a GPU) as uint8 pixels plus one
+// transform each, copied, then cropped, flipped and normalised on the backend's device by
+// augment_batch. Every buffer is laid out once for the largest batch; a shorter batch uses the
+// front of each.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "scenecam/backend.hpp"
+#include "scenecam/config.hpp"
+#include "scenecam/dataset.hpp"
+
+namespace scenecam {
+
+class BatchInput {
+ public:
+  BatchInput(Backend& backend, int64_t max_batch, int image_size, int64_t classes,
+             const DataConfig& data);
+
+  // Stages samples `indices` of `data` (augmented when `augment`, from (seed, epoch, sample)) and
+  // returns their device images [count, 3, S, S] and labels [count].
+  void load(const Dataset& data, const int64_t* indices, int64_t count, bool augment, uint64_t seed,
+            int64_t epoch, Tensor* images, Tensor* labels);
+  // The labels of the last load, on the host.
+  const int32_t* host_labels() const { return host_labels_.data<int32_t>(); }
+  // Copies logits [count, K] to the host; the pointer stays valid until the next call.
+  const float* download_logits(const Tensor& logits);
+
+ private:
+  static Tensor front(const Tensor& t, int64_t count);
+
+  Backend& backend_;
+  const DataConfig& data_;
+  Normalization norm_;
+  std::unique_ptr<Pool> staging_, device_;
+  Tensor host_pixels_, host_transforms_, host_labels_, host_logits_;
+  Tensor pixels_, transforms_, labels_, images_;
+};
+
+}  // namespace scenecam
