@@ -16,7 +16,9 @@ __global__ void augment_kernel(const uint8_t* __restrict__ images,
     const int c = int(plane % 3), y = int((i % plane_size) / size), x = int(i % size);
     const float v =
         augmented_pixel(images + image * plane_size * 3, size, transforms[image], x, y, c);
-    out[i] = (v / 255.0f - norm.mean[c]) / norm.std[c];
+    // The same rounding as the CPU backend: v * scale - shift.
+    const float scale = 1.0f / (255.0f * norm.std[c]), shift = norm.mean[c] / norm.std[c];
+    out[i] = v * scale - shift;
   }
 }
 

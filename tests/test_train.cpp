@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "scenecam/evaluate.hpp"
 #include "scenecam/safetensors.hpp"
 #include "scenecam/trainer.hpp"
 #include "test_util.hpp"
@@ -193,6 +194,22 @@ TEST_F(Training, RefusesToOverwriteARunAndMismatchedClasses) {
   const RunConfig five =
       parse_config(tiny_config(root / "other", 1), "five.yaml", {"model.classes=5"});
   test::expect_error([&] { run(five); }, {"model.classes is 5 but the data has 6 classes"});
+}
+
+TEST_F(Training, EvalOfTheBestCheckpointReproducesTheValidationAccuracy) {
+  const RunConfig c = parse_config(tiny_config(root / "run", 2), "a.yaml");
+  const TrainResult r = run(c);
+  auto backend = make_cpu_backend(2);
+  EvalOptions o;
+  o.checkpoint = (root / "run" / "best.safetensors").string();
+  const EvalResult e = evaluate_checkpoint(o, *backend);
+  EXPECT_EQ(e.report.accuracy, r.best_val_accuracy);  // exactly: the same inference path
+  EXPECT_EQ(e.report.samples, 200);
+  for (const char* f :
+       {"report.json", "report.csv", "confusion.csv", "confusion_normalized.csv", "mistakes.csv"})
+    EXPECT_TRUE(fs::exists(root / "run" / "eval" / f)) << f;
+  const auto j = nlohmann::json::parse(std::ifstream(root / "run" / "eval" / "report.json"));
+  EXPECT_EQ(j["accuracy"].get<double>(), r.best_val_accuracy);
 }
 
 TEST(LearningRate, Schedules) {

@@ -14,6 +14,7 @@
 #include "scenecam/config.hpp"
 #include "scenecam/cuda_backend.hpp"
 #include "scenecam/error.hpp"
+#include "scenecam/evaluate.hpp"
 #include "scenecam/trainer.hpp"
 
 namespace {
@@ -120,7 +121,83 @@ void usage(std::FILE* out) {
       "          last checkpoint (CONFIG defaults to RUN_DIR/config.yaml); Ctrl-C writes a\n"
       "          checkpoint and exits with 130\n"
       "\n"
+      "  eval --checkpoint RUN/best.safetensors [--data DIR] [--split val|train|all]\n"
+      "       [--out DIR] [--top-k K] [--device D]\n"
+      "          accuracy, top-k, per-class precision/recall/F1, confusion matrix and the most\n"
+      "          confident mistakes; on DIR (root/<class>/images) or the run's own split\n"
+      "          (default val); files go to --out (default RUN/eval)\n"
+      "\n"
+      "  predict --checkpoint CKPT --images FILE|DIR ... [--top-k K] [--format json|csv]\n"
+      "          class probabilities per image; unreadable files are reported, not fatal\n"
+      "\n"
       "  --help  this text\n");
+}
+
+// The backend for a checkpoint: its run's device unless --device says otherwise.
+std::unique_ptr<scenecam::Backend> checkpoint_backend(const std::string& checkpoint,
+                                                      const std::string& device) {
+  scenecam::RuntimeConfig r;
+  r.device = device.empty() ? scenecam::checkpoint_device(checkpoint) : device;
+  return make_backend(r);
+}
+
+int eval(int argc, char** argv) {
+  scenecam::EvalOptions o;
+  std::string device;
+  for (int i = 2; i < argc; ++i) {
+    const std::string arg = argv[i];
+    SC_CHECK(i + 1 < argc, "flag ", arg, " needs a value");
+    const char* v = argv[++i];
+    if (arg == "--checkpoint")
+      o.checkpoint = v;
+    else if (arg == "--data")
+      o.data_dir = v;
+    else if (arg == "--split")
+      o.split = v;
+    else if (arg == "--out")
+      o.out_dir = v;
+    else if (arg == "--top-k")
+      o.top_k = static_cast<int>(parse_int("--top-k", v, 1, 1000));
+    else if (arg == "--device")
+      device = v;
+    else
+      scenecam::fail("unknown flag '", arg, "' for eval (see scenecam --help)");
+  }
+  SC_CHECK(!o.checkpoint.empty(), "eval needs --checkpoint RUN/best.safetensors");
+  auto backend = checkpoint_backend(o.checkpoint, device);
+  scenecam::evaluate_checkpoint(o, *backend);
+  return 0;
+}
+
+int predict(int argc, char** argv) {
+  scenecam::PredictOptions o;
+  std::string device;
+  for (int i = 2; i < argc; ++i) {
+    const std::string arg = argv[i];
+    auto value = [&]() -> const char* {
+      SC_CHECK(i + 1 < argc, "flag ", arg, " needs a value");
+      return argv[++i];
+    };
+    if (arg == "--checkpoint")
+      o.checkpoint = value();
+    else if (arg == "--top-k")
+      o.top_k = static_cast<int>(parse_int("--top-k", value(), 1, 1000));
+    else if (arg == "--format")
+      o.format = value();
+    else if (arg == "--device")
+      device = value();
+    else if (arg == "--images") {
+      while (i + 1 < argc && std::string(argv[i + 1]).rfind("--", 0) != 0)
+        o.inputs.push_back(argv[++i]);
+    } else
+      scenecam::fail("unknown flag '", arg, "' for predict (see scenecam --help)");
+  }
+  SC_CHECK(!o.checkpoint.empty() && !o.inputs.empty(),
+           "predict needs --checkpoint CKPT and --images FILE|DIR ...");
+  auto backend = checkpoint_backend(o.checkpoint, device);
+  const int64_t predicted = scenecam::predict_images(o, *backend);
+  SC_CHECK(predicted > 0, "predict: none of the inputs could be read as an image");
+  return 0;
 }
 
 }  // namespace
@@ -137,6 +214,8 @@ int main(int argc, char** argv) {
   }
   try {
     if (command == "train") return train(argc, argv);
+    if (command == "eval") return eval(argc, argv);
+    if (command == "predict") return predict(argc, argv);
     std::fprintf(stderr, "scenecam: unknown command '%s' (see scenecam --help)\n", command.c_str());
     return kUsageError;
   } catch (const scenecam::Error& e) {
