@@ -5,6 +5,8 @@
 #include <nlohmann/json.hpp>
 
 #include "scenecam/evaluate.hpp"
+#include "scenecam/image_io.hpp"
+#include "scenecam/report.hpp"
 #include "scenecam/safetensors.hpp"
 #include "scenecam/trainer.hpp"
 #include "test_util.hpp"
@@ -60,6 +62,15 @@ class Training : public ::testing::Test {
     return train(c, data, split, *backend, o);
   }
 };
+
+// Width and height from a PNG's IHDR chunk.
+std::pair<int, int> png_size(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  unsigned char b[24] = {};
+  in.read(reinterpret_cast<char*>(b), 24);
+  return {(b[16] << 24) | (b[17] << 16) | (b[18] << 8) | b[19],
+          (b[20] << 24) | (b[21] << 16) | (b[22] << 8) | b[23]};
+}
 
 // Every tensor of two checkpoints, byte for byte.
 void expect_same_tensors(const std::string& a, const std::string& b) {
@@ -210,6 +221,41 @@ TEST_F(Training, EvalOfTheBestCheckpointReproducesTheValidationAccuracy) {
     EXPECT_TRUE(fs::exists(root / "run" / "eval" / f)) << f;
   const auto j = nlohmann::json::parse(std::ifstream(root / "run" / "eval" / "report.json"));
   EXPECT_EQ(j["accuracy"].get<double>(), r.best_val_accuracy);
+}
+
+TEST_F(Training, ReportWritesDecodableFiguresAndAPageThatReferencesThem) {
+  if (!image_files_supported()) GTEST_SKIP() << "this build has no OpenCV: reports are off";
+  const RunConfig c = parse_config(tiny_config(root / "run", 2), "a.yaml");
+  run(c);
+  auto backend = make_cpu_backend(2);
+  const ReportResult r = write_report((root / "run").string(), *backend);
+  ASSERT_EQ(r.images.size(), 5u);
+  const std::map<std::string, std::pair<int, int>> sizes = {
+      {"curves.png", {1200, 460}}, {"lr.png", {640, 400}}, {"confusion.png", {640, 620}}};
+  for (const std::string& path : r.images) {
+    ImageU8 img;
+    std::string why;
+    // Decodes at its own size via a generous target, then check the real size from the file.
+    ASSERT_TRUE(read_image_file(path, 32, &img, &why)) << path << ": " << why;
+    const auto it = sizes.find(fs::path(path).filename().string());
+    if (it != sizes.end()) {
+      const auto [w, h] = png_size(path);
+      EXPECT_EQ(w, it->second.first) << path;
+      EXPECT_EQ(h, it->second.second) << path;
+    }
+  }
+  // Every src="..." in the page names a file that exists beside it.
+  std::ifstream in(r.html);
+  const std::string html((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  int refs = 0;
+  for (size_t at = html.find("src=\""); at != std::string::npos; at = html.find("src=\"", at + 1)) {
+    const size_t end = html.find('"', at + 5);
+    const std::string ref = html.substr(at + 5, end - at - 5);
+    EXPECT_TRUE(fs::exists(fs::path(r.html).parent_path() / ref)) << ref;
+    ++refs;
+  }
+  EXPECT_EQ(refs, 5);
+  EXPECT_NE(html.find("weighted avg"), std::string::npos);
 }
 
 TEST(LearningRate, Schedules) {

@@ -15,6 +15,8 @@
 #include "scenecam/cuda_backend.hpp"
 #include "scenecam/error.hpp"
 #include "scenecam/evaluate.hpp"
+#include "scenecam/image_io.hpp"
+#include "scenecam/report.hpp"
 #include "scenecam/trainer.hpp"
 
 namespace {
@@ -104,7 +106,17 @@ int train(int argc, char** argv) {
   const scenecam::TrainResult r = scenecam::train(config, data, split, *backend, options);
   if (r.best_val_accuracy >= 0)
     std::printf("train: best validation accuracy %.2f%%; %.0f training images/s; run folder %s\n",
-                100 * r.best_val_accuracy, r.images_per_second, config.output.dir.c_str());
+                100 * r.best_val_accuracy, r.images_per_second,
+                config.output.dir.c_str());  // The report follows a finished run; a report that
+                                             // cannot be drawn does not undo the training.
+  if (!r.stopped_early && scenecam::image_files_supported()) {
+    try {
+      scenecam::write_report(config.output.dir, *backend);
+    } catch (const scenecam::Error& e) {
+      std::fprintf(stderr, "scenecam: the run finished, but its report failed: %s\n", e.what());
+    }
+  }
+
   return g_interrupt ? kInterrupted : 0;
 }
 
@@ -129,6 +141,10 @@ void usage(std::FILE* out) {
       "\n"
       "  predict --checkpoint CKPT --images FILE|DIR ... [--top-k K] [--format json|csv]\n"
       "          class probabilities per image; unreadable files are reported, not fatal\n"
+      "\n"
+      "  report RUN_DIR [--device D]\n"
+      "          figures (curves, learning rate, class distribution, confusion matrix, sample\n"
+      "          predictions) and RUN_DIR/report/report.html; also written after train\n"
       "\n"
       "  --help  this text\n");
 }
@@ -200,6 +216,25 @@ int predict(int argc, char** argv) {
   return 0;
 }
 
+int report(int argc, char** argv) {
+  SC_CHECK(argc >= 3, "report needs a run folder: scenecam report RUN_DIR [--device D]");
+  const std::string run_dir = argv[2];
+  std::string device;
+  for (int i = 3; i < argc; i += 2) {
+    SC_CHECK(std::string(argv[i]) == "--device" && i + 1 < argc,
+             "report takes RUN_DIR [--device D]");
+    device = argv[i + 1];
+  }
+  const std::string checkpoint = (std::filesystem::path(run_dir) / "best.safetensors").string();
+  auto backend =
+      checkpoint_backend(std::filesystem::exists(checkpoint)
+                             ? checkpoint
+                             : (std::filesystem::path(run_dir) / "last.safetensors").string(),
+                         device);
+  scenecam::write_report(run_dir, *backend);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -216,6 +251,7 @@ int main(int argc, char** argv) {
     if (command == "train") return train(argc, argv);
     if (command == "eval") return eval(argc, argv);
     if (command == "predict") return predict(argc, argv);
+    if (command == "report") return report(argc, argv);
     std::fprintf(stderr, "scenecam: unknown command '%s' (see scenecam --help)\n", command.c_str());
     return kUsageError;
   } catch (const scenecam::Error& e) {

@@ -1,0 +1,355 @@
+// Run reports: figures drawn with OpenCV's primitives, and an HTML page that shows them.
+#include "scenecam/report.hpp"
+
+#include <nlohmann/json.hpp>
+#include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
+#include <opencv2/imgproc.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <numeric>
+#include <sstream>
+
+#include "scenecam/config.hpp"
+#include "scenecam/files.hpp"
+#include "scenecam/image_io.hpp"
+#include "scenecam/inference.hpp"
+#include "scenecam/metrics.hpp"
+#include "scenecam/trainer.hpp"
+
+namespace scenecam {
+namespace fs = std::filesystem;
+using json = nlohmann::json;
+
+namespace {
+
+const cv::Scalar kInk(40, 40, 40), kGrid(225, 225, 225), kWhite(255, 255, 255);
+// Colours (BGR) for series: blue, orange, green, red.
+const cv::Scalar kSeries[] = {{180, 119, 31}, {14, 127, 255}, {44, 160, 44}, {40, 39, 214}};
+constexpr int kFont = cv::FONT_HERSHEY_SIMPLEX;
+
+void text(cv::Mat& img, const std::string& s, cv::Point at, double scale, const cv::Scalar& color,
+          int align = 0 /* -1 left, 0 centre, 1 right */, int thickness = 1) {
+  int base = 0;
+  const cv::Size size = cv::getTextSize(s, kFont, scale, thickness, &base);
+  const int x = align < 0 ? at.x : align == 0 ? at.x - size.width / 2 : at.x - size.width;
+  cv::putText(img, s, cv::Point(x, at.y + size.height / 2), kFont, scale, color, thickness,
+              cv::LINE_AA);
+}
+
+std::string number(double v) {
+  if (std::abs(v) < 1e-12) v = 0;  // no "-0" from a tick computed as -1e-17
+  char buf[32];
+  std::snprintf(buf, sizeof buf,
+                std::abs(v) >= 100 || v == std::floor(v) ? "%.0f"
+                : std::abs(v) >= 1                       ? "%.2g"
+                                                         : "%.3g",
+                v);
+  return buf;
+}
+
+std::string percent(double share) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f%%", 100 * share);
+  return buf;
+}
+
+// "Nice" tick values covering [lo, hi].
+std::vector<double> ticks(double lo, double hi, int target = 5) {
+  if (hi <= lo) hi = lo + 1;
+  const double raw = (hi - lo) / target, mag = std::pow(10.0, std::floor(std::log10(raw)));
+  const double step = mag * (raw / mag < 1.5 ? 1 : raw / mag < 3 ? 2 : raw / mag < 7 ? 5 : 10);
+  std::vector<double> t;
+  for (double v = std::ceil(lo / step) * step; v <= hi + 1e-9 * step; v += step)
+    t.push_back(v);
+  return t;
+}
+
+struct Series {
+  std::string name;
+  std::vector<double> x, y;
+};
+
+// A line chart with axes, ticks, grid, labels and a legend, drawn into `panel` of `img`.
+void line_chart(cv::Mat& img, cv::Rect panel, const std::string& title, const std::string& xlabel,
+                const std::string& ylabel, const std::vector<Series>& series) {
+  const cv::Rect plot(panel.x + 70, panel.y + 45, panel.width - 95, panel.height - 100);
+  double x0 = 1e300, x1 = -1e300, y0 = 1e300, y1 = -1e300;
+  for (const Series& s : series)
+    for (size_t i = 0; i < s.x.size(); ++i) {
+      x0 = std::min(x0, s.x[i]), x1 = std::max(x1, s.x[i]);
+      y0 = std::min(y0, s.y[i]), y1 = std::max(y1, s.y[i]);
+    }
+  if (x0 > x1) x0 = 0, x1 = 1, y0 = 0, y1 = 1;
+  if (y1 - y0 < 1e-12) y0 -= 0.5, y1 += 0.5;
+  if (x1 - x0 < 1e-12) x0 -= 0.5, x1 += 0.5;
+  const double pad = 0.05 * (y1 - y0);
+  y0 -= pad, y1 += pad;
+  auto px = [&](double x) { return plot.x + int(std::lround((x - x0) / (x1 - x0) * plot.width)); };
+  auto py = [&](double y) {
+    return plot.y + plot.height - int(std::lround((y - y0) / (y1 - y0) * plot.height));
+  };
+  text(img, title, {panel.x + panel.width / 2, panel.y + 18}, 0.6, kInk, 0, 2);
+  for (double t : ticks(y0, y1)) {
+    cv::line(img, {plot.x, py(t)}, {plot.x + plot.width, py(t)}, kGrid, 1);
+    text(img, number(t), {plot.x - 8, py(t)}, 0.42, kInk, 1);
+  }
+  for (double t : ticks(x0, x1, 6)) {
+    cv::line(img, {px(t), plot.y}, {px(t), plot.y + plot.height}, kGrid, 1);
+    text(img, number(t), {px(t), plot.y + plot.height + 14}, 0.42, kInk);
+  }
+  cv::rectangle(img, plot, kInk, 1);
+  text(img, xlabel, {plot.x + plot.width / 2, plot.y + plot.height + 36}, 0.5, kInk);
+  // The y label, written horizontally above the axis (Hershey text does not rotate).
+  text(img, ylabel, {panel.x + 8, plot.y - 14}, 0.45, kInk, -1);
+  // The legend goes top right unless the curves pass there; then bottom right.
+  bool top_right_busy = false;
+  for (const Series& s : series)
+    for (size_t i = 0; i < s.x.size(); ++i)
+      top_right_busy |= px(s.x[i]) > plot.x + plot.width - 170 &&
+                        py(s.y[i]) < plot.y + 20 + 18 * int(series.size());
+  const int legend_y =
+      top_right_busy ? plot.y + plot.height - 14 - 18 * int(series.size() - 1) : plot.y + 14;
+  for (size_t k = 0; k < series.size(); ++k) {
+    const Series& s = series[k];
+    const cv::Scalar color = kSeries[k % 4];
+    for (size_t i = 1; i < s.x.size(); ++i)
+      cv::line(img, {px(s.x[i - 1]), py(s.y[i - 1])}, {px(s.x[i]), py(s.y[i])}, color, 2,
+               cv::LINE_AA);
+    for (size_t i = 0; i < s.x.size() && s.x.size() <= 60; ++i)
+      cv::circle(img, {px(s.x[i]), py(s.y[i])}, 3, color, cv::FILLED, cv::LINE_AA);
+    const cv::Point at(plot.x + plot.width - 130, legend_y + 18 * int(k));
+    cv::line(img, at, at + cv::Point(22, 0), color, 2, cv::LINE_AA);
+    text(img, s.name, at + cv::Point(28, 0), 0.45, kInk, -1);
+  }
+}
+
+void save(const cv::Mat& bgr, const fs::path& path, ReportResult* result) {
+  const std::string tmp = path.string() + ".tmp.png";
+  SC_CHECK(cv::imwrite(tmp, bgr) && std::rename(tmp.c_str(), path.c_str()) == 0, path.string(),
+           ": could not write the figure (disk full?)");
+  result->images.push_back(path.string());
+}
+
+std::string html_escape(const std::string& s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+ReportResult write_report(const std::string& run_dir, Backend& backend) {
+  const fs::path run(run_dir);
+  const fs::path checkpoint =
+      fs::exists(run / "best.safetensors") ? run / "best.safetensors" : run / "last.safetensors";
+  SC_CHECK(fs::exists(checkpoint), run_dir,
+           ": no best.safetensors or last.safetensors (is it a run folder?)");
+  const SafetensorsFile file(checkpoint.string());
+  const RunConfig config =
+      parse_config(file.metadata().count("config") ? file.metadata().at("config") : "",
+                   checkpoint.string() + " (embedded config)");
+  const fs::path out = run / "report";
+  std::error_code ec;
+  fs::create_directories(out, ec);
+  SC_CHECK(!ec, out.string(), ": cannot create the report folder (", ec.message(), ")");
+  ReportResult result;
+
+  // ---- curves from metrics.jsonl
+  Series train_loss{"train", {}, {}}, val_loss{"validation", {}, {}}, train_acc{"train", {}, {}},
+      val_acc{"validation", {}, {}}, lr{"learning rate", {}, {}};
+  std::ifstream metrics(run / "metrics.jsonl");
+  for (std::string line; std::getline(metrics, line);) {
+    const json r = json::parse(line, nullptr, false);
+    if (r.is_discarded() || !r.contains("type")) continue;
+    if (r["type"] == "epoch") {
+      const double e = r["epoch"].get<double>();
+      train_loss.x.push_back(e), train_loss.y.push_back(r["train_loss"].get<double>());
+      val_loss.x.push_back(e), val_loss.y.push_back(r["val_loss"].get<double>());
+      train_acc.x.push_back(e), train_acc.y.push_back(100 * r["train_accuracy"].get<double>());
+      val_acc.x.push_back(e), val_acc.y.push_back(100 * r["val_accuracy"].get<double>());
+    } else if (r["type"] == "step") {
+      lr.x.push_back(r["global_step"].get<double>()), lr.y.push_back(r["lr"].get<double>());
+    }
+  }
+  cv::Mat curves(460, 1200, CV_8UC3, kWhite);
+  line_chart(curves, {0, 0, 600, 460}, "Loss", "epoch", "loss", {train_loss, val_loss});
+  line_chart(curves, {600, 0, 600, 460}, "Accuracy", "epoch", "accuracy (%)", {train_acc, val_acc});
+  save(curves, out / "curves.png", &result);
+  cv::Mat lr_img(400, 640, CV_8UC3, kWhite);
+  line_chart(lr_img, {0, 0, 640, 400}, "Learning rate", "step", "lr", {lr});
+  save(lr_img, out / "lr.png", &result);
+
+  // ---- the validation split through the model
+  Classifier classifier(config, file, backend);
+  Split split;
+  const Dataset data = load_training_data(config, &split);
+  const std::vector<std::string>& classes = classifier.classes();
+  const int K = static_cast<int>(classes.size());
+  std::vector<float> logits = classifier.logits(data, split.val, true);
+  std::vector<int32_t> labels;
+  for (int64_t i : split.val)
+    labels.push_back(data.labels[i]);
+  const ClassificationReport report =
+      classification_report(labels, logits, classes, {1, std::min(3, K)});
+  std::vector<float> probs = logits;
+  softmax_rows(probs, K);
+
+  // ---- class distribution
+  std::vector<double> train_count(K, 0), val_count(K, 0);
+  for (int64_t i : split.train)
+    ++train_count[data.labels[i]];
+  for (int64_t i : split.val)
+    ++val_count[data.labels[i]];
+  cv::Mat dist(420, 120 + 110 * K, CV_8UC3, kWhite);
+  {
+    const cv::Rect plot(70, 50, dist.cols - 100, dist.rows - 120);
+    const double top = *std::max_element(train_count.begin(), train_count.end()) * 1.1 + 1;
+    text(dist, "Images per class", {dist.cols / 2, 20}, 0.6, kInk, 0, 2);
+    for (double t : ticks(0, top)) {
+      const int y = plot.y + plot.height - int(t / top * plot.height);
+      cv::line(dist, {plot.x, y}, {plot.x + plot.width, y}, kGrid, 1);
+      text(dist, number(t), {plot.x - 8, y}, 0.42, kInk, 1);
+    }
+    const int slot = plot.width / K;
+    for (int c = 0; c < K; ++c) {
+      for (int s = 0; s < 2; ++s) {
+        const double v = s == 0 ? train_count[c] : val_count[c];
+        const int h = int(v / top * plot.height), x = plot.x + c * slot + slot / 6 + s * slot / 3;
+        cv::rectangle(dist, {x, plot.y + plot.height - h, slot / 3 - 2, h}, kSeries[s], cv::FILLED);
+      }
+      text(dist, classes[c], {plot.x + c * slot + slot / 2, plot.y + plot.height + 16}, 0.45, kInk);
+    }
+    cv::rectangle(dist, plot, kInk, 1);
+    for (int s = 0; s < 2; ++s) {  // the legend sits above the plot, clear of the bars
+      const cv::Point at(plot.x + plot.width - 260 + 130 * s, plot.y - 14);
+      cv::rectangle(dist, {at.x, at.y - 6, 18, 12}, kSeries[s], cv::FILLED);
+      text(dist, s == 0 ? "train" : "validation", at + cv::Point(26, 0), 0.45, kInk, -1);
+    }
+    text(dist, "class", {plot.x + plot.width / 2, plot.y + plot.height + 42}, 0.5, kInk);
+  }
+  save(dist, out / "classes.png", &result);
+
+  // ---- confusion matrix heatmap: colour by the row-normalised share, text the count
+  const int cell = 80, left = 130, top = 80;
+  cv::Mat conf(top + cell * K + 60, left + cell * K + 30, CV_8UC3, kWhite);
+  text(conf, "Confusion matrix (validation)", {conf.cols / 2, 22}, 0.6, kInk, 0, 2);
+  text(conf, "predicted", {left + cell * K / 2, top - 40}, 0.5, kInk);
+  for (int t = 0; t < K; ++t) {
+    int64_t row = 0;
+    for (int64_t v : report.confusion[t])
+      row += v;
+    text(conf, classes[t], {left - 8, top + t * cell + cell / 2}, 0.45, kInk, 1);
+    text(conf, classes[t], {left + t * cell + cell / 2, top - 14}, 0.42, kInk);
+    for (int p = 0; p < K; ++p) {
+      const double share = row ? double(report.confusion[t][p]) / row : 0;
+      const cv::Scalar colour(255 - 200 * share, 255 - 150 * share, 255 - 40 * share);
+      cv::rectangle(conf, {left + p * cell, top + t * cell, cell, cell}, colour, cv::FILLED);
+      cv::rectangle(conf, {left + p * cell, top + t * cell, cell, cell}, kGrid, 1);
+      text(conf, std::to_string(report.confusion[t][p]),
+           {left + p * cell + cell / 2, top + t * cell + cell / 2}, 0.55,
+           share > 0.55 ? kWhite : kInk, 0, 1);
+    }
+  }
+  text(conf, "true class (rows)", {left + cell * K / 2, top + cell * K + 30}, 0.5, kInk);
+  save(conf, out / "confusion.png", &result);
+
+  // ---- prediction grid: validation images spread evenly over the split (which is ordered by
+  // class), mistakes framed in red
+  const int tiles = std::min<int>(16, static_cast<int>(split.val.size())), cols = 4, tile = 160;
+  const int rows = (tiles + cols - 1) / cols;
+  cv::Mat grid(rows * (tile + 46) + 40, cols * tile + (cols + 1) * 10, CV_8UC3, kWhite);
+  text(grid, "Validation predictions (true / predicted, probability)", {grid.cols / 2, 18}, 0.5,
+       kInk, 0, 1);
+  for (int t = 0; t < tiles; ++t) {
+    const int64_t k = int64_t(t) * int64_t(split.val.size()) / tiles;
+    const ImageU8& img = data.images[split.val[k]];
+    cv::Mat rgb(img.height, img.width, CV_8UC3, const_cast<uint8_t*>(img.rgb.data())), bgr, big;
+    cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
+    cv::resize(bgr, big, {tile, tile}, 0, 0, cv::INTER_NEAREST);
+    const int x = 10 + (t % cols) * (tile + 10), y = 36 + (t / cols) * (tile + 46);
+    big.copyTo(grid(cv::Rect(x, y, tile, tile)));
+    const float* row = probs.data() + k * K;
+    const int pred = int(std::max_element(row, row + K) - row);
+    const bool wrong = pred != labels[k];
+    const cv::Scalar colour = wrong ? cv::Scalar(30, 30, 220) : cv::Scalar(40, 140, 40);
+    if (wrong) cv::rectangle(grid, {x - 3, y - 3, tile + 6, tile + 6}, colour, 3);
+    text(grid, classes[labels[k]] + " / " + classes[pred], {x + tile / 2, y + tile + 12}, 0.42,
+         colour);
+    char p[32];
+    std::snprintf(p, sizeof p, "%.2f%s", row[pred], wrong ? "  (wrong)" : "");
+    text(grid, p, {x + tile / 2, y + tile + 30}, 0.42, colour);
+  }
+  save(grid, out / "predictions.png", &result);
+
+  // ---- report.html: figures next to it, tables inline
+  std::ostringstream h;
+  h << "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>scenecam report: "
+    << html_escape(run.filename().string())
+    << "</title>\n<style>body{font-family:sans-serif;margin:2em;"
+    << "max-width:1250px;color:#222}table{border-collapse:collapse;margin:1em 0}td,th{border:1px "
+       "solid "
+    << "#ccc;padding:4px "
+       "10px;text-align:right}th{background:#f3f3f3}td:first-child,th:first-child{text-align:"
+    << "left}img{max-width:100%;border:1px solid #ddd;margin:0.5em 0}</style></head><body>\n";
+  h << "<h1>Run " << html_escape(run.filename().string()) << "</h1>\n<p>"
+    << html_escape(config.model.arch) << ", " << K << " classes, " << config.data.image_size << "x"
+    << config.data.image_size << " images, " << train_loss.x.size()
+    << " epoch(s) logged; checkpoint <code>" << html_escape(checkpoint.filename().string())
+    << "</code>; validation accuracy <b>" << percent(report.accuracy) << "</b> on "
+    << report.samples << " images.</p>\n";
+  h << "<h2>Training curves</h2>\n<img src=\"curves.png\" alt=\"loss and accuracy per epoch\">\n"
+    << "<img src=\"lr.png\" alt=\"learning rate per step\">\n";
+  h << "<h2>Classification report "
+       "(validation)</h2>\n<table><tr><th>class</th><th>precision</th><th>recall"
+    << "</th><th>f1-score</th><th>support</th></tr>\n";
+  char cellbuf[128];
+  auto row = [&](const std::string& name, const ClassMetrics& m) {
+    std::snprintf(cellbuf, sizeof cellbuf, "<td>%.3f</td><td>%.3f</td><td>%.3f</td><td>%ld</td>",
+                  m.precision, m.recall, m.f1, long(m.support));
+    h << "<tr><td>" << html_escape(name) << "</td>" << cellbuf << "</tr>\n";
+  };
+  for (int c = 0; c < K; ++c)
+    row(classes[c], report.per_class[c]);
+  row("macro avg", report.macro);
+  row("weighted avg", report.weighted);
+  h << "</table>\n<p>accuracy " << percent(report.accuracy);
+  for (const auto& [k, acc] : report.top_k)
+    h << "; top-" << k << " " << percent(acc);
+  h << "</p>\n";
+  if (!report.never_predicted.empty())
+    h << "<p>Never predicted (precision set to 0): "
+      << html_escape(json(report.never_predicted).dump()) << "</p>\n";
+  h << "<h2>Confusion matrix</h2>\n<img src=\"confusion.png\" alt=\"confusion matrix\">\n";
+  h << "<h2>Class distribution</h2>\n<img src=\"classes.png\" alt=\"images per class\">\n";
+  h << "<h2>Sample predictions</h2>\n<img src=\"predictions.png\" alt=\"validation "
+       "predictions\">\n";
+  h << "</body></html>\n";
+  result.html = (out / "report.html").string();
+  write_file_atomic(result.html, h.str());
+  std::printf("report: wrote %s and %zu figures\n", result.html.c_str(), result.images.size());
+  return result;
+}
+
+}  // namespace scenecam
