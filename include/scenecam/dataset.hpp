@@ -18,6 +18,7 @@ struct Dataset {
   std::vector<std::string> files;  // the source file of each image ("" when drawn)
   std::vector<Box> boxes;          // the object's box (synthetic scenes), else empty
   int image_size = 0;
+  bool from_cache = false;  // loaded from a decoded-image cache file instead of decoding
   // Files that could not be decoded: how many, and "path: reason" for the first few.
   int64_t skipped = 0;
   std::vector<std::string> skipped_examples;

@@ -72,8 +72,7 @@ Dataset load_image_folder(const std::string& root, int size, int threads,
   const FolderListing listing = list_image_folder(root);
   Dataset d;
   if (!cache_file.empty() && load_dataset_cache(cache_file, root, size, listing.files, &d)) {
-    std::printf("data: %zu images of %zu classes from the cache %s\n", d.images.size(),
-                d.class_names.size(), cache_file.c_str());
+    d.from_cache = true;
     return d;
   }
 
@@ -128,8 +127,9 @@ Dataset load_training_data(const RunConfig& config, Split* split) {
     return data;
   }
   Dataset data = load_image_folder(d.root, d.image_size, config.runtime.threads, d.cache_file);
-  std::printf("data: %zu images in %zu classes from %s", data.images.size(),
-              data.class_names.size(), d.root.c_str());
+  std::printf("data: %zu images in %zu classes from %s%s%s", data.images.size(),
+              data.class_names.size(), d.root.c_str(), data.from_cache ? ", decoded earlier into " : "",
+              data.from_cache ? d.cache_file.c_str() : "");
   if (data.skipped > 0) {
     std::printf("; skipped %ld unreadable file%s:", long(data.skipped),
                 data.skipped == 1 ? "" : "s");
