@@ -263,6 +263,23 @@ class CudaBackend final : public Backend {
         gamma.raw(), beta.raw(), running_mean.raw(), running_var.raw(), p.eps));
   }
 
+  void batch_norm_backward_inference(const BatchNormParams& p, const Tensor& dy,
+                                     const Tensor& gamma, const Tensor& running_var,
+                                     const Tensor& dx) override {
+    const char* op = "batch_norm_backward_inference";
+    check(op, "dy", dy);
+    SC_CHECK(dy.rank() == 4 || dy.rank() == 2, op, ": argument 'dy' has shape ", dy.shape().str(),
+             ", expected [N, C, H, W] or [N, C]");
+    const Shape c{dy.dim(1)};
+    check(op, "gamma", gamma, c);
+    check(op, "running_var", running_var, c);
+    check(op, "dx", dx, dy.shape());
+    const int64_t hw = dy.rank() == 4 ? dy.dim(2) * dy.dim(3) : 1;
+    cuda::launch_batch_norm_backward_inference(cf32(dy), cf32(gamma), cf32(running_var),
+                                               float(p.eps), f32(dx), dy.numel(), dy.dim(1), hw,
+                                               stream_);
+  }
+
   void batch_norm_backward(const Tensor& x, const Tensor& dy, const Tensor& gamma,
                            const Tensor& save_mean, const Tensor& save_invstd, const Tensor& dx,
                            const Tensor& dgamma, const Tensor& dbeta) override {

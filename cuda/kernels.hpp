@@ -18,6 +18,11 @@ constexpr int kBlock = 256;
 void launch_augment(const uint8_t* images, const float* transforms, const Normalization& norm,
                     float* out, int64_t n, int size, cudaStream_t stream);
 
+// batch_norm.cu: inference-mode backward, dx = dy * gamma[c] / sqrt(var[c] + eps).
+void launch_batch_norm_backward_inference(const float* dy, const float* gamma, const float* var,
+                                          float eps, float* dx, int64_t n, int64_t channels,
+                                          int64_t hw, cudaStream_t stream);
+
 // elementwise.cu
 void launch_fill(float* x, int64_t n, float value, cudaStream_t stream);
 void launch_fill_i32(int32_t* x, int64_t n, int32_t value, cudaStream_t stream);

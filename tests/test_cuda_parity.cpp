@@ -125,6 +125,11 @@ TEST_F(CudaParity, BatchNormTrainingInferenceBackward) {
     expect_close("bn dgamma", dg.values(), gdg, 1e-4);
     expect_close("bn dbeta", db.values(), gdb, 1e-4);
     expect_close("bn inference y", yi.values(), gyi, 1e-4);
+    F dxi(s);
+    cpu->batch_norm_backward_inference(p, dy.t(), gamma.t(), rv.t(), dxi.t());
+    const Tensor gdxi = poisoned(s);
+    gpu->batch_norm_backward_inference(p, gdy, gg, grv, gdxi);
+    expect_close("bn inference dx", dxi.values(), gdxi, 1e-5);
   }
 }
 

@@ -91,6 +91,26 @@ TEST_F(GradCheck, BatchNorm2d) {
   check_batch_norm(*be, Shape{5, 4});
 }
 
+TEST_F(GradCheck, BatchNormInference) {
+  const Shape s{3, 3, 7, 5}, c{3};
+  D x(s), gamma(c), beta(c), rm(c), rv(c), y(s), r(s), dx(s);
+  test::fill_random(x, 25);
+  test::fill_random(gamma, 26, 0.5);
+  test::fill_random(beta, 27);
+  test::fill_random(rm, 28);
+  test::fill_random(rv, 29, 0.2);
+  for (size_t i = 0; i < rv.size(); ++i)
+    rv[i] = std::abs(rv[i]);
+  test::fill_random(r, 30);
+  BatchNormParams p;
+  test::poison(dx);
+  be->batch_norm_backward_inference(p, r.t(), gamma.t(), rv.t(), dx.t());
+  test::expect_gradient("batch_norm inference dx", x, dx, [&] {
+    be->batch_norm_forward_inference(p, x.t(), gamma.t(), beta.t(), rm.t(), rv.t(), y.t());
+    return test::dot(r, y);
+  });
+}
+
 TEST_F(GradCheck, Relu) {
   const Shape s{3, 3, 7, 5};
   D x(s), y(s), r(s), dx(s);

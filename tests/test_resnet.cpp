@@ -176,6 +176,78 @@ TEST(ResNet, PoolingBlockModelGradientsMatchFiniteDifferences) {
   check_model_gradients(s, Shape{3, 3, 16, 14});
 }
 
+// In inference mode (as explanations use it), the gradient of the logits with respect to the
+// input and to an inner activation, against central differences, in float64.
+TEST(ResNet, InferenceModeGradientsToInputAndInnerLayer) {
+  test::ModelRig rig(test::tiny_spec(), 3, DType::f64);
+  // Give the running statistics non-trivial values with a few training-mode forwards.
+  test::D warm(Shape{4, 3, 11, 9});
+  test::fill_random(warm, 8);
+  for (int i = 0; i < 3; ++i) {
+    StepContext train{*rig.backend, *rig.arena, true};
+    rig.model.forward(train, warm.t());
+    rig.arena->reset();
+  }
+  test::D x(Shape{2, 3, 11, 9}), r(Shape{2, 4});
+  test::fill_random(x, 9);
+  test::fill_random(r, 10);
+  const int layer = rig.model.layer_index("layer1");
+  StepContext ctx{*rig.backend, *rig.arena, false};
+  auto loss = [&] {
+    Tensor act;
+    const Tensor logits = rig.model.forward(ctx, x.t(), layer, &act);
+    double s = 0;
+    for (int i = 0; i < 8; ++i)
+      s += r[i] * logits.data<double>()[i];
+    rig.arena->reset();
+    return s;
+  };
+  // Analytic gradients: to the input, and to the kept activation.
+  Tensor act;
+  rig.model.forward(ctx, x.t(), layer, &act);
+  test::D dlogits(Shape{2, 4});
+  std::copy(r.values().begin(), r.values().end(), dlogits.values().begin());
+  const Tensor g_input = rig.model.backward_to(ctx, dlogits.t(), -1);
+  test::D dx(x.shape());
+  std::copy(g_input.data<double>(), g_input.data<double>() + dx.size(), dx.values().begin());
+  rig.arena->reset();
+  rig.model.forward(ctx, x.t(), layer, &act);
+  std::copy(r.values().begin(), r.values().end(), dlogits.values().begin());
+  const Tensor g_act = rig.model.backward_to(ctx, dlogits.t(), layer);
+  const Shape act_shape = act.shape();
+  std::vector<double> dact(g_act.data<double>(), g_act.data<double>() + g_act.numel());
+  rig.arena->reset();
+  test::expect_gradient("d logits / d input", x, dx, loss, 1e-6, 1e-6);
+
+  // The activation's gradient: perturb a copy of the activation and run only the layers after it.
+  test::D a(act_shape), da(act_shape);
+  rig.model.forward(ctx, x.t(), layer, &act);
+  std::copy(act.data<double>(), act.data<double>() + a.size(), a.values().begin());
+  std::copy(dact.begin(), dact.end(), da.values().begin());
+  rig.arena->reset();
+  test::expect_gradient(
+      "d logits / d layer1", a, da,
+      [&] {
+        const Tensor logits = rig.model.forward_from(ctx, a.t(), layer);
+        double s = 0;
+        for (int i = 0; i < 8; ++i)
+          s += r[i] * logits.data<double>()[i];
+        rig.arena->reset();
+        return s;
+      },
+      1e-6, 1e-6);
+}
+
+TEST(ResNet, LayerNamesForExplanations) {
+  ResNet model(test::tiny_spec());
+  EXPECT_EQ(model.layer_index("conv1"), 0);
+  EXPECT_EQ(model.layer_index("layer2"),
+            model.layer_index("layer2.0"));  // a stage is its last block
+  EXPECT_GT(model.layer_index("layer2"), model.layer_index("layer1"));
+  test::expect_error([&] { model.layer_index("layer9"); },
+                     {"unknown layer 'layer9'", "layer1.0", "fc"});
+}
+
 TEST(ResNet, TrainingMemorisesABatch) {
   test::ModelRig rig(test::tiny_spec(), 11);
   test::F images(Shape{8, 3, 12, 12});

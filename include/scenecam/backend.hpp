@@ -131,6 +131,11 @@ class Backend {
                                             const Tensor& gamma, const Tensor& beta,
                                             const Tensor& running_mean, const Tensor& running_var,
                                             const Tensor& y) = 0;
+  // Backward of the inference forward, which is affine per channel: dx = dy * gamma /
+  // sqrt(running_var + eps). (Explanations differentiate a model in inference mode.)
+  virtual void batch_norm_backward_inference(const BatchNormParams& p, const Tensor& dy,
+                                             const Tensor& gamma, const Tensor& running_var,
+                                             const Tensor& dx) = 0;
   // Backward of the training forward.
   virtual void batch_norm_backward(const Tensor& x, const Tensor& dy, const Tensor& gamma,
                                    const Tensor& save_mean, const Tensor& save_invstd,

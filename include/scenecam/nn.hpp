@@ -112,6 +112,8 @@ class BatchNorm2d final : public Layer {
   Parameters& params_;
   int gamma_, beta_, mean_, var_;
   BatchNormParams bn_;
+  bool training_ = true;  // the mode of the last forward, which backward differentiates
+  Shape x_shape_;
   Tensor x_, save_mean_, save_invstd_;
 };
 
@@ -255,6 +257,18 @@ class ResNet {
   }
   Tensor forward(StepContext& ctx, const Tensor& x);  // logits
   void backward(StepContext& ctx, const Tensor& dlogits);
+
+  // Explanations look inside: the names of the points whose activation can be kept ("conv1",
+  // "bn1", "relu", "maxpool", each block "layer2.1", each stage "layer2" = its last block), the
+  // index of a name (throws, listing the names, for an unknown one), a forward that also returns
+  // the activation at `layer`, and a backward that stops there and returns the gradient of the
+  // output with respect to that activation (layer -1: the input image).
+  std::vector<std::string> layer_names() const;
+  int layer_index(const std::string& name) const;
+  Tensor forward(StepContext& ctx, const Tensor& x, int layer, Tensor* activation);
+  Tensor backward_to(StepContext& ctx, const Tensor& dlogits, int layer);
+  // The logits from an activation at `layer` (the layers after it only).
+  Tensor forward_from(StepContext& ctx, const Tensor& activation, int layer);
   Parameters& params() { return params_; }
   const Parameters& params() const { return params_; }
   const ResNetSpec& spec() const { return spec_; }
@@ -263,6 +277,7 @@ class ResNet {
   ResNetSpec spec_;
   Parameters params_;
   std::vector<std::unique_ptr<Layer>> layers_;
+  std::vector<std::string> names_;  // one per layer
 };
 
 }  // namespace scenecam

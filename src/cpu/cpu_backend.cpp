@@ -205,6 +205,29 @@ void CpuBackend::batch_norm_forward_inference(const BatchNormParams& p, const Te
   });
 }
 
+void CpuBackend::batch_norm_backward_inference(const BatchNormParams& p, const Tensor& dy,
+                                               const Tensor& gamma, const Tensor& running_var,
+                                               const Tensor& dx) {
+  const char* op = "batch_norm_backward_inference";
+  const DType dt = float_dtype(op, dy);
+  const ChannelLayout L = channel_layout(op, dy);
+  const Shape c{L.C};
+  check_tensor(op, "gamma", gamma, device(), dt, c);
+  check_tensor(op, "running_var", running_var, device(), dt, c);
+  check_tensor(op, "dx", dx, device(), dt, dy.shape());
+  dispatch_float(dt, [&](auto zero) {
+    using T = decltype(zero);
+    parallel_for(threads_, L.N * L.C, L.HW, [&](int64_t plane) {
+      const int64_t ch = plane % L.C;
+      const double k = gamma.data<T>()[ch] / std::sqrt(double(running_var.data<T>()[ch]) + p.eps);
+      const T* g = dy.data<T>() + plane * L.HW;
+      T* out = dx.data<T>() + plane * L.HW;
+      for (int64_t i = 0; i < L.HW; ++i)
+        out[i] = static_cast<T>(g[i] * k);
+    });
+  });
+}
+
 // With xhat = (x - mean) * invstd and M values per channel:
 //   dbeta = sum dy,  dgamma = sum dy * xhat,
 //   dx = gamma * invstd / M * (M * dy - dbeta - xhat * dgamma).

@@ -81,6 +81,9 @@ class CpuBackend final : public Backend {
   void batch_norm_forward_inference(const BatchNormParams& p, const Tensor& x, const Tensor& gamma,
                                     const Tensor& beta, const Tensor& running_mean,
                                     const Tensor& running_var, const Tensor& y) override;
+  void batch_norm_backward_inference(const BatchNormParams& p, const Tensor& dy,
+                                     const Tensor& gamma, const Tensor& running_var,
+                                     const Tensor& dx) override;
   void batch_norm_backward(const Tensor& x, const Tensor& dy, const Tensor& gamma,
                            const Tensor& save_mean, const Tensor& save_invstd, const Tensor& dx,
                            const Tensor& dgamma, const Tensor& dbeta) override;

@@ -160,9 +160,11 @@ BatchNorm2d::BatchNorm2d(Parameters& params, const std::string& name, int64_t ch
 Tensor BatchNorm2d::forward(StepContext& ctx, const Tensor& x) {
   const std::string& name = params_[gamma_].name;
   Tensor y = ctx.arena.take(x.shape(), x.dtype(), name);
+  training_ = ctx.training;
   if (!ctx.training) {
     ctx.backend.batch_norm_forward_inference(bn_, x, params_[gamma_].value, params_[beta_].value,
                                              params_[mean_].value, params_[var_].value, y);
+    x_shape_ = x.shape();
     return y;
   }
   const Shape c{x.dim(1)};
@@ -176,6 +178,12 @@ Tensor BatchNorm2d::forward(StepContext& ctx, const Tensor& x) {
 }
 
 Tensor BatchNorm2d::backward(StepContext& ctx, const Tensor& dy) {
+  if (!training_) {  // differentiating the inference forward: running statistics are constants
+    Tensor dx = ctx.arena.take(x_shape_, dy.dtype(), params_[gamma_].name);
+    ctx.backend.batch_norm_backward_inference(bn_, dy, params_[gamma_].value, params_[var_].value,
+                                              dx);
+    return dx;
+  }
   Tensor dx = ctx.arena.take(x_.shape(), dy.dtype(), params_[gamma_].name);
   ctx.backend.batch_norm_backward(x_, dy, params_[gamma_].value, save_mean_, save_invstd_, dx,
                                   params_[gamma_].grad, params_[beta_].grad);

@@ -38,18 +38,23 @@ ResNetSpec resnet_spec(const ModelConfig& m) {
 ResNet::ResNet(const ResNetSpec& spec) : spec_(spec) {
   SC_CHECK(!spec.widths.empty() && spec.widths.size() == spec.blocks.size(),
            "resnet: widths and blocks must list the same, non-zero number of stages");
+  names_ = {"conv1", "bn1", "relu"};
   layers_.push_back(std::make_unique<Conv2d>(params_, "conv1", spec.in_channels, spec.stem_channels,
                                              spec.stem_kernel, spec.stem_stride,
                                              spec.stem_kernel / 2));
   layers_.push_back(std::make_unique<BatchNorm2d>(params_, "bn1", spec.stem_channels));
   layers_.push_back(std::make_unique<ReLU>());
-  if (spec.stem_pool) layers_.push_back(std::make_unique<MaxPool2d>(3, 2, spec.stem_pool_pad));
+  if (spec.stem_pool) {
+    layers_.push_back(std::make_unique<MaxPool2d>(3, 2, spec.stem_pool_pad));
+    names_.push_back("maxpool");
+  }
   int64_t channels = spec.stem_channels;
   for (size_t s = 0; s < spec.widths.size(); ++s) {
     for (int b = 0; b < spec.blocks[s]; ++b) {
       const int stride = (b == 0 && s > 0) ? 2 : 1;
       const std::string name = "layer" + std::to_string(s + 1) + "." + std::to_string(b);
       const int64_t width = spec.widths[s];
+      names_.push_back(name);
       switch (spec.block) {
         case BlockKind::basic:
           layers_.push_back(std::make_unique<BasicBlock>(params_, name, channels, width, stride));
@@ -73,6 +78,52 @@ ResNet::ResNet(const ResNetSpec& spec) : spec_(spec) {
     }
   }
   layers_.push_back(std::make_unique<ClassifierHead>(params_, "fc", channels, spec.classes));
+  names_.push_back("fc");
+}
+
+std::vector<std::string> ResNet::layer_names() const {
+  std::vector<std::string> out = names_;
+  for (size_t s = 1; s <= spec_.widths.size(); ++s)
+    out.push_back("layer" + std::to_string(s));
+  return out;
+}
+
+int ResNet::layer_index(const std::string& name) const {
+  for (size_t i = 0; i < names_.size(); ++i)
+    if (names_[i] == name) return static_cast<int>(i);
+  // A stage is its last block.
+  const std::string prefix = name + ".";
+  int last = -1;
+  for (size_t i = 0; i < names_.size(); ++i)
+    if (names_[i].rfind(prefix, 0) == 0) last = static_cast<int>(i);
+  if (last >= 0 && name.rfind("layer", 0) == 0) return last;
+  std::string known;
+  for (const std::string& n : layer_names())
+    known += (known.empty() ? "" : ", ") + n;
+  fail("unknown layer '", name, "' (this model has: ", known, ")");
+}
+
+Tensor ResNet::forward(StepContext& ctx, const Tensor& x, int layer, Tensor* activation) {
+  Tensor h = x;
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    h = layers_[i]->forward(ctx, h);
+    if (int(i) == layer) *activation = h;
+  }
+  return h;
+}
+
+Tensor ResNet::forward_from(StepContext& ctx, const Tensor& activation, int layer) {
+  Tensor h = activation;
+  for (size_t i = layer + 1; i < layers_.size(); ++i)
+    h = layers_[i]->forward(ctx, h);
+  return h;
+}
+
+Tensor ResNet::backward_to(StepContext& ctx, const Tensor& dlogits, int layer) {
+  Tensor d = dlogits;
+  for (int i = static_cast<int>(layers_.size()) - 1; i > layer; --i)
+    d = layers_[i]->backward(ctx, d);
+  return d;
 }
 
 Tensor ResNet::forward(StepContext& ctx, const Tensor& x) {
@@ -83,9 +134,7 @@ Tensor ResNet::forward(StepContext& ctx, const Tensor& x) {
 }
 
 void ResNet::backward(StepContext& ctx, const Tensor& dlogits) {
-  Tensor d = dlogits;
-  for (auto it = layers_.rbegin(); it != layers_.rend(); ++it)
-    d = (*it)->backward(ctx, d);
+  backward_to(ctx, dlogits, -1);
 }
 
 }  // namespace scenecam
