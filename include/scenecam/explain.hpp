@@ -1,0 +1,73 @@
+// Grad-CAM and its relatives, with pytorch-grad-cam 1.5's semantics:
+//   - the target score is the raw logit of the target class (no softmax);
+//   - weights per method from the target layer's activations A [C, h, w] and the gradients G of
+//     the score with respect to them:
+//       gradcam     w_k = mean(G_k)                               map = relu(sum_k w_k A_k)
+//       gradcam++   w_k = sum(relu(G_k) * a_k), a = G^2 / (2 G^2 + sum(A_k) G^3 + 1e-6) where
+//                   G != 0, else 0                                map = relu(sum_k w_k A_k)
+//       xgradcam    w_k = sum(G_k * A_k) / (sum(A_k) + 1e-7)     map = relu(sum_k w_k A_k)
+//       hirescam    map = relu(sum_k G_k * A_k)
+//       layercam    map = relu(sum_k relu(G_k) * A_k)
+//   - scaling: per image, x -> (x - min) / (max(x - min) + 1e-7) at feature resolution, bilinear
+//     resize to the input size (half-pixel centres, borders clamped, as cv2.resize), ReLU, and the
+//     same min-max once more.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "scenecam/backend.hpp"
+#include "scenecam/config.hpp"
+#include "scenecam/dataset.hpp"
+#include "scenecam/safetensors.hpp"
+
+namespace scenecam {
+
+enum class CamMethod { gradcam, gradcam_pp, xgradcam, hirescam, layercam };
+CamMethod parse_cam_method(const std::string& name);  // throws, listing the methods
+const char* cam_method_name(CamMethod method);
+
+// Raw maps [N, h, w] (ReLU applied) from activations and gradients [N, C, h, w].
+void cam_raw(CamMethod method, const float* acts, const float* grads, int64_t n, int64_t c,
+             int64_t h, int64_t w, float* cam);
+// pytorch-grad-cam's scaling of raw maps [N, h, w] to [N, H, W] in [0, 1].
+void cam_scale(const float* cam, int64_t n, int64_t h, int64_t w, int64_t H, int64_t W, float* out);
+
+// Which class a map explains.
+struct CamTarget {
+  enum Kind { predicted, true_class, fixed } kind = predicted;
+  int32_t cls = 0;  // for fixed
+};
+CamTarget parse_cam_target(const std::string& text);  // "pred", "true" or a class index
+
+struct Explanation {
+  std::vector<float> maps;       // [count, S, S], scaled to [0, 1]
+  std::vector<int32_t> targets;  // the class each map explains
+  std::vector<int32_t> predicted;
+  std::vector<float> probability;  // of the predicted class
+};
+
+// Explains samples of `data` with a checkpoint's model (in inference mode), in batches.
+class Explainer {
+ public:
+  Explainer(const RunConfig& config, const SafetensorsFile& checkpoint, Backend& backend,
+            const std::string& layer);
+  const std::vector<std::string>& classes() const;
+  const std::string& layer() const { return layer_name_; }
+  Explanation explain(const Dataset& data, const std::vector<int64_t>& indices, CamMethod method,
+                      const CamTarget& target, bool show_progress);
+  ~Explainer();
+
+ private:
+  struct State;
+  std::unique_ptr<State> s_;
+  std::string layer_name_;
+};
+
+// The pointing game: a map hits when its maximum lies inside the object's box. Returns the hit
+// rate, and in *baseline the rate a uniformly random point would reach (the mean box area share).
+double pointing_game(const Explanation& e, const Dataset& data, const std::vector<int64_t>& indices,
+                     double* baseline);
+
+}  // namespace scenecam

@@ -1,0 +1,244 @@
+// The CAM family's arithmetic on the host, and the Explainer that feeds it.
+#include <algorithm>
+#include <cmath>
+
+#include "scenecam/batch.hpp"
+#include "scenecam/explain.hpp"
+#include "scenecam/inference.hpp"
+#include "scenecam/nn.hpp"
+#include "scenecam/progress.hpp"
+
+namespace scenecam {
+
+CamMethod parse_cam_method(const std::string& name) {
+  for (CamMethod m : {CamMethod::gradcam, CamMethod::gradcam_pp, CamMethod::xgradcam,
+                      CamMethod::hirescam, CamMethod::layercam})
+    if (name == cam_method_name(m)) return m;
+  fail("unknown method '", name, "' (gradcam, gradcam++, xgradcam, hirescam, layercam)");
+}
+
+const char* cam_method_name(CamMethod m) {
+  switch (m) {
+    case CamMethod::gradcam:
+      return "gradcam";
+    case CamMethod::gradcam_pp:
+      return "gradcam++";
+    case CamMethod::xgradcam:
+      return "xgradcam";
+    case CamMethod::hirescam:
+      return "hirescam";
+    case CamMethod::layercam:
+      return "layercam";
+  }
+  return "?";
+}
+
+void cam_raw(CamMethod method, const float* acts, const float* grads, int64_t n, int64_t c,
+             int64_t h, int64_t w, float* cam) {
+  const int64_t hw = h * w;
+  for (int64_t i = 0; i < n; ++i) {
+    float* out = cam + i * hw;
+    std::fill(out, out + hw, 0.0f);
+    for (int64_t k = 0; k < c; ++k) {
+      const float* A = acts + (i * c + k) * hw;
+      const float* G = grads + (i * c + k) * hw;
+      if (method == CamMethod::hirescam || method == CamMethod::layercam) {
+        for (int64_t p = 0; p < hw; ++p)
+          out[p] += (method == CamMethod::layercam ? std::max(G[p], 0.0f) : G[p]) * A[p];
+        continue;
+      }
+      double weight = 0, sum_a = 0;
+      for (int64_t p = 0; p < hw; ++p)
+        sum_a += A[p];
+      for (int64_t p = 0; p < hw; ++p) {
+        const double g = G[p];
+        if (method == CamMethod::gradcam) {
+          weight += g / double(hw);
+        } else if (method == CamMethod::xgradcam) {
+          weight += g * A[p] / (sum_a + 1e-7);
+        } else {  // gradcam++
+          const double g2 = g * g, g3 = g2 * g;
+          const double a = g != 0 ? g2 / (2 * g2 + sum_a * g3 + 1e-6) : 0.0;
+          weight += std::max(g, 0.0) * a;
+        }
+      }
+      for (int64_t p = 0; p < hw; ++p)
+        out[p] += static_cast<float>(weight) * A[p];
+    }
+    for (int64_t p = 0; p < hw; ++p)
+      out[p] = std::max(out[p], 0.0f);
+  }
+}
+
+namespace {
+
+void min_max(float* x, int64_t count) {
+  const float lo = *std::min_element(x, x + count);
+  float hi = 0;
+  for (int64_t i = 0; i < count; ++i)
+    hi = std::max(hi, x[i] - lo);
+  for (int64_t i = 0; i < count; ++i)
+    x[i] = (x[i] - lo) / (hi + 1e-7f);
+}
+
+// cv2.resize(INTER_LINEAR): half-pixel centres, coordinates clamped to the border.
+void resize_bilinear(const float* in, int64_t h, int64_t w, float* out, int64_t H, int64_t W) {
+  for (int64_t y = 0; y < H; ++y) {
+    const float fy = std::clamp((y + 0.5f) * float(h) / float(H) - 0.5f, 0.0f, float(h - 1));
+    const int64_t y0 = int64_t(fy), y1 = std::min(y0 + 1, h - 1);
+    const float ay = fy - float(y0);
+    for (int64_t x = 0; x < W; ++x) {
+      const float fx = std::clamp((x + 0.5f) * float(w) / float(W) - 0.5f, 0.0f, float(w - 1));
+      const int64_t x0 = int64_t(fx), x1 = std::min(x0 + 1, w - 1);
+      const float ax = fx - float(x0);
+      out[y * W + x] = (1 - ay) * ((1 - ax) * in[y0 * w + x0] + ax * in[y0 * w + x1]) +
+                       ay * ((1 - ax) * in[y1 * w + x0] + ax * in[y1 * w + x1]);
+    }
+  }
+}
+
+}  // namespace
+
+void cam_scale(const float* cam, int64_t n, int64_t h, int64_t w, int64_t H, int64_t W,
+               float* out) {
+  std::vector<float> small(h * w);
+  for (int64_t i = 0; i < n; ++i) {
+    std::copy(cam + i * h * w, cam + (i + 1) * h * w, small.begin());
+    min_max(small.data(), h * w);
+    float* big = out + i * H * W;
+    resize_bilinear(small.data(), h, w, big, H, W);
+    for (int64_t p = 0; p < H * W; ++p)
+      big[p] = std::max(big[p], 0.0f);
+    min_max(big, H * W);
+  }
+}
+
+CamTarget parse_cam_target(const std::string& text) {
+  CamTarget t;
+  if (text == "pred") return t;
+  if (text == "true") {
+    t.kind = CamTarget::true_class;
+    return t;
+  }
+  char* end = nullptr;
+  const long v = std::strtol(text.c_str(), &end, 10);
+  SC_CHECK(!text.empty() && *end == '\0' && v >= 0,
+           "--target must be pred, true or a class index, not '", text, "'");
+  t.kind = CamTarget::fixed;
+  t.cls = static_cast<int32_t>(v);
+  return t;
+}
+
+struct Explainer::State {
+  RunConfig config;
+  Backend& backend;
+  std::vector<std::string> classes;
+  ResNet model;
+  int layer;
+  std::unique_ptr<Pool> arena, scratch;
+  BatchInput batch;
+  Tensor dlogits;
+  State(const RunConfig& c, const SafetensorsFile& ckpt, Backend& be)
+      : config(c),
+        backend(be),
+        classes(checkpoint_classes(ckpt)),
+        model(resnet_spec(c.model)),
+        layer(0),
+        arena(be.make_pool("activations", 0, true)),
+        batch(be, c.train.batch_size, c.data.image_size, c.model.classes, config.data) {}
+};
+
+Explainer::Explainer(const RunConfig& config, const SafetensorsFile& checkpoint, Backend& backend,
+                     const std::string& layer)
+    : s_(std::make_unique<State>(config, checkpoint, backend)) {
+  s_->model.materialize(backend, config.runtime.seed);
+  load_weights(checkpoint, s_->model.params(), backend);
+  // The default target layer: the last residual stage's output, as pytorch-grad-cam's examples use.
+  layer_name_ = layer.empty() ? "layer" + std::to_string(s_->model.spec().widths.size()) : layer;
+  s_->layer = s_->model.layer_index(layer_name_);
+  SC_CHECK(layer_name_ != "fc", "--layer fc has no spatial map; pick a convolutional layer");
+  const int64_t B = config.train.batch_size, K = config.model.classes;
+  s_->scratch = backend.make_pool("explain", size_t(B * K) * 4 + 256, false);
+  s_->dlogits = s_->scratch->take(Shape{B, K}, DType::f32, "dlogits");
+}
+
+Explainer::~Explainer() = default;
+
+const std::vector<std::string>& Explainer::classes() const {
+  return s_->classes;
+}
+
+Explanation Explainer::explain(const Dataset& data, const std::vector<int64_t>& indices,
+                               CamMethod method, const CamTarget& target, bool show_progress) {
+  State& s = *s_;
+  const int64_t B = s.config.train.batch_size, K = s.config.model.classes, S = data.image_size;
+  SC_CHECK(S == s.config.data.image_size, "explain: the images are ", S,
+           " pixels but the model was trained on ", s.config.data.image_size);
+  SC_CHECK(target.kind != CamTarget::fixed || target.cls < K, "--target ", target.cls,
+           " is not a class of this model (0..", K - 1, ")");
+  const int64_t n = static_cast<int64_t>(indices.size());
+  Explanation e;
+  e.maps.resize(n * S * S);
+  Progress progress(std::string("explain ") + cam_method_name(method), n);
+  std::vector<float> host_dlogits, acts, grads, raw;
+  for (int64_t first = 0; first < n; first += B) {
+    const int64_t count = std::min(B, n - first);
+    Tensor images, labels;
+    s.batch.load(data, indices.data() + first, count, false, 0, 0, &images, &labels);
+    StepContext ctx{s.backend, *s.arena, false};
+    Tensor act;
+    const Tensor logits = s.model.forward(ctx, images, s.layer, &act);
+    const float* z = s.batch.download_logits(logits);
+    // d(score)/d(logits) is one-hot at the target: the raw logit is the score.
+    host_dlogits.assign(count * K, 0.0f);
+    for (int64_t k = 0; k < count; ++k) {
+      const float* row = z + k * K;
+      const int32_t pred = int32_t(std::max_element(row, row + K) - row);
+      double sum = 0;
+      for (int64_t j = 0; j < K; ++j)
+        sum += std::exp(double(row[j]) - row[pred]);
+      const int32_t cls = target.kind == CamTarget::predicted    ? pred
+                          : target.kind == CamTarget::true_class ? data.labels[indices[first + k]]
+                                                                 : target.cls;
+      host_dlogits[k * K + cls] = 1.0f;
+      e.targets.push_back(cls);
+      e.predicted.push_back(pred);
+      e.probability.push_back(static_cast<float>(1.0 / sum));
+    }
+    const Tensor dlogits(s.dlogits.raw(), logits.shape(), DType::f32, s.dlogits.device());
+    s.backend.copy(Tensor(host_dlogits.data(), logits.shape(), DType::f32, Device::cpu()), dlogits);
+    const Tensor grad = s.model.backward_to(ctx, dlogits, s.layer);
+    const int64_t C = act.dim(1), h = act.dim(2), w = act.dim(3);
+    acts.resize(act.numel());
+    grads.resize(act.numel());
+    s.backend.copy(act, Tensor(acts.data(), act.shape(), DType::f32, Device::cpu()));
+    s.backend.copy(grad, Tensor(grads.data(), act.shape(), DType::f32, Device::cpu()));
+    s.arena->reset();
+    raw.resize(count * h * w);
+    cam_raw(method, acts.data(), grads.data(), count, C, h, w, raw.data());
+    cam_scale(raw.data(), count, h, w, S, S, e.maps.data() + first * S * S);
+    if (show_progress) progress.update(first + count, "");
+  }
+  if (show_progress) progress.finish("");
+  return e;
+}
+
+double pointing_game(const Explanation& e, const Dataset& data, const std::vector<int64_t>& indices,
+                     double* baseline) {
+  SC_CHECK(!data.boxes.empty(), "the pointing game needs object boxes (synthetic scenes)");
+  const int64_t S = data.image_size, n = static_cast<int64_t>(indices.size());
+  int64_t hits = 0;
+  double area = 0;
+  for (int64_t k = 0; k < n; ++k) {
+    const float* m = e.maps.data() + k * S * S;
+    const int64_t at = std::max_element(m, m + S * S) - m;
+    const int64_t x = at % S, y = at / S;
+    const Box& b = data.boxes[indices[k]];
+    hits += x >= b.x0 && x < b.x1 && y >= b.y0 && y < b.y1;
+    area += double(b.x1 - b.x0) * (b.y1 - b.y0) / double(S * S);
+  }
+  *baseline = n ? area / n : 0;
+  return n ? double(hits) / n : 0;
+}
+
+}  // namespace scenecam

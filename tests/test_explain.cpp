@@ -1,0 +1,137 @@
+// The CAM family against a straightforward double-precision implementation written here, the
+// scaling against cv2.resize's rules, and Grad-CAM's pointing game on a model that learned
+// synthetic scenes.
+#include <filesystem>
+#include <random>
+
+#include "scenecam/explain.hpp"
+#include "scenecam/safetensors.hpp"
+#include "scenecam/trainer.hpp"
+#include "test_util.hpp"
+
+namespace scenecam {
+namespace {
+namespace fs = std::filesystem;
+
+// pytorch-grad-cam 1.5's formulas, term by term, in double.
+std::vector<double> reference_cam(const std::string& method, const std::vector<float>& A,
+                                  const std::vector<float>& G, int n, int c, int hw) {
+  std::vector<double> cam(n * hw, 0.0);
+  for (int i = 0; i < n; ++i) {
+    for (int k = 0; k < c; ++k) {
+      const float* a = A.data() + (i * c + k) * hw;
+      const float* g = G.data() + (i * c + k) * hw;
+      double sum_a = 0, weight = 0;
+      for (int p = 0; p < hw; ++p)
+        sum_a += a[p];
+      if (method == "gradcam") {
+        for (int p = 0; p < hw; ++p)
+          weight += g[p];
+        weight /= hw;
+      } else if (method == "xgradcam") {
+        for (int p = 0; p < hw; ++p)
+          weight += double(g[p]) * a[p] / (sum_a + 1e-7);
+      } else if (method == "gradcam++") {
+        for (int p = 0; p < hw; ++p) {
+          const double g2 = double(g[p]) * g[p], g3 = g2 * g[p];
+          const double aij = g[p] != 0 ? g2 / (2 * g2 + sum_a * g3 + 1e-6) : 0;
+          weight += std::max(0.0, double(g[p])) * aij;
+        }
+      }
+      for (int p = 0; p < hw; ++p) {
+        if (method == "hirescam")
+          cam[i * hw + p] += double(g[p]) * a[p];
+        else if (method == "layercam")
+          cam[i * hw + p] += std::max(0.0, double(g[p])) * a[p];
+        else
+          cam[i * hw + p] += weight * a[p];
+      }
+    }
+  }
+  for (double& v : cam)
+    v = std::max(v, 0.0);
+  return cam;
+}
+
+TEST(Cam, EveryMethodMatchesTheReferenceFormulas) {
+  const int n = 2, c = 5, h = 4, w = 3, hw = h * w;
+  std::vector<float> A(n * c * hw), G(n * c * hw);
+  std::mt19937 rng(3);
+  std::uniform_real_distribution<float> pos(0.0f, 2.0f), any(-1.0f, 1.0f);
+  for (float& a : A)
+    a = pos(rng);  // post-ReLU activations are non-negative
+  for (float& g : G)
+    g = any(rng);
+  for (int p = 0; p < hw; ++p)
+    G[p] = 0;  // a channel with zero gradients (gradcam++'s where())
+  for (const char* name : {"gradcam", "gradcam++", "xgradcam", "hirescam", "layercam"}) {
+    SCOPED_TRACE(name);
+    std::vector<float> cam(n * hw, -1.0f);
+    cam_raw(parse_cam_method(name), A.data(), G.data(), n, c, h, w, cam.data());
+    const std::vector<double> ref = reference_cam(name, A, G, n, c, hw);
+    double biggest = 0;
+    for (int i = 0; i < n * hw; ++i) {
+      EXPECT_NEAR(cam[i], ref[i], 1e-5 * std::max(1.0, std::abs(ref[i]))) << i;
+      biggest = std::max(biggest, ref[i]);
+    }
+    EXPECT_GT(biggest, 0.0) << "a map of zeros would test nothing";
+  }
+  test::expect_error([] { parse_cam_method("gradcam+++"); }, {"unknown method", "layercam"});
+}
+
+TEST(Cam, ScalingFollowsMinMaxResizeMinMax) {
+  // A 2x2 map scaled to 4x4. Min-max first: [0, 1, 2, 3] / 3 (+1e-7). cv2's bilinear with
+  // half-pixel centres samples source x = (X + 0.5) / 2 - 0.5, clamped to [0, 1].
+  const float cam[4] = {1, 2, 3, 4};
+  float out[16];
+  cam_scale(cam, 1, 2, 2, 4, 4, out);
+  auto src = [](int X) { return std::clamp((X + 0.5) / 2 - 0.5, 0.0, 1.0); };
+  const double m[2][2] = {{0, 1 / 3.0}, {2 / 3.0, 1}};
+  double ref[16], lo = 1e9, hi = -1e9;
+  for (int Y = 0; Y < 4; ++Y)
+    for (int X = 0; X < 4; ++X) {
+      const double fy = src(Y), fx = src(X);
+      const int y0 = int(fy), x0 = int(fx), y1 = std::min(y0 + 1, 1), x1 = std::min(x0 + 1, 1);
+      const double ay = fy - y0, ax = fx - x0;
+      ref[Y * 4 + X] = (1 - ay) * ((1 - ax) * m[y0][x0] + ax * m[y0][x1]) +
+                       ay * ((1 - ax) * m[y1][x0] + ax * m[y1][x1]);
+      lo = std::min(lo, ref[Y * 4 + X]);
+      hi = std::max(hi, ref[Y * 4 + X]);
+    }
+  for (int i = 0; i < 16; ++i)
+    EXPECT_NEAR(out[i], (ref[i] - lo) / (hi - lo + 1e-7), 1e-5) << i;
+  EXPECT_NEAR(out[0], 0.0f, 1e-6);
+  EXPECT_NEAR(out[15], 1.0f, 1e-5);
+}
+
+TEST(Cam, GradCamPointsAtTheObjectOnSyntheticScenes) {
+  const fs::path dir =
+      fs::temp_directory_path() / ("scenecam_explain_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  const RunConfig c = parse_config(
+      R"(model: {arch: resnet18, classes: 6, width: 8, blocks: [1, 1, 1, 1], stem: small}
+data: {source: synthetic, image_size: 32, synthetic_train: 2048, synthetic_val: 200, augment: {crop: none, flip: true}}
+train: {epochs: 4, batch_size: 32, optimizer: {name: sgd, lr: 0.1, momentum: 0.9, nesterov: true}, schedule: {name: onecycle}}
+runtime: {device: cpu, seed: 2, threads: 2}
+output: {dir: )" +
+          dir.string() + "}\n",
+      "explain.yaml");
+  Split split;
+  const Dataset data = load_training_data(c, &split);
+  auto backend = make_cpu_backend(2);
+  const TrainResult r = train(c, data, split, *backend, {});
+  ASSERT_GT(r.val_accuracy, 0.7);
+  const SafetensorsFile ckpt((dir / "best.safetensors").string());
+  Explainer explainer(c, ckpt, *backend, "layer3");
+  const Explanation e = explainer.explain(data, split.val, CamMethod::gradcam, CamTarget{}, false);
+  double baseline = 0;
+  const double hits = pointing_game(e, data, split.val, &baseline);
+  std::printf("pointing game: Grad-CAM %.3f, random baseline %.3f\n", hits, baseline);
+  EXPECT_GT(hits, baseline + 0.2);
+  for (float v : e.maps)
+    ASSERT_TRUE(v >= 0.0f && v <= 1.0f);
+  fs::remove_all(dir);
+}
+
+}  // namespace
+}  // namespace scenecam
