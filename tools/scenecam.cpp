@@ -15,6 +15,7 @@
 #include "scenecam/cuda_backend.hpp"
 #include "scenecam/error.hpp"
 #include "scenecam/evaluate.hpp"
+#include "scenecam/explain_run.hpp"
 #include "scenecam/image_io.hpp"
 #include "scenecam/report.hpp"
 #include "scenecam/trainer.hpp"
@@ -142,6 +143,13 @@ void usage(std::FILE* out) {
       "  predict --checkpoint CKPT --images FILE|DIR ... [--top-k K] [--format json|csv]\n"
       "          class probabilities per image; unreadable files are reported, not fatal\n"
       "\n"
+      "  explain --checkpoint CKPT [--images FILE|DIR ... | --split val|train] [--out DIR]\n"
+      "          [--method gradcam,gradcam++,xgradcam,hirescam,layercam] [--layer NAME]\n"
+      "          [--target pred|true|CLASS] [--alpha 0.5] [--limit N] [--metrics] [--device D]\n"
+      "          Grad-CAM and relatives: an overlay PNG and a .npy map per image and method,\n"
+      "          grid PNGs and manifest.json; --metrics adds deletion/insertion AUC, average\n"
+      "          drop/increase and (synthetic scenes) the pointing game, each beside random maps\n"
+      "\n"
       "  report RUN_DIR [--device D]\n"
       "          figures (curves, learning rate, class distribution, confusion matrix, sample\n"
       "          predictions) and RUN_DIR/report/report.html; also written after train\n"
@@ -216,6 +224,62 @@ int predict(int argc, char** argv) {
   return 0;
 }
 
+std::vector<std::string> split_commas(const std::string& text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (size_t comma; (comma = text.find(',', start)) != std::string::npos; start = comma + 1)
+    out.push_back(text.substr(start, comma - start));
+  out.push_back(text.substr(start));
+  return out;
+}
+
+int explain(int argc, char** argv) {
+  scenecam::ExplainOptions o;
+  std::string device;
+  for (int i = 2; i < argc; ++i) {
+    const std::string arg = argv[i];
+    auto value = [&]() -> std::string {
+      SC_CHECK(i + 1 < argc, "flag ", arg, " needs a value");
+      return argv[++i];
+    };
+    if (arg == "--checkpoint")
+      o.checkpoint = value();
+    else if (arg == "--images") {
+      while (i + 1 < argc && std::string(argv[i + 1]).rfind("--", 0) != 0)
+        o.images.push_back(argv[++i]);
+    } else if (arg == "--split")
+      o.split = value();
+    else if (arg == "--out")
+      o.out_dir = value();
+    else if (arg == "--method")
+      o.methods = split_commas(value());
+    else if (arg == "--layer")
+      o.layer = value();
+    else if (arg == "--target")
+      o.target = value();
+    else if (arg == "--alpha") {
+      const std::string v = value();
+      char* end = nullptr;
+      o.image_weight = std::strtof(v.c_str(), &end);
+      SC_CHECK(!v.empty() && *end == '\0' && o.image_weight >= 0 && o.image_weight <= 1,
+               "flag --alpha expects a number in [0, 1], got '", v, "'");
+    } else if (arg == "--limit")
+      o.limit = static_cast<int>(parse_int("--limit", value().c_str(), 1, 100000000));
+    else if (arg == "--grid")
+      o.grid = static_cast<int>(parse_int("--grid", value().c_str(), 1, 64));
+    else if (arg == "--metrics")
+      o.metrics = true;
+    else if (arg == "--device")
+      device = value();
+    else
+      scenecam::fail("unknown flag '", arg, "' for explain (see scenecam --help)");
+  }
+  SC_CHECK(!o.checkpoint.empty(), "explain needs --checkpoint CKPT");
+  auto backend = checkpoint_backend(o.checkpoint, device);
+  scenecam::run_explain(o, *backend);
+  return 0;
+}
+
 int report(int argc, char** argv) {
   SC_CHECK(argc >= 3, "report needs a run folder: scenecam report RUN_DIR [--device D]");
   const std::string run_dir = argv[2];
@@ -252,6 +316,7 @@ int main(int argc, char** argv) {
     if (command == "eval") return eval(argc, argv);
     if (command == "predict") return predict(argc, argv);
     if (command == "report") return report(argc, argv);
+    if (command == "explain") return explain(argc, argv);
     std::fprintf(stderr, "scenecam: unknown command '%s' (see scenecam --help)\n", command.c_str());
     return kUsageError;
   } catch (const scenecam::Error& e) {

@@ -65,6 +65,19 @@ class Explainer {
   std::string layer_name_;
 };
 
+// Faithfulness of maps [n, S, S] over samples `indices` of `data`: deletion and insertion AUC of
+// the target class's probability as the most important pixels are blacked out (deletion) or
+// revealed on black (insertion) in 10% steps, and, with each image multiplied by its map, the
+// average drop in that probability and the share of images where it rises.
+struct Faithfulness {
+  double deletion_auc = 0, insertion_auc = 0, average_drop = 0, increase_rate = 0;
+};
+class Classifier;
+Faithfulness measure_faithfulness(Classifier& model, const Dataset& data,
+                                  const std::vector<int64_t>& indices,
+                                  const std::vector<float>& maps,
+                                  const std::vector<int32_t>& targets);
+
 // The pointing game: a map hits when its maximum lies inside the object's box. Returns the hit
 // rate, and in *baseline the rate a uniformly random point would reach (the mean box area share).
 double pointing_game(const Explanation& e, const Dataset& data, const std::vector<int64_t>& indices,

@@ -1,10 +1,12 @@
 // The CAM family's arithmetic on the host, and the Explainer that feeds it.
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 
 #include "scenecam/batch.hpp"
 #include "scenecam/explain.hpp"
 #include "scenecam/inference.hpp"
+#include "scenecam/metrics.hpp"
 #include "scenecam/nn.hpp"
 #include "scenecam/progress.hpp"
 
@@ -221,6 +223,63 @@ Explanation Explainer::explain(const Dataset& data, const std::vector<int64_t>& 
   }
   if (show_progress) progress.finish("");
   return e;
+}
+
+Faithfulness measure_faithfulness(Classifier& model, const Dataset& data,
+                                  const std::vector<int64_t>& indices,
+                                  const std::vector<float>& maps,
+                                  const std::vector<int32_t>& targets) {
+  constexpr int kSteps = 10;
+  const int64_t S = data.image_size, P = S * S, n = static_cast<int64_t>(indices.size());
+  const int64_t K = static_cast<int64_t>(model.classes().size());
+  // Every variant of every image in one dataset: original, masked by the map, and for each step
+  // the deletion and insertion images.
+  Dataset probe;
+  probe.image_size = int(S);
+  probe.class_names = data.class_names;
+  std::vector<int64_t> order(P);
+  for (int64_t k = 0; k < n; ++k) {
+    const ImageU8& img = data.images[indices[k]];
+    const float* m = maps.data() + k * P;
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return m[a] > m[b]; });
+    probe.images.push_back(img);
+    ImageU8 masked = img;
+    for (int64_t p = 0; p < P; ++p)
+      for (int c = 0; c < 3; ++c)
+        masked.rgb[p * 3 + c] = uint8_t(std::lround(img.rgb[p * 3 + c] * m[p]));
+    probe.images.push_back(std::move(masked));
+    for (int s = 0; s <= kSteps; ++s) {
+      const int64_t top = P * s / kSteps;
+      ImageU8 del = img, ins = img;
+      std::fill(ins.rgb.begin(), ins.rgb.end(), 0);
+      for (int64_t r = 0; r < top; ++r)
+        for (int c = 0; c < 3; ++c) {
+          del.rgb[order[r] * 3 + c] = 0;
+          ins.rgb[order[r] * 3 + c] = img.rgb[order[r] * 3 + c];
+        }
+      probe.images.push_back(std::move(del));
+      probe.images.push_back(std::move(ins));
+    }
+  }
+  probe.labels.assign(probe.images.size(), 0);
+  std::vector<int64_t> all(probe.images.size());
+  std::iota(all.begin(), all.end(), 0);
+  std::vector<float> probs = model.logits(probe, all, false);
+  softmax_rows(probs, K);
+  const int64_t per = 2 + 2 * (kSteps + 1);
+  Faithfulness f;
+  for (int64_t k = 0; k < n; ++k) {
+    auto p = [&](int64_t variant) { return double(probs[(k * per + variant) * K + targets[k]]); };
+    const double original = p(0), masked = p(1);
+    f.average_drop += std::max(0.0, original - masked) / std::max(original, 1e-12) / n;
+    f.increase_rate += (masked > original ? 1.0 : 0.0) / n;
+    for (int s = 0; s < kSteps; ++s) {  // trapezoids over fractions 0, 0.1, ..., 1
+      f.deletion_auc += 0.5 * (p(2 + 2 * s) + p(2 + 2 * (s + 1))) / kSteps / n;
+      f.insertion_auc += 0.5 * (p(3 + 2 * s) + p(3 + 2 * (s + 1))) / kSteps / n;
+    }
+  }
+  return f;
 }
 
 double pointing_game(const Explanation& e, const Dataset& data, const std::vector<int64_t>& indices,

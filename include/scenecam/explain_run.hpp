@@ -1,0 +1,30 @@
+// `scenecam explain`: explanations of a batch of images written to a folder: one overlay PNG and
+// one raw map (.npy, float32) per image and method, a grid PNG, manifest.json, and with
+// --metrics, faithfulness numbers beside a random-map baseline.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "scenecam/backend.hpp"
+
+namespace scenecam {
+
+struct ExplainOptions {
+  std::string checkpoint;
+  std::vector<std::string> images;  // files or folders; empty = the run's own split
+  std::string split = "val";
+  std::string out_dir;
+  std::vector<std::string> methods{"gradcam"};
+  std::string layer;            // "" = the last residual stage
+  std::string target = "pred";  // pred | true | class index
+  float image_weight = 0.5f;    // pytorch-grad-cam's show_cam_on_image default
+  int limit = 0;                // > 0: explain only the first `limit` images
+  int grid = 8;                 // images in grid.png
+  bool metrics = false;
+};
+
+// Returns the number of images explained.
+int64_t run_explain(const ExplainOptions& options, Backend& backend);
+
+}  // namespace scenecam
