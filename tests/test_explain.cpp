@@ -146,6 +146,30 @@ output: {dir: )" +
   EXPECT_LT(f.deletion_auc, rnd.deletion_auc);
   EXPECT_GT(f.insertion_auc, rnd.insertion_auc);
   EXPECT_LT(f.average_drop, rnd.average_drop);
+
+  // At the last stage, which global pooling feeds straight into the dense layer, Grad-CAM's
+  // weights are the dense weights / (h*w): classic CAM gives the same scaled maps.
+  Explainer last(c, ckpt, *backend, "");
+  const Explanation grad_cam =
+      last.explain(data, split.val, CamMethod::gradcam, CamTarget{}, false);
+  const Explanation cam = last.explain(data, split.val, CamMethod::cam, CamTarget{}, false);
+  float worst = 0;
+  for (size_t i = 0; i < cam.maps.size(); ++i)
+    worst = std::max(worst, std::abs(cam.maps[i] - grad_cam.maps[i]));
+  EXPECT_LT(worst, 1e-4f);
+  test::expect_error(
+      [&] { explainer.explain(data, split.val, CamMethod::cam, CamTarget{}, false); },
+      {"cam: layer layer3", "--layer layer4"});
+
+  // The input-space methods point at the object too.
+  for (CamMethod m : {CamMethod::saliency, CamMethod::smoothgrad, CamMethod::occlusion}) {
+    const std::vector<int64_t> first50(split.val.begin(), split.val.begin() + 50);
+    const Explanation x = last.explain(data, first50, m, CamTarget{}, false);
+    double base = 0;
+    const double hit = pointing_game(x, data, first50, &base);
+    std::printf("pointing game: %s %.3f, random %.3f\n", cam_method_name(m), hit, base);
+    EXPECT_GT(hit, base + 0.2) << cam_method_name(m);
+  }
   fs::remove_all(dir);
 }
 

@@ -8,6 +8,8 @@
 //       xgradcam    w_k = sum(G_k * A_k) / (sum(A_k) + 1e-7)     map = relu(sum_k w_k A_k)
 //       hirescam    map = relu(sum_k G_k * A_k)
 //       layercam    map = relu(sum_k relu(G_k) * A_k)
+//   - cam, saliency, smoothgrad and occlusion produce maps at their own resolution (the last
+//     stage, the input, the input, the input) that go through the same scaling;
 //   - scaling: per image, x -> (x - min) / (max(x - min) + 1e-7) at feature resolution, bilinear
 //     resize to the input size (half-pixel centres, borders clamped, as cv2.resize), ReLU, and the
 //     same min-max once more.
@@ -24,7 +26,17 @@
 
 namespace scenecam {
 
-enum class CamMethod { gradcam, gradcam_pp, xgradcam, hirescam, layercam };
+enum class CamMethod {
+  gradcam,
+  gradcam_pp,
+  xgradcam,
+  hirescam,
+  layercam,    // from the target layer's gradients
+  cam,         // classic CAM: the dense layer's weights for the target over the last stage
+  saliency,    // |d score / d input|, the maximum over colour channels
+  smoothgrad,  // saliency of the gradient averaged over 16 noisy copies (noise 15% of the range)
+  occlusion,   // drop of the target's probability when a patch (1/8 of the side) is blanked
+};
 CamMethod parse_cam_method(const std::string& name);  // throws, listing the methods
 const char* cam_method_name(CamMethod method);
 

@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
+#include <random>
 
 #include "scenecam/batch.hpp"
 #include "scenecam/explain.hpp"
@@ -9,14 +10,18 @@
 #include "scenecam/metrics.hpp"
 #include "scenecam/nn.hpp"
 #include "scenecam/progress.hpp"
+#include "scenecam/random.hpp"
 
 namespace scenecam {
 
 CamMethod parse_cam_method(const std::string& name) {
   for (CamMethod m : {CamMethod::gradcam, CamMethod::gradcam_pp, CamMethod::xgradcam,
-                      CamMethod::hirescam, CamMethod::layercam})
+                      CamMethod::hirescam, CamMethod::layercam, CamMethod::cam, CamMethod::saliency,
+                      CamMethod::smoothgrad, CamMethod::occlusion})
     if (name == cam_method_name(m)) return m;
-  fail("unknown method '", name, "' (gradcam, gradcam++, xgradcam, hirescam, layercam)");
+  fail(
+      "unknown method '", name,
+      "' (gradcam, gradcam++, xgradcam, hirescam, layercam, cam, saliency, smoothgrad, occlusion)");
 }
 
 const char* cam_method_name(CamMethod m) {
@@ -31,6 +36,14 @@ const char* cam_method_name(CamMethod m) {
       return "hirescam";
     case CamMethod::layercam:
       return "layercam";
+    case CamMethod::cam:
+      return "cam";
+    case CamMethod::saliency:
+      return "saliency";
+    case CamMethod::smoothgrad:
+      return "smoothgrad";
+    case CamMethod::occlusion:
+      return "occlusion";
   }
   return "?";
 }
@@ -131,6 +144,17 @@ CamTarget parse_cam_target(const std::string& text) {
   return t;
 }
 
+namespace {
+
+constexpr int kSmoothGradSamples = 16;
+
+void download(Backend& backend, const Tensor& t, std::vector<float>* out) {
+  out->resize(t.numel());
+  backend.copy(t, Tensor(out->data(), t.shape(), DType::f32, Device::cpu()));
+}
+
+}  // namespace
+
 struct Explainer::State {
   RunConfig config;
   Backend& backend;
@@ -140,6 +164,7 @@ struct Explainer::State {
   std::unique_ptr<Pool> arena, scratch;
   BatchInput batch;
   Tensor dlogits;
+  std::vector<float> fc_weights;  // [K, C], for classic CAM
   State(const RunConfig& c, const SafetensorsFile& ckpt, Backend& be)
       : config(c),
         backend(be),
@@ -162,6 +187,8 @@ Explainer::Explainer(const RunConfig& config, const SafetensorsFile& checkpoint,
   const int64_t B = config.train.batch_size, K = config.model.classes;
   s_->scratch = backend.make_pool("explain", size_t(B * K) * 4 + 256, false);
   s_->dlogits = s_->scratch->take(Shape{B, K}, DType::f32, "dlogits");
+  for (const ParamEntry& e : s_->model.params().entries())
+    if (e.name == "fc.weight") download(backend, e.value, &s_->fc_weights);
 }
 
 Explainer::~Explainer() = default;
@@ -191,6 +218,14 @@ Explanation Explainer::explain(const Dataset& data, const std::vector<int64_t>& 
     Tensor act;
     const Tensor logits = s.model.forward(ctx, images, s.layer, &act);
     const float* z = s.batch.download_logits(logits);
+    // The clean logits' softmax pieces, kept for occlusion (download_logits reuses its buffer).
+    std::vector<float> z_copy(z, z + count * K), z_max(count);
+    std::vector<double> z_sum(count);
+    for (int64_t k = 0; k < count; ++k) {
+      z_max[k] = *std::max_element(z + k * K, z + (k + 1) * K);
+      for (int64_t j = 0; j < K; ++j)
+        z_sum[k] += std::exp(double(z[k * K + j]) - z_max[k]);
+    }
     // d(score)/d(logits) is one-hot at the target: the raw logit is the score.
     host_dlogits.assign(count * K, 0.0f);
     for (int64_t k = 0; k < count; ++k) {
@@ -209,16 +244,125 @@ Explanation Explainer::explain(const Dataset& data, const std::vector<int64_t>& 
     }
     const Tensor dlogits(s.dlogits.raw(), logits.shape(), DType::f32, s.dlogits.device());
     s.backend.copy(Tensor(host_dlogits.data(), logits.shape(), DType::f32, Device::cpu()), dlogits);
-    const Tensor grad = s.model.backward_to(ctx, dlogits, s.layer);
-    const int64_t C = act.dim(1), h = act.dim(2), w = act.dim(3);
-    acts.resize(act.numel());
-    grads.resize(act.numel());
-    s.backend.copy(act, Tensor(acts.data(), act.shape(), DType::f32, Device::cpu()));
-    s.backend.copy(grad, Tensor(grads.data(), act.shape(), DType::f32, Device::cpu()));
+    float* out = e.maps.data() + first * S * S;
+    switch (method) {
+      case CamMethod::gradcam:
+      case CamMethod::gradcam_pp:
+      case CamMethod::xgradcam:
+      case CamMethod::hirescam:
+      case CamMethod::layercam: {
+        const Tensor grad = s.model.backward_to(ctx, dlogits, s.layer);
+        const int64_t C = act.dim(1), h = act.dim(2), w = act.dim(3);
+        download(s.backend, act, &acts);
+        download(s.backend, grad, &grads);
+        raw.resize(count * h * w);
+        cam_raw(method, acts.data(), grads.data(), count, C, h, w, raw.data());
+        cam_scale(raw.data(), count, h, w, S, S, out);
+        break;
+      }
+      case CamMethod::cam: {
+        // Classic CAM: the dense layer's weights for the target class over the activation that
+        // feeds the global pooling.
+        const int64_t C = act.dim(1), h = act.dim(2), w = act.dim(3);
+        SC_CHECK(size_t(C) == s.fc_weights.size() / size_t(K), "cam: layer ", layer_name_, " has ",
+                 C, " channels but the dense layer reads ", s.fc_weights.size() / size_t(K),
+                 "; use the last stage (--layer layer", s.model.spec().widths.size(), ")");
+        download(s.backend, act, &acts);
+        raw.assign(count * h * w, 0.0f);
+        for (int64_t k = 0; k < count; ++k) {
+          const float* wt = s.fc_weights.data() + e.targets[first + k] * C;
+          for (int64_t c = 0; c < C; ++c)
+            for (int64_t p = 0; p < h * w; ++p)
+              raw[k * h * w + p] += wt[c] * acts[(k * C + c) * h * w + p];
+          for (int64_t p = 0; p < h * w; ++p)
+            raw[k * h * w + p] = std::max(raw[k * h * w + p], 0.0f);
+        }
+        cam_scale(raw.data(), count, h, w, S, S, out);
+        break;
+      }
+      case CamMethod::saliency:
+      case CamMethod::smoothgrad: {
+        // Gradients of the score with respect to the input image; SmoothGrad averages them over
+        // copies with Gaussian noise of 15% of each image's value range.
+        std::vector<float> image, noisy, grad_sum(count * 3 * S * S, 0.0f);
+        download(s.backend, images, &image);
+        const int samples = method == CamMethod::smoothgrad ? kSmoothGradSamples : 1;
+        std::mt19937 rng(derive_seed(s.config.runtime.seed, {0x5au, static_cast<uint64_t>(first)}));
+        for (int t = 0; t < samples; ++t) {
+          Tensor grad;
+          if (method == CamMethod::saliency) {
+            grad = s.model.backward_to(ctx, dlogits, -1);
+          } else {
+            s.arena->reset();
+            noisy = image;
+            for (int64_t k = 0; k < count; ++k) {
+              float* x = noisy.data() + k * 3 * S * S;
+              const auto [lo, hi] = std::minmax_element(x, x + 3 * S * S);
+              std::normal_distribution<float> noise(0.0f, 0.15f * (*hi - *lo));
+              for (int64_t i = 0; i < 3 * S * S; ++i)
+                x[i] += noise(rng);
+            }
+            const Tensor x = s.arena->take(images.shape(), DType::f32, "noisy images");
+            s.backend.copy(Tensor(noisy.data(), images.shape(), DType::f32, Device::cpu()), x);
+            s.model.forward(ctx, x);
+            grad = s.model.backward_to(ctx, dlogits, -1);
+          }
+          download(s.backend, grad, &grads);
+          for (size_t i = 0; i < grads.size(); ++i)
+            grad_sum[i] += grads[i] / samples;
+        }
+        raw.assign(count * S * S, 0.0f);
+        for (int64_t k = 0; k < count; ++k)
+          for (int c = 0; c < 3; ++c)
+            for (int64_t p = 0; p < S * S; ++p)
+              raw[k * S * S + p] =
+                  std::max(raw[k * S * S + p], std::abs(grad_sum[(k * 3 + c) * S * S + p]));
+        cam_scale(raw.data(), count, S, S, S, S, out);
+        break;
+      }
+      case CamMethod::occlusion: {
+        // Slide a patch of the dataset's mean colour (0 after normalisation) over the image; each
+        // pixel's importance is the mean drop of the target's probability over the patches that
+        // cover it.
+        std::vector<float> image, occluded;
+        download(s.backend, images, &image);
+        const int64_t patch = std::max<int64_t>(2, S / 8), stride = std::max<int64_t>(1, patch / 2);
+        std::vector<float> drop(count * S * S, 0.0f), covered(count * S * S, 0.0f);
+        for (int64_t y0 = 0; y0 + patch <= S; y0 += stride) {
+          for (int64_t x0 = 0; x0 + patch <= S; x0 += stride) {
+            s.arena->reset();
+            occluded = image;
+            for (int64_t k = 0; k < count; ++k)
+              for (int c = 0; c < 3; ++c)
+                for (int64_t y = y0; y < y0 + patch; ++y)
+                  std::fill_n(occluded.data() + ((k * 3 + c) * S + y) * S + x0, patch, 0.0f);
+            const Tensor x = s.arena->take(images.shape(), DType::f32, "occluded images");
+            s.backend.copy(Tensor(occluded.data(), images.shape(), DType::f32, Device::cpu()), x);
+            const float* zz = s.batch.download_logits(s.model.forward(ctx, x));
+            for (int64_t k = 0; k < count; ++k) {
+              const float* row = zz + k * K;
+              const float top = *std::max_element(row, row + K);
+              double sum = 0;
+              for (int64_t j = 0; j < K; ++j)
+                sum += std::exp(double(row[j]) - top);
+              const double p_target = std::exp(double(row[e.targets[first + k]]) - top) / sum;
+              const double p_full =
+                  std::exp(double(z_copy[k * K + e.targets[first + k]]) - z_max[k]) / z_sum[k];
+              for (int64_t y = y0; y < y0 + patch; ++y)
+                for (int64_t xx = x0; xx < x0 + patch; ++xx) {
+                  drop[k * S * S + y * S + xx] += static_cast<float>(p_full - p_target);
+                  covered[k * S * S + y * S + xx] += 1.0f;
+                }
+            }
+          }
+        }
+        for (size_t i = 0; i < drop.size(); ++i)
+          drop[i] = covered[i] > 0 ? std::max(drop[i] / covered[i], 0.0f) : 0.0f;
+        cam_scale(drop.data(), count, S, S, S, S, out);
+        break;
+      }
+    }
     s.arena->reset();
-    raw.resize(count * h * w);
-    cam_raw(method, acts.data(), grads.data(), count, C, h, w, raw.data());
-    cam_scale(raw.data(), count, h, w, S, S, e.maps.data() + first * S * S);
     if (show_progress) progress.update(first + count, "");
   }
   if (show_progress) progress.finish("");
