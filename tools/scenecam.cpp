@@ -144,8 +144,10 @@ void usage(std::FILE* out) {
       "          class probabilities per image; unreadable files are reported, not fatal\n"
       "\n"
       "  explain --checkpoint CKPT [--images FILE|DIR ... | --split val|train] [--out DIR]\n"
-      "          [--method gradcam,gradcam++,xgradcam,hirescam,layercam] [--layer NAME]\n"
-      "          [--target pred|true|CLASS] [--alpha 0.5] [--limit N] [--metrics] [--device D]\n"
+      "          [--method gradcam,gradcam++,xgradcam,hirescam,layercam,cam,saliency,\n"
+      "                    smoothgrad,occlusion] [--layer NAME]\n"
+      "          [--target pred|true|CLASS] [--alpha 0.5] [--colormap jet] [--batch-size N]\n"
+      "          [--limit N] [--metrics] [--device D]\n"
       "          Grad-CAM and relatives: an overlay PNG and a .npy map per image and method,\n"
       "          grid PNGs and manifest.json; --metrics adds deletion/insertion AUC, average\n"
       "          drop/increase and (synthetic scenes) the pointing game, each beside random maps\n"
@@ -267,6 +269,10 @@ int explain(int argc, char** argv) {
       o.limit = static_cast<int>(parse_int("--limit", value().c_str(), 1, 100000000));
     else if (arg == "--grid")
       o.grid = static_cast<int>(parse_int("--grid", value().c_str(), 1, 64));
+    else if (arg == "--batch-size")
+      o.batch_size = static_cast<int>(parse_int("--batch-size", value().c_str(), 1, 65536));
+    else if (arg == "--colormap")
+      o.colormap = value();
     else if (arg == "--metrics")
       o.metrics = true;
     else if (arg == "--device")

@@ -16,11 +16,13 @@ struct ExplainOptions {
   std::string split = "val";
   std::string out_dir;
   std::vector<std::string> methods{"gradcam"};
-  std::string layer;            // "" = the last residual stage
-  std::string target = "pred";  // pred | true | class index
-  float image_weight = 0.5f;    // pytorch-grad-cam's show_cam_on_image default
-  int limit = 0;                // > 0: explain only the first `limit` images
-  int grid = 8;                 // images in grid.png
+  std::string layer;             // "" = the last residual stage
+  std::string target = "pred";   // pred | true | class index
+  float image_weight = 0.5f;     // pytorch-grad-cam's show_cam_on_image default
+  std::string colormap = "jet";  // jet | turbo | viridis | inferno | magma | hot
+  int batch_size = 0;            // 0 = the run's training batch size
+  int limit = 0;                 // > 0: explain only the first `limit` images
+  int grid = 8;                  // images in grid.png
   bool metrics = false;
 };
 

@@ -46,11 +46,22 @@ std::string npy(const float* data, int64_t rows, int64_t cols) {
 }
 
 // show_cam_on_image: JET heatmap (RGB) blended with the image, then rescaled by its maximum.
-cv::Mat overlay(const ImageU8& img, const float* map, float image_weight, cv::Mat* heat_out) {
+int colormap_code(const std::string& name) {
+  if (name == "jet") return cv::COLORMAP_JET;
+  if (name == "turbo") return cv::COLORMAP_TURBO;
+  if (name == "viridis") return cv::COLORMAP_VIRIDIS;
+  if (name == "inferno") return cv::COLORMAP_INFERNO;
+  if (name == "magma") return cv::COLORMAP_MAGMA;
+  if (name == "hot") return cv::COLORMAP_HOT;
+  fail("unknown colormap '", name, "' (jet, turbo, viridis, inferno, magma, hot)");
+}
+
+cv::Mat overlay(const ImageU8& img, const float* map, float image_weight, int colormap,
+                cv::Mat* heat_out) {
   const int S = img.width;
   cv::Mat m(S, S, CV_32F, const_cast<float*>(map)), m8, heat;
   m.convertTo(m8, CV_8U, 255.0);
-  cv::applyColorMap(m8, heat, cv::COLORMAP_JET);  // BGR
+  cv::applyColorMap(m8, heat, colormap);  // BGR
   cv::Mat rgb(S, S, CV_8UC3, const_cast<uint8_t*>(img.rgb.data())), bgr, imgf, heatf;
   cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
   bgr.convertTo(imgf, CV_32FC3, 1.0 / 255);
@@ -80,8 +91,10 @@ int64_t run_explain(const ExplainOptions& o, Backend& backend) {
   const SafetensorsFile file(o.checkpoint);
   SC_CHECK(file.metadata().count("config"), o.checkpoint,
            ": not a scenecam checkpoint (no config)");
-  const RunConfig config =
+  RunConfig config =
       parse_config(file.metadata().at("config"), o.checkpoint + " (embedded config)");
+  if (o.batch_size > 0) config.train.batch_size = o.batch_size;
+  const int colormap = colormap_code(o.colormap);
   const CamTarget target = parse_cam_target(o.target);
   std::vector<CamMethod> methods;
   for (const std::string& m : o.methods)
@@ -177,7 +190,7 @@ int64_t run_explain(const ExplainOptions& o, Backend& backend) {
       const ImageU8& img = data.images[indices[k]];
       const std::string base = stem_of(data.files[indices[k]], indices[k]) + "_" + name;
       cv::Mat heat;
-      const cv::Mat over = overlay(img, e.maps.data() + k * S * S, o.image_weight, &heat);
+      const cv::Mat over = overlay(img, e.maps.data() + k * S * S, o.image_weight, colormap, &heat);
       write_png_bgr(fs::path(out_dir) / (base + ".png"), over);
       write_file_atomic((fs::path(out_dir) / (base + ".npy")).string(),
                         npy(e.maps.data() + k * S * S, S, S));
