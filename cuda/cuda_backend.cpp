@@ -483,6 +483,19 @@ class CudaBackend final : public Backend {
                                        acts.dim(2) * acts.dim(3), stream_);
   }
 
+  void cam_scale(const Tensor& cam, const Tensor& scratch, const Tensor& out) override {
+    const char* op = "cam_scale";
+    check(op, "cam", cam);
+    check_rank(op, "cam", cam, 3);
+    check(op, "out", out);
+    check_rank(op, "out", out, 3);
+    SC_CHECK(out.dim(0) == cam.dim(0), op, ": out ", out.shape().str(), " and cam ",
+             cam.shape().str(), " hold different numbers of maps");
+    check(op, "scratch", scratch, Shape{cam.numel()});
+    cuda::launch_cam_scale(cf32(cam), f32(scratch), f32(out), cam.dim(0), cam.dim(1), cam.dim(2),
+                           out.dim(1), out.dim(2), stream_);
+  }
+
  private:
   void check(const char* op, const char* arg, const Tensor& t) const {
     check_tensor(op, arg, t, device(), DType::f32);

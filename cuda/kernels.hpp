@@ -45,6 +45,10 @@ void launch_global_avg_pool_backward(const float* dy, float* dx, int64_t planes,
 void launch_cam_weighted_sum_relu(const float* acts, const float* weights, float* cam, int64_t n,
                                   int64_t c, int64_t hw, cudaStream_t stream);
 
+// cam_scale.cu: raw maps [n, h, w] -> [n, H, W] in [0, 1] (min-max, resize, ReLU, min-max).
+void launch_cam_scale(const float* cam, float* scratch, float* out, int64_t n, int64_t h, int64_t w,
+                      int64_t H, int64_t W, cudaStream_t stream);
+
 // linear_bias.cu: y[n, o] += b[o]; db[o] = sum_n dy[n, o].
 void launch_add_bias_rows(float* y, const float* b, int64_t rows, int64_t cols,
                           cudaStream_t stream);

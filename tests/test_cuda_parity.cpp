@@ -283,6 +283,18 @@ TEST_F(CudaParity, AugmentBatch) {
   expect_close("augment_batch", out.values(), gout, 1e-5);
 }
 
+TEST_F(CudaParity, CamScale) {
+  // 3 maps of 7x5 scaled to 37x29 (sizes that share no factor with the block size).
+  F cam = random(Shape{3, 7, 5}, 22), out(Shape{3, 37, 29}), scratch(Shape{3 * 7 * 5});
+  for (size_t i = 0; i < cam.size(); ++i)
+    cam[i] = std::max(cam[i], 0.0f);
+  cpu->cam_scale(cam.t(), scratch.t(), out.t());
+  const Tensor gcam = upload(cam.t()), gscratch = poisoned(scratch.shape()),
+               gout = poisoned(out.shape());
+  gpu->cam_scale(gcam, gscratch, gout);
+  expect_close("cam_scale", out.values(), gout, 1e-5);
+}
+
 TEST_F(CudaParity, WrongDeviceAndDTypeAreRefused) {
   F host(Shape{4});
   const Tensor on_gpu = poisoned(Shape{4});

@@ -80,6 +80,20 @@ TEST(Cam, EveryMethodMatchesTheReferenceFormulas) {
   test::expect_error([] { parse_cam_method("gradcam+++"); }, {"unknown method", "layercam"});
 }
 
+TEST(Cam, BackendScalingIsTheHostScaling) {
+  const float cam[6] = {0, 1, 4, 2, 0, 3};
+  float host[2 * 5 * 4];
+  cam_scale(cam, 2, 1, 3, 5, 4, host);
+  auto cpu = make_cpu_backend(1);
+  test::F in(Shape{2, 1, 3}, {0, 1, 4, 2, 0, 3}), scratch(Shape{6}), out(Shape{2, 5, 4});
+  cpu->cam_scale(in.t(), scratch.t(), out.t());
+  for (int i = 0; i < 40; ++i)
+    EXPECT_EQ(out[i], host[i]) << i;
+  test::F wrong(Shape{3, 5, 4});
+  test::expect_error([&] { cpu->cam_scale(in.t(), scratch.t(), wrong.t()); },
+                     {"cam_scale", "different numbers of maps"});
+}
+
 TEST(Cam, ScalingFollowsMinMaxResizeMinMax) {
   // A 2x2 map scaled to 4x4. Min-max first: [0, 1, 2, 3] / 3 (+1e-7). cv2's bilinear with
   // half-pixel centres samples source x = (X + 0.5) / 2 - 0.5, clamped to [0, 1].

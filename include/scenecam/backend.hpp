@@ -185,6 +185,10 @@ class Backend {
   // cam[N, H, W] = relu(sum_c weights[n, c] * acts[n, c, :, :]).
   virtual void cam_weighted_sum_relu(const Tensor& acts, const Tensor& weights,
                                      const Tensor& cam) = 0;
+  // pytorch-grad-cam's scaling of raw maps cam[N, h, w] to out[N, H, W] in [0, 1]: per image
+  // (x - min) / (max(x - min) + 1e-7), bilinear resize (half-pixel centres, clamped borders),
+  // ReLU, and the same min-max again. `scratch` holds N * h * w floats.
+  virtual void cam_scale(const Tensor& cam, const Tensor& scratch, const Tensor& out) = 0;
 };
 
 // threads <= 0: use every core OpenMP offers; otherwise this also sets the process's OpenMP

@@ -10,6 +10,7 @@
 #include <limits>
 
 #include "cpu/eigen.hpp"
+#include "scenecam/explain.hpp"
 #include "scenecam/op_checks.hpp"
 
 namespace scenecam {
@@ -594,6 +595,19 @@ void CpuBackend::cam_weighted_sum_relu(const Tensor& acts, const Tensor& weights
         out[i] = out[i] > T(0) ? out[i] : T(0);
     });
   });
+}
+
+void CpuBackend::cam_scale(const Tensor& cam, const Tensor& scratch, const Tensor& out) {
+  const char* op = "cam_scale";
+  check_rank(op, "cam", cam, 3);
+  check_rank(op, "out", out, 3);
+  check_tensor(op, "cam", cam, device(), DType::f32);
+  check_tensor(op, "out", out, device(), DType::f32);
+  SC_CHECK(out.dim(0) == cam.dim(0), op, ": out ", out.shape().str(), " and cam ",
+           cam.shape().str(), " hold different numbers of maps");
+  check_tensor(op, "scratch", scratch, device(), DType::f32, Shape{cam.numel()});
+  scenecam::cam_scale(cam.data<float>(), cam.dim(0), cam.dim(1), cam.dim(2), out.dim(1), out.dim(2),
+                      out.data<float>());
 }
 
 std::unique_ptr<Backend> make_cpu_backend(int threads) {
