@@ -6,6 +6,7 @@
 
 #include "scenecam/explain.hpp"
 #include "scenecam/inference.hpp"
+#include "scenecam/nn.hpp"
 #include "scenecam/safetensors.hpp"
 #include "scenecam/trainer.hpp"
 #include "test_util.hpp"
@@ -117,6 +118,112 @@ TEST(Cam, ScalingFollowsMinMaxResizeMinMax) {
     EXPECT_NEAR(out[i], (ref[i] - lo) / (hi - lo + 1e-7), 1e-5) << i;
   EXPECT_NEAR(out[0], 0.0f, 1e-6);
   EXPECT_NEAR(out[15], 1.0f, 1e-5);
+}
+
+// min-max as pytorch-grad-cam's scale_cam_image, in double.
+void reference_min_max(std::vector<double>& x) {
+  const double lo = *std::min_element(x.begin(), x.end());
+  double hi = 0;
+  for (double v : x)
+    hi = std::max(hi, v - lo);
+  for (double& v : x)
+    v = (v - lo) / (hi + 1e-7);
+}
+
+// cv2.resize INTER_LINEAR, written out in double.
+std::vector<double> reference_resize(const std::vector<double>& in, int h, int w, int H, int W) {
+  std::vector<double> out(H * W);
+  for (int y = 0; y < H; ++y)
+    for (int x = 0; x < W; ++x) {
+      const double fy = std::clamp((y + 0.5) * h / H - 0.5, 0.0, double(h - 1));
+      const double fx = std::clamp((x + 0.5) * w / W - 0.5, 0.0, double(w - 1));
+      const int y0 = int(fy), x0 = int(fx), y1 = std::min(y0 + 1, h - 1),
+                x1 = std::min(x0 + 1, w - 1);
+      const double ay = fy - y0, ax = fx - x0;
+      out[y * W + x] = (1 - ay) * ((1 - ax) * in[y0 * w + x0] + ax * in[y0 * w + x1]) +
+                       ay * ((1 - ax) * in[y1 * w + x0] + ax * in[y1 * w + x1]);
+    }
+  return out;
+}
+
+// The whole pipeline against an independent computation: a tiny network with fixed weights (a
+// checkpoint), explained by the Explainer in float32, and recomputed here in float64 with the
+// model materialised in double precision, the gradients taken by its own backward, and the
+// formulas and scaling written out above.
+TEST(Cam, ExplainerMatchesADoublePrecisionReferenceForEveryMethod) {
+  const fs::path dir =
+      fs::temp_directory_path() / ("scenecam_explain_ref_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  const RunConfig c = parse_config(
+      R"(model: {arch: resnet18, classes: 6, width: 4, blocks: [1, 1, 1, 1], stem: small}
+data: {source: synthetic, image_size: 20, synthetic_train: 64, synthetic_val: 6}
+train: {epochs: 1, batch_size: 32}
+runtime: {device: cpu, seed: 4, threads: 2}
+output: {dir: )" +
+          dir.string() + "}\n",
+      "ref.yaml");
+  Split split;
+  const Dataset data = load_training_data(c, &split);
+  auto backend = make_cpu_backend(2);
+  train(c, data, split, *backend, {});
+  const SafetensorsFile ckpt((dir / "last.safetensors").string());
+  Explainer explainer(c, ckpt, *backend, "layer2");
+
+  // The reference model: the same weights and statistics, in float64.
+  ResNet ref(resnet_spec(c.model));
+  ref.materialize(*backend, 1, DType::f64);
+  for (const ParamEntry& e : ref.params().entries()) {
+    std::vector<float> v(e.shape.numel());
+    ckpt.read_into(e.name, Tensor(v.data(), e.shape, DType::f32, Device::cpu()), *backend);
+    std::copy(v.begin(), v.end(), e.value.data<double>());
+  }
+  const int S = 20, n = static_cast<int>(split.val.size());
+  test::D x(Shape{n, 3, S, S});
+  const Normalization norm;
+  for (int k = 0; k < n; ++k)
+    for (int ch = 0; ch < 3; ++ch)
+      for (int p = 0; p < S * S; ++p)
+        x[(k * 3 + ch) * S * S + p] =
+            (data.images[split.val[k]].rgb[p * 3 + ch] / 255.0 - norm.mean[ch]) / norm.std[ch];
+  auto arena = make_host_pool("ref", 0, true);
+  StepContext ctx{*backend, *arena, false};
+  const int layer = ref.layer_index("layer2");
+  Tensor act;
+  const Tensor logits = ref.forward(ctx, x.t(), layer, &act);
+  test::D dlogits(Shape{n, 6});
+  std::vector<int> targets(n);
+  for (int k = 0; k < n; ++k) {
+    const double* row = logits.data<double>() + k * 6;
+    targets[k] = int(std::max_element(row, row + 6) - row);
+    dlogits[k * 6 + targets[k]] = 1.0;
+  }
+  const Tensor grad = ref.backward_to(ctx, dlogits.t(), layer);
+  const int C = int(act.dim(1)), h = int(act.dim(2)), w = int(act.dim(3));
+  std::vector<float> A(act.data<double>(), act.data<double>() + act.numel());
+  std::vector<float> G(grad.data<double>(), grad.data<double>() + grad.numel());
+
+  int informative = 0;
+  for (const char* name : {"gradcam", "gradcam++", "xgradcam", "hirescam", "layercam"}) {
+    SCOPED_TRACE(name);
+    const Explanation e =
+        explainer.explain(data, split.val, parse_cam_method(name), CamTarget{}, false);
+    const std::vector<double> raw = reference_cam(name, A, G, n, C, h * w);
+    for (int k = 0; k < n; ++k) {
+      EXPECT_EQ(e.targets[k], targets[k]);
+      std::vector<double> m(raw.begin() + k * h * w, raw.begin() + (k + 1) * h * w);
+      reference_min_max(m);
+      std::vector<double> big = reference_resize(m, h, w, S, S);
+      for (double& v : big)
+        v = std::max(v, 0.0);
+      reference_min_max(big);
+      for (int p = 0; p < S * S; ++p)
+        ASSERT_NEAR(e.maps[k * S * S + p], big[p], 2e-3) << k << " " << p;
+      informative += *std::max_element(big.begin(), big.end()) > 0.99;
+    }
+  }
+  EXPECT_GE(informative, 5 * n / 2)
+      << "most maps must be non-trivial for the comparison to mean something";
+  fs::remove_all(dir);
 }
 
 TEST(Cam, GradCamPointsAtTheObjectOnSyntheticScenes) {
