@@ -483,6 +483,20 @@ class CudaBackend final : public Backend {
                                        acts.dim(2) * acts.dim(3), stream_);
   }
 
+  void cam_maps(int method, const Tensor& acts, const Tensor& grads, const Tensor& weights,
+                const Tensor& cam) override {
+    const char* op = "cam_maps";
+    check(op, "acts", acts);
+    check_rank(op, "acts", acts, 4);
+    const int64_t N = acts.dim(0), C = acts.dim(1), h = acts.dim(2), w = acts.dim(3);
+    check(op, "grads", grads, acts.shape());
+    check(op, "weights", weights, Shape{N * C});
+    check(op, "cam", cam, Shape{N, h, w});
+    SC_CHECK(method >= 0 && method <= 4, op, ": method ", method, " is not a gradient CAM method");
+    cuda::launch_cam_maps(method, cf32(acts), cf32(grads), f32(weights), f32(cam), N, C, h * w,
+                          stream_);
+  }
+
   void cam_scale(const Tensor& cam, const Tensor& scratch, const Tensor& out) override {
     const char* op = "cam_scale";
     check(op, "cam", cam);

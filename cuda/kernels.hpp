@@ -45,6 +45,10 @@ void launch_global_avg_pool_backward(const float* dy, float* dx, int64_t planes,
 void launch_cam_weighted_sum_relu(const float* acts, const float* weights, float* cam, int64_t n,
                                   int64_t c, int64_t hw, cudaStream_t stream);
 
+// cam_maps.cu: raw gradient-CAM maps (method 0..4 as Backend::cam_maps), weights scratch n * c.
+void launch_cam_maps(int method, const float* acts, const float* grads, float* weights, float* cam,
+                     int64_t n, int64_t c, int64_t hw, cudaStream_t stream);
+
 // cam_scale.cu: raw maps [n, h, w] -> [n, H, W] in [0, 1] (min-max, resize, ReLU, min-max).
 void launch_cam_scale(const float* cam, float* scratch, float* out, int64_t n, int64_t h, int64_t w,
                       int64_t H, int64_t W, cudaStream_t stream);

@@ -295,6 +295,22 @@ TEST_F(CudaParity, CamScale) {
   expect_close("cam_scale", out.values(), gout, 1e-5);
 }
 
+TEST_F(CudaParity, CamMapsEveryGradientMethod) {
+  const Shape s{3, 37, 5, 7};  // 37 channels: planes do not fill whole blocks
+  F acts = random(s, 23), grads = random(s, 24);
+  for (size_t i = 0; i < acts.size(); ++i)
+    acts[i] = std::abs(acts[i]);
+  const Tensor gacts = upload(acts.t()), ggrads = upload(grads.t());
+  for (int method = 0; method <= 4; ++method) {
+    SCOPED_TRACE(method);
+    F weights(Shape{3 * 37}), cam(Shape{3, 5, 7});
+    cpu->cam_maps(method, acts.t(), grads.t(), weights.t(), cam.t());
+    const Tensor gweights = poisoned(weights.shape()), gcam = poisoned(cam.shape());
+    gpu->cam_maps(method, gacts, ggrads, gweights, gcam);
+    expect_close("cam_maps", cam.values(), gcam, 1e-4);
+  }
+}
+
 TEST_F(CudaParity, WrongDeviceAndDTypeAreRefused) {
   F host(Shape{4});
   const Tensor on_gpu = poisoned(Shape{4});

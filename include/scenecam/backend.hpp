@@ -185,6 +185,11 @@ class Backend {
   // cam[N, H, W] = relu(sum_c weights[n, c] * acts[n, c, :, :]).
   virtual void cam_weighted_sum_relu(const Tensor& acts, const Tensor& weights,
                                      const Tensor& cam) = 0;
+  // The raw map of a gradient-based CAM method, cam[N, h, w], from acts and grads [N, C, h, w]:
+  // method 0 gradcam, 1 gradcam++, 2 xgradcam, 3 hirescam, 4 layercam (explain.hpp has the
+  // formulas). `weights` is scratch of N * C floats.
+  virtual void cam_maps(int method, const Tensor& acts, const Tensor& grads, const Tensor& weights,
+                        const Tensor& cam) = 0;
   // pytorch-grad-cam's scaling of raw maps cam[N, h, w] to out[N, H, W] in [0, 1]: per image
   // (x - min) / (max(x - min) + 1e-7), bilinear resize (half-pixel centres, clamped borders),
   // ReLU, and the same min-max again. `scratch` holds N * h * w floats.

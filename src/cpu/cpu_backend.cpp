@@ -597,6 +597,20 @@ void CpuBackend::cam_weighted_sum_relu(const Tensor& acts, const Tensor& weights
   });
 }
 
+void CpuBackend::cam_maps(int method, const Tensor& acts, const Tensor& grads,
+                          const Tensor& weights, const Tensor& cam) {
+  const char* op = "cam_maps";
+  check_rank(op, "acts", acts, 4);
+  const int64_t N = acts.dim(0), C = acts.dim(1), h = acts.dim(2), w = acts.dim(3);
+  check_tensor(op, "acts", acts, device(), DType::f32);
+  check_tensor(op, "grads", grads, device(), DType::f32, acts.shape());
+  check_tensor(op, "weights", weights, device(), DType::f32, Shape{N * C});
+  check_tensor(op, "cam", cam, device(), DType::f32, Shape{N, h, w});
+  SC_CHECK(method >= 0 && method <= 4, op, ": method ", method, " is not a gradient CAM method");
+  cam_raw(static_cast<CamMethod>(method), acts.data<float>(), grads.data<float>(), N, C, h, w,
+          cam.data<float>());
+}
+
 void CpuBackend::cam_scale(const Tensor& cam, const Tensor& scratch, const Tensor& out) {
   const char* op = "cam_scale";
   check_rank(op, "cam", cam, 3);

@@ -246,32 +246,22 @@ Explanation Explainer::explain(const Dataset& data, const std::vector<int64_t>& 
     s.backend.copy(Tensor(host_dlogits.data(), logits.shape(), DType::f32, Device::cpu()), dlogits);
     float* out = e.maps.data() + first * S * S;
     switch (method) {
-      case CamMethod::gradcam: {
-        // Everything after the backward pass stays on the backend's device: channel weights,
-        // weighted sum + ReLU, scaling; only the finished maps come back.
-        const Tensor grad = s.model.backward_to(ctx, dlogits, s.layer);
-        const int64_t C = act.dim(1), h = act.dim(2), w = act.dim(3);
-        const Tensor weights = s.arena->take(Shape{count, C}, DType::f32, "cam weights");
-        const Tensor small = s.arena->take(Shape{count, h, w}, DType::f32, "cam");
-        const Tensor scratch = s.arena->take(Shape{count * h * w}, DType::f32, "cam scratch");
-        const Tensor maps = s.arena->take(Shape{count, S, S}, DType::f32, "cam maps");
-        s.backend.cam_channel_weights(grad, weights);
-        s.backend.cam_weighted_sum_relu(act, weights, small);
-        s.backend.cam_scale(small, scratch, maps);
-        s.backend.copy(maps, Tensor(out, maps.shape(), DType::f32, Device::cpu()));
-        break;
-      }
+      case CamMethod::gradcam:
       case CamMethod::gradcam_pp:
       case CamMethod::xgradcam:
       case CamMethod::hirescam:
       case CamMethod::layercam: {
+        // Everything after the backward pass stays on the backend's device: the method's map,
+        // then the scaling; only the finished maps come back.
         const Tensor grad = s.model.backward_to(ctx, dlogits, s.layer);
         const int64_t C = act.dim(1), h = act.dim(2), w = act.dim(3);
-        download(s.backend, act, &acts);
-        download(s.backend, grad, &grads);
-        raw.resize(count * h * w);
-        cam_raw(method, acts.data(), grads.data(), count, C, h, w, raw.data());
-        cam_scale(raw.data(), count, h, w, S, S, out);
+        const Tensor weights = s.arena->take(Shape{count * C}, DType::f32, "cam weights");
+        const Tensor small = s.arena->take(Shape{count, h, w}, DType::f32, "cam");
+        const Tensor scratch = s.arena->take(Shape{count * h * w}, DType::f32, "cam scratch");
+        const Tensor maps = s.arena->take(Shape{count, S, S}, DType::f32, "cam maps");
+        s.backend.cam_maps(static_cast<int>(method), act, grad, weights, small);
+        s.backend.cam_scale(small, scratch, maps);
+        s.backend.copy(maps, Tensor(out, maps.shape(), DType::f32, Device::cpu()));
         break;
       }
       case CamMethod::cam: {
