@@ -223,6 +223,21 @@ output: {dir: )" +
   }
   EXPECT_GE(informative, 5 * n / 2)
       << "most maps must be non-trivial for the comparison to mean something";
+
+  // Ranked targets: rank 0 is the prediction; rank 1 the runner-up, never the prediction.
+  const Explanation top1 = explainer.explain(data, split.val, CamMethod::gradcam,
+                                             CamTarget{CamTarget::ranked, 0}, false);
+  const Explanation top2 = explainer.explain(data, split.val, CamMethod::gradcam,
+                                             CamTarget{CamTarget::ranked, 1}, false);
+  EXPECT_EQ(top1.targets, top1.predicted);
+  for (int k = 0; k < n; ++k)
+    EXPECT_NE(top2.targets[k], top2.predicted[k]);
+  test::expect_error(
+      [&] {
+        explainer.explain(data, split.val, CamMethod::gradcam, CamTarget{CamTarget::ranked, 6},
+                          false);
+      },
+      {"--target top7", "more classes than the model's 6"});
   fs::remove_all(dir);
 }
 

@@ -48,10 +48,11 @@ void cam_scale(const float* cam, int64_t n, int64_t h, int64_t w, int64_t H, int
 
 // Which class a map explains.
 struct CamTarget {
-  enum Kind { predicted, true_class, fixed } kind = predicted;
-  int32_t cls = 0;  // for fixed
+  enum Kind { predicted, true_class, fixed, ranked } kind = predicted;
+  int32_t cls = 0;  // fixed: the class; ranked: the rank (0 = the top class)
 };
-CamTarget parse_cam_target(const std::string& text);  // "pred", "true" or a class index
+// "pred", "true" or a class index; "topK" is expanded by the caller into ranks 0..K-1.
+CamTarget parse_cam_target(const std::string& text);
 
 struct Explanation {
   std::vector<float> maps;       // [count, S, S], scaled to [0, 1]

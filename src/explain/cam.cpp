@@ -138,7 +138,7 @@ CamTarget parse_cam_target(const std::string& text) {
   char* end = nullptr;
   const long v = std::strtol(text.c_str(), &end, 10);
   SC_CHECK(!text.empty() && *end == '\0' && v >= 0,
-           "--target must be pred, true or a class index, not '", text, "'");
+           "--target must be pred, true, topK or a class index, not '", text, "'");
   t.kind = CamTarget::fixed;
   t.cls = static_cast<int32_t>(v);
   return t;
@@ -205,6 +205,9 @@ Explanation Explainer::explain(const Dataset& data, const std::vector<int64_t>& 
            " pixels but the model was trained on ", s.config.data.image_size);
   SC_CHECK(target.kind != CamTarget::fixed || target.cls < K, "--target ", target.cls,
            " is not a class of this model (0..", K - 1, ")");
+  SC_CHECK(target.kind != CamTarget::ranked || target.cls < K, "--target top", target.cls + 1,
+           " asks for more classes than the model's ", K);
+
   const int64_t n = static_cast<int64_t>(indices.size());
   Explanation e;
   e.maps.resize(n * S * S);
@@ -234,9 +237,16 @@ Explanation Explainer::explain(const Dataset& data, const std::vector<int64_t>& 
       double sum = 0;
       for (int64_t j = 0; j < K; ++j)
         sum += std::exp(double(row[j]) - row[pred]);
-      const int32_t cls = target.kind == CamTarget::predicted    ? pred
-                          : target.kind == CamTarget::true_class ? data.labels[indices[first + k]]
-                                                                 : target.cls;
+      int32_t cls = target.kind == CamTarget::predicted    ? pred
+                    : target.kind == CamTarget::true_class ? data.labels[indices[first + k]]
+                                                           : target.cls;
+      if (target.kind == CamTarget::ranked) {
+        std::vector<int32_t> order(K);
+        std::iota(order.begin(), order.end(), 0);
+        std::stable_sort(order.begin(), order.end(),
+                         [&](int32_t a, int32_t b) { return row[a] > row[b]; });
+        cls = order[std::min<int64_t>(target.cls, K - 1)];
+      }
       host_dlogits[k * K + cls] = 1.0f;
       e.targets.push_back(cls);
       e.predicted.push_back(pred);

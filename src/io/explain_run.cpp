@@ -95,7 +95,19 @@ int64_t run_explain(const ExplainOptions& o, Backend& backend) {
       parse_config(file.metadata().at("config"), o.checkpoint + " (embedded config)");
   if (o.batch_size > 0) config.train.batch_size = o.batch_size;
   const int colormap = colormap_code(o.colormap);
-  const CamTarget target = parse_cam_target(o.target);
+  // "topK" explains the K best classes of each image; anything else names one target.
+  std::vector<std::pair<std::string, CamTarget>> targets;
+  if (o.target.rfind("top", 0) == 0) {
+    char* end = nullptr;
+    const long k = std::strtol(o.target.c_str() + 3, &end, 10);
+    SC_CHECK(o.target.size() > 3 && *end == '\0' && k >= 1 && k <= 1000,
+             "--target topK needs K >= 1, not '", o.target, "'");
+    for (int r = 0; r < k; ++r)
+      targets.push_back({"_top" + std::to_string(r + 1), CamTarget{CamTarget::ranked, r}});
+  } else {
+    targets.push_back({"", parse_cam_target(o.target)});
+  }
+  const CamTarget& target = targets.front().second;
   std::vector<CamMethod> methods;
   for (const std::string& m : o.methods)
     methods.push_back(parse_cam_method(m));
@@ -176,83 +188,87 @@ int64_t run_explain(const ExplainOptions& o, Backend& backend) {
 
   std::unique_ptr<Classifier> scorer;
   if (o.metrics) scorer = std::make_unique<Classifier>(config, file, backend);
-  for (CamMethod method : methods) {
-    const char* name = cam_method_name(method);
-    const auto start = std::chrono::steady_clock::now();
-    const Explanation e = explainer.explain(data, indices, method, target, true);
-    const double seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    speed[name] = n / seconds;
-    std::printf("explain: %s on %ld images in %.2f s (%.1f images/s)\n", name, long(n), seconds,
-                n / seconds);
-    std::vector<cv::Mat> grid_rows;
-    for (int64_t k = 0; k < n; ++k) {
-      const ImageU8& img = data.images[indices[k]];
-      const std::string base = stem_of(data.files[indices[k]], indices[k]) + "_" + name;
-      cv::Mat heat;
-      const cv::Mat over = overlay(img, e.maps.data() + k * S * S, o.image_weight, colormap, &heat);
-      write_png_bgr(fs::path(out_dir) / (base + ".png"), over);
-      write_file_atomic((fs::path(out_dir) / (base + ".npy")).string(),
-                        npy(e.maps.data() + k * S * S, S, S));
-      json& item = items[k];
-      item["predicted"] = classes[e.predicted[k]];
-      item["probability"] = e.probability[k];
-      if (data.labels[indices[k]] >= 0) item["true"] = classes[data.labels[indices[k]]];
-      item["outputs"][name] = {
-          {"target", classes[e.targets[k]]}, {"overlay", base + ".png"}, {"map", base + ".npy"}};
-      if (int64_t(grid_rows.size()) < o.grid) {
-        // image | heatmap | overlay, 128 px each, with a caption strip.
-        cv::Mat rgb(S, S, CV_8UC3, const_cast<uint8_t*>(img.rgb.data())), bgr;
-        cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
-        cv::Mat row(128 + 24, 3 * 128, CV_8UC3, cv::Scalar(255, 255, 255)), tile;
-        const cv::Mat parts[3] = {bgr, heat, over};
-        for (int t = 0; t < 3; ++t) {
-          cv::resize(parts[t], tile, {128, 128}, 0, 0, cv::INTER_NEAREST);
-          tile.copyTo(row(cv::Rect(t * 128, 0, 128, 128)));
+  for (CamMethod method : methods)
+    for (const auto& [suffix, this_target] : targets) {
+      const std::string label = std::string(cam_method_name(method)) + suffix;
+      const char* name = label.c_str();
+      const auto start = std::chrono::steady_clock::now();
+      const Explanation e = explainer.explain(data, indices, method, this_target, true);
+      const double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      speed[name] = n / seconds;
+      std::printf("explain: %s on %ld images in %.2f s (%.1f images/s)\n", name, long(n), seconds,
+                  n / seconds);
+      std::vector<cv::Mat> grid_rows;
+      for (int64_t k = 0; k < n; ++k) {
+        const ImageU8& img = data.images[indices[k]];
+        const std::string base = stem_of(data.files[indices[k]], indices[k]) + "_" + name;
+        cv::Mat heat;
+        const cv::Mat over =
+            overlay(img, e.maps.data() + k * S * S, o.image_weight, colormap, &heat);
+        write_png_bgr(fs::path(out_dir) / (base + ".png"), over);
+        write_file_atomic((fs::path(out_dir) / (base + ".npy")).string(),
+                          npy(e.maps.data() + k * S * S, S, S));
+        json& item = items[k];
+        item["predicted"] = classes[e.predicted[k]];
+        item["probability"] = e.probability[k];
+        if (data.labels[indices[k]] >= 0) item["true"] = classes[data.labels[indices[k]]];
+        item["outputs"][name] = {
+            {"target", classes[e.targets[k]]}, {"overlay", base + ".png"}, {"map", base + ".npy"}};
+        if (int64_t(grid_rows.size()) < o.grid) {
+          // image | heatmap | overlay, 128 px each, with a caption strip.
+          cv::Mat rgb(S, S, CV_8UC3, const_cast<uint8_t*>(img.rgb.data())), bgr;
+          cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
+          cv::Mat row(128 + 24, 3 * 128, CV_8UC3, cv::Scalar(255, 255, 255)), tile;
+          const cv::Mat parts[3] = {bgr, heat, over};
+          for (int t = 0; t < 3; ++t) {
+            cv::resize(parts[t], tile, {128, 128}, 0, 0, cv::INTER_NEAREST);
+            tile.copyTo(row(cv::Rect(t * 128, 0, 128, 128)));
+          }
+          std::string caption = "pred " + classes[e.predicted[k]];
+          if (data.labels[indices[k]] >= 0)
+            caption = "true " + classes[data.labels[indices[k]]] + ", " + caption;
+          const bool wrong =
+              data.labels[indices[k]] >= 0 && data.labels[indices[k]] != e.predicted[k];
+          cv::putText(row, caption, {6, 128 + 17}, cv::FONT_HERSHEY_SIMPLEX, 0.45,
+                      wrong ? cv::Scalar(30, 30, 220) : cv::Scalar(40, 40, 40), 1, cv::LINE_AA);
+          grid_rows.push_back(row);
         }
-        std::string caption = "pred " + classes[e.predicted[k]];
-        if (data.labels[indices[k]] >= 0)
-          caption = "true " + classes[data.labels[indices[k]]] + ", " + caption;
-        const bool wrong =
-            data.labels[indices[k]] >= 0 && data.labels[indices[k]] != e.predicted[k];
-        cv::putText(row, caption, {6, 128 + 17}, cv::FONT_HERSHEY_SIMPLEX, 0.45,
-                    wrong ? cv::Scalar(30, 30, 220) : cv::Scalar(40, 40, 40), 1, cv::LINE_AA);
-        grid_rows.push_back(row);
       }
-    }
-    cv::Mat grid;
-    cv::vconcat(grid_rows, grid);
-    write_png_bgr(fs::path(out_dir) / (std::string("grid_") + name + ".png"), grid);
+      cv::Mat grid;
+      cv::vconcat(grid_rows, grid);
+      write_png_bgr(fs::path(out_dir) / (std::string("grid_") + name + ".png"), grid);
 
-    if (o.metrics) {
-      // The same measurements for uniformly random maps: the baseline that gives them meaning.
-      std::vector<float> random_maps(e.maps.size());
-      std::mt19937 rng(7);
-      std::uniform_real_distribution<float> unit(0.0f, 1.0f);
-      for (float& v : random_maps)
-        v = unit(rng);
-      const Faithfulness f = measure_faithfulness(*scorer, data, indices, e.maps, e.targets);
-      const Faithfulness r = measure_faithfulness(*scorer, data, indices, random_maps, e.targets);
-      json m = {{"deletion_auc", f.deletion_auc},        {"insertion_auc", f.insertion_auc},
-                {"average_drop", f.average_drop},        {"increase_rate", f.increase_rate},
-                {"random_deletion_auc", r.deletion_auc}, {"random_insertion_auc", r.insertion_auc},
-                {"random_average_drop", r.average_drop}, {"random_increase_rate", r.increase_rate}};
-      std::printf(
-          "  %s: deletion AUC %.4f (random %.4f, lower is better), insertion AUC %.4f (random "
-          "%.4f), "
-          "average drop %.3f (random %.3f), increase %.3f (random %.3f)\n",
-          name, f.deletion_auc, r.deletion_auc, f.insertion_auc, r.insertion_auc, f.average_drop,
-          r.average_drop, f.increase_rate, r.increase_rate);
-      if (!data.boxes.empty()) {
-        double baseline = 0;
-        const double hits = pointing_game(e, data, indices, &baseline);
-        m["pointing_game"] = hits;
-        m["random_pointing_game"] = baseline;
-        std::printf("  %s: pointing game %.3f (random %.3f)\n", name, hits, baseline);
+      if (o.metrics) {
+        // The same measurements for uniformly random maps: the baseline that gives them meaning.
+        std::vector<float> random_maps(e.maps.size());
+        std::mt19937 rng(7);
+        std::uniform_real_distribution<float> unit(0.0f, 1.0f);
+        for (float& v : random_maps)
+          v = unit(rng);
+        const Faithfulness f = measure_faithfulness(*scorer, data, indices, e.maps, e.targets);
+        const Faithfulness r = measure_faithfulness(*scorer, data, indices, random_maps, e.targets);
+        json m = {
+            {"deletion_auc", f.deletion_auc},        {"insertion_auc", f.insertion_auc},
+            {"average_drop", f.average_drop},        {"increase_rate", f.increase_rate},
+            {"random_deletion_auc", r.deletion_auc}, {"random_insertion_auc", r.insertion_auc},
+            {"random_average_drop", r.average_drop}, {"random_increase_rate", r.increase_rate}};
+        std::printf(
+            "  %s: deletion AUC %.4f (random %.4f, lower is better), insertion AUC %.4f (random "
+            "%.4f), "
+            "average drop %.3f (random %.3f), increase %.3f (random %.3f)\n",
+            name, f.deletion_auc, r.deletion_auc, f.insertion_auc, r.insertion_auc, f.average_drop,
+            r.average_drop, f.increase_rate, r.increase_rate);
+        if (!data.boxes.empty()) {
+          double baseline = 0;
+          const double hits = pointing_game(e, data, indices, &baseline);
+          m["pointing_game"] = hits;
+          m["random_pointing_game"] = baseline;
+          std::printf("  %s: pointing game %.3f (random %.3f)\n", name, hits, baseline);
+        }
+        manifest["metrics"][name] = m;
       }
-      manifest["metrics"][name] = m;
     }
-  }
   write_file_atomic((fs::path(out_dir) / "manifest.json").string(), manifest.dump(2) + "\n");
   std::printf("explain: wrote %ld overlays and maps per method, grids and manifest.json to %s%s\n",
               long(n), out_dir.c_str(),
