@@ -497,6 +497,22 @@ class CudaBackend final : public Backend {
                           stream_);
   }
 
+  void cam_overlay(const Tensor& maps, const Tensor& images, const Tensor& lut, float image_weight,
+                   const Tensor& scratch, const Tensor& out) override {
+    const char* op = "cam_overlay";
+    check(op, "maps", maps);
+    check_rank(op, "maps", maps, 3);
+    const int64_t N = maps.dim(0), S = maps.dim(1);
+    check(op, "maps", maps, Shape{N, S, S});
+    check_tensor(op, "images", images, device(), DType::u8, Shape{N, S, S, 3});
+    check_tensor(op, "lut", lut, device(), DType::u8, Shape{256, 3});
+    check(op, "scratch", scratch, Shape{N});
+    check_tensor(op, "out", out, device(), DType::u8, Shape{N, S, S, 3});
+    cuda::launch_cam_overlay(cf32(maps), static_cast<const uint8_t*>(images.raw()),
+                             static_cast<const uint8_t*>(lut.raw()), image_weight, f32(scratch),
+                             static_cast<uint8_t*>(out.raw()), N, S * S, stream_);
+  }
+
   void cam_scale(const Tensor& cam, const Tensor& scratch, const Tensor& out) override {
     const char* op = "cam_scale";
     check(op, "cam", cam);

@@ -49,6 +49,10 @@ void launch_cam_weighted_sum_relu(const float* acts, const float* weights, float
 void launch_cam_maps(int method, const float* acts, const float* grads, float* weights, float* cam,
                      int64_t n, int64_t c, int64_t hw, cudaStream_t stream);
 
+// cam_overlay.cu: show_cam_on_image over n images of `per` pixels; hi is scratch of n floats.
+void launch_cam_overlay(const float* maps, const uint8_t* images, const uint8_t* lut, float weight,
+                        float* hi, uint8_t* out, int64_t n, int64_t per, cudaStream_t stream);
+
 // cam_scale.cu: raw maps [n, h, w] -> [n, H, W] in [0, 1] (min-max, resize, ReLU, min-max).
 void launch_cam_scale(const float* cam, float* scratch, float* out, int64_t n, int64_t h, int64_t w,
                       int64_t H, int64_t W, cudaStream_t stream);

@@ -311,6 +311,37 @@ TEST_F(CudaParity, CamMapsEveryGradientMethod) {
   }
 }
 
+TEST_F(CudaParity, CamOverlay) {
+  const int64_t N = 3, S = 29;
+  F maps(Shape{N, S, S}), scratch(Shape{N});
+  std::mt19937 rng(25);
+  std::uniform_real_distribution<float> unit(0.0f, 1.0f);
+  for (size_t i = 0; i < maps.size(); ++i)
+    maps[i] = unit(rng);
+  test::Buffer<uint8_t> img(Shape{N, S, S, 3}), lut(Shape{256, 3}), out(Shape{N, S, S, 3});
+  for (size_t i = 0; i < img.size(); ++i)
+    img[i] = uint8_t(rng() % 256);
+  for (size_t i = 0; i < lut.size(); ++i)
+    lut[i] = uint8_t(rng() % 256);
+  cpu->cam_overlay(maps.t(), img.t(), lut.t(), 0.5f, scratch.t(), out.t());
+  auto bytes = [&](test::Buffer<uint8_t>& b) {
+    pools.push_back(gpu->make_pool("bytes", b.size() + 256, false));
+    Tensor t = pools.back()->take(b.shape(), DType::u8, "bytes");
+    gpu->copy(b.t(), t);
+    return t;
+  };
+  test::Buffer<uint8_t> zero(out.shape());
+  const Tensor gmaps = upload(maps.t()), gimg = bytes(img), glut = bytes(lut), gout = bytes(zero);
+  const Tensor gscratch = poisoned(scratch.shape());
+  gpu->cam_overlay(gmaps, gimg, glut, 0.5f, gscratch, gout);
+  std::vector<uint8_t> got(out.size());
+  gpu->copy(gout, Tensor(got.data(), out.shape(), DType::u8, Device::cpu()));
+  int off = 0;
+  for (size_t i = 0; i < got.size(); ++i)
+    off += std::abs(int(got[i]) - int(out[i])) > 1;
+  EXPECT_EQ(off, 0) << "bytes differing by more than one rounding step";
+}
+
 TEST_F(CudaParity, WrongDeviceAndDTypeAreRefused) {
   F host(Shape{4});
   const Tensor on_gpu = poisoned(Shape{4});

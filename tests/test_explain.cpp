@@ -95,6 +95,31 @@ TEST(Cam, BackendScalingIsTheHostScaling) {
                      {"cam_scale", "different numbers of maps"});
 }
 
+TEST(Cam, OverlayIsShowCamOnImage) {
+  // heat = table[uint8(255 * map)], blend = 0.5 heat / 255 + 0.5 image / 255, out = uint8(255 *
+  // blend / max(blend)), with table entry i = (i, 0, 255 - i).
+  auto cpu = make_cpu_backend(1);
+  test::Buffer<uint8_t> lut(Shape{256, 3});
+  for (int i = 0; i < 256; ++i)
+    lut[i * 3] = uint8_t(i), lut[i * 3 + 1] = 0, lut[i * 3 + 2] = uint8_t(255 - i);
+  const std::vector<float> m = {0.5f, 1.0f, 0.0f, 0.25f};
+  test::F maps(Shape{1, 2, 2}, m), scratch(Shape{1});
+  test::Buffer<uint8_t> img(Shape{1, 2, 2, 3}, {100, 200, 50, 0, 0, 0, 255, 255, 255, 10, 20, 30});
+  test::Buffer<uint8_t> out(Shape{1, 2, 2, 3});
+  cpu->cam_overlay(maps.t(), img.t(), lut.t(), 0.5f, scratch.t(), out.t());
+  double blend[12], hi = 0;
+  for (int p = 0; p < 4; ++p) {
+    const int index = int(255 * double(m[p]));  // 127, 255, 0, 63
+    for (int c = 0; c < 3; ++c) {
+      blend[p * 3 + c] = 0.5 * lut[index * 3 + c] / 255.0 + 0.5 * img[p * 3 + c] / 255.0;
+      hi = std::max(hi, blend[p * 3 + c]);
+    }
+  }
+  for (int i = 0; i < 12; ++i)
+    EXPECT_NEAR(out[i], std::floor(255 * blend[i] / hi), 1.0) << i;
+  EXPECT_EQ(out[8], 255);  // the brightest value (white pixel, blue end of the table) maps to 255
+}
+
 TEST(Cam, ScalingFollowsMinMaxResizeMinMax) {
   // A 2x2 map scaled to 4x4. Min-max first: [0, 1, 2, 3] / 3 (+1e-7). cv2's bilinear with
   // half-pixel centres samples source x = (X + 0.5) / 2 - 0.5, clamped to [0, 1].

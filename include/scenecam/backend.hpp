@@ -190,6 +190,13 @@ class Backend {
   // formulas). `weights` is scratch of N * C floats.
   virtual void cam_maps(int method, const Tensor& acts, const Tensor& grads, const Tensor& weights,
                         const Tensor& cam) = 0;
+  // pytorch-grad-cam's show_cam_on_image for a batch: heat = lut[uint8(255 * map)] (a 256-entry
+  // colour table, 3 bytes each, in the images' channel order), blend = (1 - image_weight) *
+  // heat / 255 + image_weight * image / 255, out = uint8(255 * blend / max(blend)) per image
+  // (uint8() truncates, as NumPy's does). maps f32 [N, S, S], images and out u8 [N, S, S, 3],
+  // lut u8 [256, 3], scratch f32 [N].
+  virtual void cam_overlay(const Tensor& maps, const Tensor& images, const Tensor& lut,
+                           float image_weight, const Tensor& scratch, const Tensor& out) = 0;
   // pytorch-grad-cam's scaling of raw maps cam[N, h, w] to out[N, H, W] in [0, 1]: per image
   // (x - min) / (max(x - min) + 1e-7), bilinear resize (half-pixel centres, clamped borders),
   // ReLU, and the same min-max again. `scratch` holds N * h * w floats.

@@ -123,4 +123,13 @@ SCENECAM_HD float augmented_pixel(const uint8_t* rgb, int S, const SampleTransfo
          ay * ((1 - ax) * at(ix, iy1) + ax * at(ix1, iy1));
 }
 
+// One channel of show_cam_on_image's blend before the final rescale, in [0, 1].
+SCENECAM_HD float cam_blend_element(float map, const uint8_t* lut, uint8_t pixel, int channel,
+                                    float image_weight) {
+  const int index = int(255.0f * map);  // NumPy's uint8() truncates
+  const int clamped = index < 0 ? 0 : (index > 255 ? 255 : index);
+  return (1.0f - image_weight) * (lut[clamped * 3 + channel] / 255.0f) +
+         image_weight * (pixel / 255.0f);
+}
+
 }  // namespace scenecam

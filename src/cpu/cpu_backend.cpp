@@ -611,6 +611,35 @@ void CpuBackend::cam_maps(int method, const Tensor& acts, const Tensor& grads,
           cam.data<float>());
 }
 
+void CpuBackend::cam_overlay(const Tensor& maps, const Tensor& images, const Tensor& lut,
+                             float image_weight, const Tensor& scratch, const Tensor& out) {
+  const char* op = "cam_overlay";
+  check_rank(op, "maps", maps, 3);
+  const int64_t N = maps.dim(0), S = maps.dim(1);
+  check_tensor(op, "maps", maps, device(), DType::f32, Shape{N, S, S});
+  check_tensor(op, "images", images, device(), DType::u8, Shape{N, S, S, 3});
+  check_tensor(op, "lut", lut, device(), DType::u8, Shape{256, 3});
+  check_tensor(op, "scratch", scratch, device(), DType::f32, Shape{N});
+  check_tensor(op, "out", out, device(), DType::u8, Shape{N, S, S, 3});
+  const float* m = maps.data<float>();
+  const uint8_t* px = images.data<uint8_t>();
+  uint8_t* o = out.data<uint8_t>();
+  for (int64_t n = 0; n < N; ++n) {
+    float hi = 0;
+    for (int64_t p = 0; p < S * S; ++p)
+      for (int c = 0; c < 3; ++c)
+        hi = std::max(hi, cam_blend_element(m[n * S * S + p], lut.data<uint8_t>(),
+                                            px[(n * S * S + p) * 3 + c], c, image_weight));
+    scratch.data<float>()[n] = hi;
+    for (int64_t p = 0; p < S * S; ++p)
+      for (int c = 0; c < 3; ++c) {
+        const float v = cam_blend_element(m[n * S * S + p], lut.data<uint8_t>(),
+                                          px[(n * S * S + p) * 3 + c], c, image_weight);
+        o[(n * S * S + p) * 3 + c] = static_cast<uint8_t>(255.0f * (v / hi));
+      }
+  }
+}
+
 void CpuBackend::cam_scale(const Tensor& cam, const Tensor& scratch, const Tensor& out) {
   const char* op = "cam_scale";
   check_rank(op, "cam", cam, 3);

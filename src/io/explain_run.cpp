@@ -56,23 +56,24 @@ int colormap_code(const std::string& name) {
   fail("unknown colormap '", name, "' (jet, turbo, viridis, inferno, magma, hot)");
 }
 
-cv::Mat overlay(const ImageU8& img, const float* map, float image_weight, int colormap,
-                cv::Mat* heat_out) {
-  const int S = img.width;
-  cv::Mat m(S, S, CV_32F, const_cast<float*>(map)), m8, heat;
-  m.convertTo(m8, CV_8U, 255.0);
-  cv::applyColorMap(m8, heat, colormap);  // BGR
-  cv::Mat rgb(S, S, CV_8UC3, const_cast<uint8_t*>(img.rgb.data())), bgr, imgf, heatf;
-  cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
-  bgr.convertTo(imgf, CV_32FC3, 1.0 / 255);
-  heat.convertTo(heatf, CV_32FC3, 1.0 / 255);
-  cv::Mat blend = (1.0f - image_weight) * heatf + image_weight * imgf;
-  double hi = 0;
-  cv::minMaxLoc(blend.reshape(1), nullptr, &hi);
-  cv::Mat out;
-  blend.convertTo(out, CV_8UC3, 255.0 / std::max(hi, 1e-12));
-  if (heat_out) *heat_out = heat;
-  return out;
+// The colour map as a 256-entry table in RGB order, read off OpenCV's applyColorMap.
+std::vector<uint8_t> colormap_table(int colormap) {
+  cv::Mat ramp(1, 256, CV_8U), bgr;
+  for (int i = 0; i < 256; ++i)
+    ramp.at<uint8_t>(0, i) = uint8_t(i);
+  cv::applyColorMap(ramp, bgr, colormap);
+  std::vector<uint8_t> lut(256 * 3);
+  for (int i = 0; i < 256; ++i)
+    for (int c = 0; c < 3; ++c)
+      lut[i * 3 + c] = bgr.at<cv::Vec3b>(0, i)[2 - c];
+  return lut;
+}
+
+// An RGB buffer as a BGR Mat for OpenCV's writer.
+cv::Mat to_bgr(const uint8_t* rgb, int S) {
+  cv::Mat m(S, S, CV_8UC3, const_cast<uint8_t*>(rgb)), bgr;
+  cv::cvtColor(m, bgr, cv::COLOR_RGB2BGR);
+  return bgr;
 }
 
 void write_png_bgr(const fs::path& path, const cv::Mat& bgr) {
@@ -94,7 +95,7 @@ int64_t run_explain(const ExplainOptions& o, Backend& backend) {
   RunConfig config =
       parse_config(file.metadata().at("config"), o.checkpoint + " (embedded config)");
   if (o.batch_size > 0) config.train.batch_size = o.batch_size;
-  const int colormap = colormap_code(o.colormap);
+  std::vector<uint8_t> lut = colormap_table(colormap_code(o.colormap));
   // "topK" explains the K best classes of each image; anything else names one target.
   std::vector<std::pair<std::string, CamTarget>> targets;
   if (o.target.rfind("top", 0) == 0) {
@@ -199,13 +200,40 @@ int64_t run_explain(const ExplainOptions& o, Backend& backend) {
       speed[name] = n / seconds;
       std::printf("explain: %s on %ld images in %.2f s (%.1f images/s)\n", name, long(n), seconds,
                   n / seconds);
+      // The overlays are rendered on the backend (GPU kernels on a GPU); only PNG encoding is left.
+      std::vector<uint8_t> overlays(n * S * S * 3);
+      {
+        auto pool = backend.make_pool(
+            "overlays", size_t(n) * S * S * 10 + 256 * 3 + size_t(n) * 4 + 8 * kPoolAlignment,
+            false);
+        const Tensor dmaps = pool->take(Shape{n, S, S}, DType::f32, "maps");
+        const Tensor dimages = pool->take(Shape{n, S, S, 3}, DType::u8, "images");
+        const Tensor dlut = pool->take(Shape{256, 3}, DType::u8, "colour table");
+        const Tensor dscratch = pool->take(Shape{n}, DType::f32, "maxima");
+        const Tensor dout = pool->take(Shape{n, S, S, 3}, DType::u8, "overlays");
+        std::vector<uint8_t> pixels(n * S * S * 3);
+        for (int64_t k = 0; k < n; ++k)
+          std::copy(data.images[indices[k]].rgb.begin(), data.images[indices[k]].rgb.end(),
+                    pixels.begin() + k * S * S * 3);
+        backend.copy(
+            Tensor(const_cast<float*>(e.maps.data()), dmaps.shape(), DType::f32, Device::cpu()),
+            dmaps);
+        backend.copy(Tensor(pixels.data(), dimages.shape(), DType::u8, Device::cpu()), dimages);
+        backend.copy(Tensor(lut.data(), dlut.shape(), DType::u8, Device::cpu()), dlut);
+        backend.cam_overlay(dmaps, dimages, dlut, o.image_weight, dscratch, dout);
+        backend.copy(dout, Tensor(overlays.data(), dout.shape(), DType::u8, Device::cpu()));
+      }
       std::vector<cv::Mat> grid_rows;
       for (int64_t k = 0; k < n; ++k) {
         const ImageU8& img = data.images[indices[k]];
         const std::string base = stem_of(data.files[indices[k]], indices[k]) + "_" + name;
-        cv::Mat heat;
-        const cv::Mat over =
-            overlay(img, e.maps.data() + k * S * S, o.image_weight, colormap, &heat);
+        const cv::Mat over = to_bgr(overlays.data() + k * S * S * 3, int(S));
+        std::vector<uint8_t> heat_rgb(S * S * 3);
+        for (int64_t p = 0; p < S * S; ++p) {
+          const int index = std::clamp(int(255.0f * e.maps[k * S * S + p]), 0, 255);
+          std::copy_n(lut.data() + index * 3, 3, heat_rgb.data() + p * 3);
+        }
+        const cv::Mat heat = to_bgr(heat_rgb.data(), int(S));
         write_png_bgr(fs::path(out_dir) / (base + ".png"), over);
         write_file_atomic((fs::path(out_dir) / (base + ".npy")).string(),
                           npy(e.maps.data() + k * S * S, S, S));
