@@ -38,6 +38,11 @@ struct PredictOptions {
 // be read) to stdout. Returns how many images were predicted.
 int64_t predict_images(const PredictOptions& options, Backend& backend);
 
+class SafetensorsFile;
+struct RunConfig;
+// The run config a checkpoint carries in its metadata; throws for a file that has none.
+RunConfig checkpoint_config(const SafetensorsFile& file);
+
 // The backend a checkpoint's config asks for, after `device` overrides it ("" = keep).
 std::string checkpoint_device(const std::string& checkpoint);
 

@@ -14,6 +14,9 @@ struct FolderListing {
   std::vector<int32_t> labels;
 };
 
+// True for the image file names scenecam reads: .jpg, .jpeg, .png, .bmp (any case).
+bool is_image_file_name(const std::string& path);
+
 // Lists root/<class>/*.{jpg,jpeg,png,bmp} (case-insensitive; hidden entries ignored). Throws when
 // root is not a folder, holds no image, or holds fewer than two classes.
 FolderListing list_image_folder(const std::string& root);

@@ -18,16 +18,12 @@
 namespace scenecam {
 namespace fs = std::filesystem;
 
-namespace {
-
 RunConfig checkpoint_config(const SafetensorsFile& file) {
   const auto it = file.metadata().find("config");
   SC_CHECK(it != file.metadata().end(), file.path(),
            ": not a scenecam checkpoint (no config in its metadata)");
   return parse_config(it->second, file.path() + " (embedded config)");
 }
-
-}  // namespace
 
 std::string checkpoint_device(const std::string& checkpoint) {
   return checkpoint_config(SafetensorsFile(checkpoint)).runtime.device;
@@ -136,13 +132,9 @@ int64_t predict_images(const PredictOptions& o, Backend& backend) {
     std::error_code ec;
     if (fs::is_directory(in, ec)) {
       std::vector<std::string> found;
-      for (const auto& e : fs::directory_iterator(in, ec)) {
-        std::string ext = e.path().extension().string();
-        std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
-        if (e.is_regular_file() &&
-            (ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".bmp"))
+      for (const auto& e : fs::directory_iterator(in, ec))
+        if (e.is_regular_file() && is_image_file_name(e.path().string()))
           found.push_back(e.path().string());
-      }
       std::sort(found.begin(), found.end());
       paths.insert(paths.end(), found.begin(), found.end());
     } else {

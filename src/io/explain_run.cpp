@@ -14,6 +14,7 @@
 #include <random>
 
 #include "scenecam/config.hpp"
+#include "scenecam/evaluate.hpp"
 #include "scenecam/explain.hpp"
 #include "scenecam/files.hpp"
 #include "scenecam/image_folder.hpp"
@@ -90,10 +91,7 @@ std::string stem_of(const std::string& file, int64_t index) {
 
 int64_t run_explain(const ExplainOptions& o, Backend& backend) {
   const SafetensorsFile file(o.checkpoint);
-  SC_CHECK(file.metadata().count("config"), o.checkpoint,
-           ": not a scenecam checkpoint (no config)");
-  RunConfig config =
-      parse_config(file.metadata().at("config"), o.checkpoint + " (embedded config)");
+  RunConfig config = checkpoint_config(file);
   if (o.batch_size > 0) config.train.batch_size = o.batch_size;
   std::vector<uint8_t> lut = colormap_table(colormap_code(o.colormap));
   // "topK" explains the K best classes of each image; anything else names one target.
@@ -127,13 +125,9 @@ int64_t run_explain(const ExplainOptions& o, Backend& backend) {
       std::vector<std::string> paths;
       std::error_code ec;
       if (fs::is_directory(in, ec)) {
-        for (const auto& e : fs::recursive_directory_iterator(in, ec)) {
-          std::string ext = e.path().extension().string();
-          std::transform(ext.begin(), ext.end(), ext.begin(), ::tolower);
-          if (e.is_regular_file() &&
-              (ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".bmp"))
+        for (const auto& e : fs::recursive_directory_iterator(in, ec))
+          if (e.is_regular_file() && is_image_file_name(e.path().string()))
             paths.push_back(e.path().string());
-        }
         std::sort(paths.begin(), paths.end());
       } else {
         paths.push_back(in);

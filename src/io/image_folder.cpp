@@ -19,14 +19,14 @@
 namespace scenecam {
 namespace fs = std::filesystem;
 
-namespace {
-
-bool is_image_name(const fs::path& p) {
-  std::string ext = p.extension().string();
+bool is_image_file_name(const std::string& path) {
+  std::string ext = fs::path(path).extension().string();
   std::transform(ext.begin(), ext.end(), ext.begin(),
                  [](unsigned char c) { return std::tolower(c); });
   return ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".bmp";
 }
+
+namespace {
 
 bool hidden(const fs::path& p) {
   return !p.filename().empty() && p.filename().string()[0] == '.';
@@ -50,7 +50,8 @@ FolderListing list_image_folder(const std::string& root) {
   for (const fs::path& dir : class_dirs) {
     std::vector<std::string> files;
     for (const auto& entry : fs::directory_iterator(dir, ec))
-      if (entry.is_regular_file() && !hidden(entry.path()) && is_image_name(entry.path()))
+      if (entry.is_regular_file() && !hidden(entry.path()) &&
+          is_image_file_name(entry.path().string()))
         files.push_back(entry.path().string());
     if (files.empty()) continue;  // a folder without images is not a class
     std::sort(files.begin(), files.end());
@@ -128,7 +129,8 @@ Dataset load_training_data(const RunConfig& config, Split* split) {
   }
   Dataset data = load_image_folder(d.root, d.image_size, config.runtime.threads, d.cache_file);
   std::printf("data: %zu images in %zu classes from %s%s%s", data.images.size(),
-              data.class_names.size(), d.root.c_str(), data.from_cache ? ", decoded earlier into " : "",
+              data.class_names.size(), d.root.c_str(),
+              data.from_cache ? ", decoded earlier into " : "",
               data.from_cache ? d.cache_file.c_str() : "");
   if (data.skipped > 0) {
     std::printf("; skipped %ld unreadable file%s:", long(data.skipped),

@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "scenecam/config.hpp"
+#include "scenecam/evaluate.hpp"
 #include "scenecam/files.hpp"
 #include "scenecam/image_io.hpp"
 #include "scenecam/inference.hpp"
@@ -167,9 +168,7 @@ ReportResult write_report(const std::string& run_dir, Backend& backend) {
   SC_CHECK(fs::exists(checkpoint), run_dir,
            ": no best.safetensors or last.safetensors (is it a run folder?)");
   const SafetensorsFile file(checkpoint.string());
-  const RunConfig config =
-      parse_config(file.metadata().count("config") ? file.metadata().at("config") : "",
-                   checkpoint.string() + " (embedded config)");
+  const RunConfig config = checkpoint_config(file);
   const fs::path out = run / "report";
   std::error_code ec;
   fs::create_directories(out, ec);
