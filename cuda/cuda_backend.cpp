@@ -9,6 +9,7 @@
 #include <cudnn.h>
 
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <map>
 #include <tuple>
@@ -100,12 +101,49 @@ class CudaBackend final : public Backend {
     cudnnDestroyFilterDescriptor(w_desc_);
     for (cudnnTensorDescriptor_t d : {a_desc_, b_desc_, c_desc_})
       cudnnDestroyTensorDescriptor(d);
+    if (relu_desc_) cudnnDestroyActivationDescriptor(relu_desc_);
+    if (timer_start_) cudaEventDestroy(timer_start_);
+    if (timer_stop_) cudaEventDestroy(timer_stop_);
     cublasDestroy(blas_);
     cudnnDestroy(dnn_);
     cudaStreamDestroy(stream_);
   }
 
   void synchronize() override { SC_CUDA_CHECK(cudaStreamSynchronize(stream_)); }
+
+  double time_seconds(const std::function<void()>& fn) override {
+    if (!timer_start_) {
+      SC_CUDA_CHECK(cudaEventCreate(&timer_start_));
+      SC_CUDA_CHECK(cudaEventCreate(&timer_stop_));
+    }
+    SC_CUDA_CHECK(cudaEventRecord(timer_start_, stream_));
+    fn();
+    SC_CUDA_CHECK(cudaEventRecord(timer_stop_, stream_));
+    SC_CUDA_CHECK(cudaEventSynchronize(timer_stop_));
+    float ms = 0;
+    SC_CUDA_CHECK(cudaEventElapsedTime(&ms, timer_start_, timer_stop_));
+    return ms * 1e-3;
+  }
+
+  std::string conv_algorithm(const Conv2dParams& p, const Shape& x, const Shape& w,
+                             int pass) override {
+    set_conv(p, x, w, conv2d_output_shape(p, x, w));
+    const ConvPlan plan = conv_plan(pass, p, x, w);
+    static const char* const kForward[] = {
+        "IMPLICIT_GEMM", "IMPLICIT_PRECOMP_GEMM", "GEMM", "DIRECT", "FFT", "FFT_TILING",
+        "WINOGRAD",      "WINOGRAD_NONFUSED"};
+    static const char* const kData[] = {"ALGO_0",     "ALGO_1",   "FFT",
+                                        "FFT_TILING", "WINOGRAD", "WINOGRAD_NONFUSED"};
+    static const char* const kFilter[] = {
+        "ALGO_0", "ALGO_1", "FFT", "ALGO_3", "WINOGRAD", "WINOGRAD_NONFUSED", "FFT_TILING"};
+    const char* const* names = pass == 0 ? kForward : pass == 1 ? kData : kFilter;
+    const int count = pass == 0 ? 8 : pass == 1 ? 6 : 7;
+    std::string name = plan.algo >= 0 && plan.algo < count ? names[plan.algo]
+                                                           : "algo " + std::to_string(plan.algo);
+    char ws[48];
+    std::snprintf(ws, sizeof ws, " (ws %.1f MiB)", plan.workspace / 1048576.0);
+    return name + ws;
+  }
 
   Device device() const override { return Device::cuda(options_.device); }
   std::string name() const override { return "cuda"; }
@@ -536,6 +574,81 @@ class CudaBackend final : public Backend {
     check_layout(op, arg, t, Layout::rowmajor);
   }
 
+ public:
+  // The library routines the kernel benchmark times beside our kernels (cuda_backend.hpp).
+  void run_peer(LibraryPeer peer, const Tensor& a, const Tensor& b, const Tensor& y) {
+    const char* op = library_peer_name(peer);
+    check(op, "a", a);
+    check(op, "y", y);
+    const float one = 1, zero = 0;
+    if (!relu_desc_) {
+      SC_CUDNN_CHECK(cudnnCreateActivationDescriptor(&relu_desc_));
+      SC_CUDNN_CHECK(
+          cudnnSetActivationDescriptor(relu_desc_, CUDNN_ACTIVATION_RELU, CUDNN_PROPAGATE_NAN, 0));
+    }
+    auto set_global_pool = [&](const Shape& x) {
+      SC_CUDNN_CHECK(
+          cudnnSetPooling2dDescriptor(pool_desc_, CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING,
+                                      CUDNN_PROPAGATE_NAN, int(x[2]), int(x[3]), 0, 0, 1, 1));
+      set4d(a_desc_, x);
+      set4d(b_desc_, Shape{x[0], x[1], 1, 1});
+    };
+    switch (peer) {
+      case LibraryPeer::op_tensor_add_relu: {
+        check(op, "b", b, a.shape());
+        check(op, "y", y, a.shape());
+        cudnnOpTensorDescriptor_t add;
+        SC_CUDNN_CHECK(cudnnCreateOpTensorDescriptor(&add));
+        SC_CUDNN_CHECK(cudnnSetOpTensorDescriptor(add, CUDNN_OP_TENSOR_ADD, CUDNN_DATA_FLOAT,
+                                                  CUDNN_PROPAGATE_NAN));
+        set4d(a_desc_, a.shape());
+        const cudnnStatus_t status = cudnnOpTensor(dnn_, add, &one, a_desc_, a.raw(), &one, a_desc_,
+                                                   b.raw(), &zero, a_desc_, y.raw());
+        cudnnDestroyOpTensorDescriptor(add);
+        SC_CUDNN_CHECK(status);
+        SC_CUDNN_CHECK(cudnnActivationForward(dnn_, relu_desc_, &one, a_desc_, y.raw(), &zero,
+                                              a_desc_, y.raw()));
+        return;
+      }
+      case LibraryPeer::add_tensor:
+        check(op, "y", y, a.shape());
+        set4d(a_desc_, a.shape());
+        SC_CUDNN_CHECK(cudnnAddTensor(dnn_, &one, a_desc_, a.raw(), &one, a_desc_, y.raw()));
+        return;
+      case LibraryPeer::axpy:
+        check(op, "y", y, a.shape());
+        SC_CHECK(a.numel() <= INT32_MAX, op, ": more elements than cublasSaxpy takes");
+        SC_CUBLAS_CHECK(cublasSaxpy(blas_, int(a.numel()), &one, cf32(a), 1, f32(y), 1));
+        return;
+      case LibraryPeer::activation_backward:
+        check(op, "b", b, a.shape());
+        check(op, "y", y, a.shape());
+        set4d(a_desc_, a.shape());
+        // For ReLU the input and the output agree on the sign, so the output stands in for x.
+        SC_CUDNN_CHECK(cudnnActivationBackward(dnn_, relu_desc_, &one, a_desc_, a.raw(), a_desc_,
+                                               b.raw(), a_desc_, a.raw(), &zero, a_desc_, y.raw()));
+        return;
+      case LibraryPeer::avg_pool_forward:
+        SC_CHECK(a.rank() == 4, op, ": a must be [N, C, H, W]");
+        check(op, "y", y, Shape{a.shape()[0], a.shape()[1]});
+        set_global_pool(a.shape());
+        SC_CUDNN_CHECK(
+            cudnnPoolingForward(dnn_, pool_desc_, &one, a_desc_, a.raw(), &zero, b_desc_, y.raw()));
+        return;
+      case LibraryPeer::avg_pool_backward:
+        SC_CHECK(y.rank() == 4, op, ": y must be [N, C, H, W]");
+        check(op, "a", a, Shape{y.shape()[0], y.shape()[1]});
+        check(op, "b", b, y.shape());
+        set_global_pool(y.shape());
+        // Average pooling's gradient reads neither the forward input nor output values.
+        SC_CUDNN_CHECK(cudnnPoolingBackward(dnn_, pool_desc_, &one, b_desc_, a.raw(), b_desc_,
+                                            a.raw(), a_desc_, b.raw(), &zero, a_desc_, y.raw()));
+        return;
+    }
+    fail(op, ": unknown library peer");
+  }
+
+ private:
   static void set4d(cudnnTensorDescriptor_t d, const Shape& s) {
     const int64_t h = s.rank() == 4 ? s[2] : 1, w = s.rank() == 4 ? s[3] : 1;
     SC_CUDNN_CHECK(cudnnSetTensor4dDescriptor(d, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, int(s[0]),
@@ -628,9 +741,36 @@ class CudaBackend final : public Backend {
   cudnnPoolingDescriptor_t pool_desc_ = nullptr;
   std::unique_ptr<Pool> workspace_;
   std::map<ConvKey, ConvPlan> plans_;
+  cudaEvent_t timer_start_ = nullptr, timer_stop_ = nullptr;  // time_seconds(), made on first use
+  cudnnActivationDescriptor_t relu_desc_ = nullptr;           // run_peer(), made on first use
 };
 
 }  // namespace
+
+const char* library_peer_name(LibraryPeer peer) {
+  switch (peer) {
+    case LibraryPeer::op_tensor_add_relu:
+      return "cudnnOpTensor+cudnnActivationForward";
+    case LibraryPeer::add_tensor:
+      return "cudnnAddTensor";
+    case LibraryPeer::axpy:
+      return "cublasSaxpy";
+    case LibraryPeer::activation_backward:
+      return "cudnnActivationBackward";
+    case LibraryPeer::avg_pool_forward:
+      return "cudnnPoolingForward (average)";
+    case LibraryPeer::avg_pool_backward:
+      return "cudnnPoolingBackward (average)";
+  }
+  return "unknown";
+}
+
+void run_library_peer(Backend& backend, LibraryPeer peer, const Tensor& a, const Tensor& b,
+                      const Tensor& y) {
+  auto* cuda = dynamic_cast<CudaBackend*>(&backend);
+  SC_CHECK(cuda, library_peer_name(peer), " needs the CUDA backend, not '", backend.name(), "'");
+  cuda->run_peer(peer, a, b, y);
+}
 
 bool cuda_available(std::string* why) {
   int count = 0;

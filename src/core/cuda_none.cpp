@@ -12,4 +12,12 @@ std::unique_ptr<Backend> make_cuda_backend(const CudaOptions&) {
   fail("this build of scenecam has no CUDA backend (built without nvcc/cuDNN)");
 }
 
+const char* library_peer_name(LibraryPeer) {
+  return "none";
+}
+
+void run_library_peer(Backend&, LibraryPeer, const Tensor&, const Tensor&, const Tensor&) {
+  fail("this build of scenecam has no CUDA backend (built without nvcc/cuDNN)");
+}
+
 }  // namespace scenecam

@@ -67,6 +67,8 @@ class CpuBackend final : public Backend {
   void augment_batch(const Tensor& images, const Tensor& transforms, const Normalization& norm,
                      const Tensor& out) override;
 
+  std::string conv_algorithm(const Conv2dParams& p, const Shape& x, const Shape& w,
+                             int pass) override;
   void conv2d_forward(const Conv2dParams& p, const Tensor& x, const Tensor& w,
                       const Tensor& y) override;
   void conv2d_backward_data(const Conv2dParams& p, const Tensor& dy, const Tensor& w,

@@ -273,6 +273,13 @@ T* lease(Pool& pool, Block& block, int64_t count, const char* what) {
 
 }  // namespace
 
+std::string CpuBackend::conv_algorithm(const Conv2dParams& p, const Shape& x, const Shape& w,
+                                       int pass) {
+  const ConvGeometry g = conv_geometry(p, x, w);
+  (void)pass;  // all three passes use the same column form
+  return g.direct ? "gemm (1x1, no im2col)" : "im2col+gemm";
+}
+
 void CpuBackend::conv2d_forward(const Conv2dParams& p, const Tensor& x, const Tensor& w,
                                 const Tensor& y) {
   const char* op = "conv2d_forward";
