@@ -7,11 +7,13 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <set>
 #include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "scenecam/backend.hpp"
 #include "scenecam/error.hpp"
 
 namespace scenecam::bench {
@@ -51,6 +53,22 @@ inline std::pair<double, double> paired_median_seconds(const std::function<void(
   return {ta[ta.size() / 2], tb[tb.size() / 2]};
 }
 
+// The median over `repeats` runs of fn's device time (Backend::time_seconds), after `warmup`
+// untimed runs. `before` runs ahead of each timed run, outside the timing: the kernel benchmark
+// passes a write over a buffer larger than the last-level cache, so every run starts cold.
+inline double device_median_seconds(Backend& backend, const std::function<void()>& fn, int warmup,
+                                    int repeats, const std::function<void()>& before = {}) {
+  for (int i = 0; i < warmup; ++i)
+    fn();
+  std::vector<double> t;
+  for (int i = 0; i < repeats; ++i) {
+    if (before) before();
+    t.push_back(backend.time_seconds(fn));
+  }
+  std::sort(t.begin(), t.end());
+  return t[t.size() / 2];
+}
+
 // --key value flags after the subcommand; unknown flags are errors.
 class Flags {
  public:
@@ -63,9 +81,26 @@ class Flags {
       SC_CHECK(values_.count(key), "unknown flag --", key);
       SC_CHECK(i + 1 < argc, "flag --", key, " needs a value");
       values_[key] = argv[++i];
+      given_.insert(key);
     }
   }
   std::string str(const std::string& key) const { return values_.at(key); }
+  bool given(const std::string& key) const { return given_.count(key) != 0; }
+  // A comma-separated list of positive integers: "32,64,128".
+  std::vector<long> integers(const std::string& key) const {
+    std::vector<long> out;
+    std::stringstream in(values_.at(key));
+    std::string item;
+    while (std::getline(in, item, ',')) {
+      char* end = nullptr;
+      const long x = std::strtol(item.c_str(), &end, 10);
+      SC_CHECK(!item.empty() && *end == '\0' && x > 0, "flag --", key,
+               " expects positive integers separated by commas, got '", values_.at(key), "'");
+      out.push_back(x);
+    }
+    SC_CHECK(!out.empty(), "flag --", key, " is empty");
+    return out;
+  }
   long integer(const std::string& key) const {
     const std::string& v = values_.at(key);
     char* end = nullptr;
@@ -76,6 +111,7 @@ class Flags {
 
  private:
   std::map<std::string, std::string> values_;
+  std::set<std::string> given_;
 };
 
 // Rows of named columns, printed as an aligned table and written as a JSON array of objects.
