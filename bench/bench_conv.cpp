@@ -1,17 +1,23 @@
 // scenecam-bench conv: every distinct convolution of ResNet-18, forward, backward-data and
-// backward-filter, on the CPU backend. Reports median time and GFLOP/s, and each as a share of
-// the machine's matrix-product speed measured in the same run: a 1x1 convolution without stride
-// or padding is a plain batch of matrix products (no im2col), so its forward rate is the ceiling
-// the other shapes are held against.
+// backward-filter, on the CPU or the CUDA backend: median time, TFLOP/s, and the method (CPU) or
+// cuDNN algorithm (CUDA) the backend chose. Each forward is also given as a share of the
+// backend's matrix-product speed measured in the same run: a 1x1 convolution without stride or
+// padding is a plain batch of matrix products (no im2col), so its forward rate is the ceiling the
+// other shapes are held against.
 #include <cmath>
 #include <cstdio>
 #include <random>
 #include <thread>
+#include <tuple>
 
 #include "bench_util.hpp"
 #include "scenecam/backend.hpp"
+#include "scenecam/progress.hpp"
 
 namespace scenecam::bench {
+
+std::unique_ptr<Backend> bench_backend(const std::string& device, int threads);
+
 namespace {
 
 struct ConvShape {
@@ -46,39 +52,51 @@ void fill(std::vector<float>& v, uint64_t seed) {
     f = dist(rng);
 }
 
-// One convolution's tensors, its FLOP count, and its three timed calls.
+// One convolution's tensors on the benchmarked backend, its FLOP count, and its three passes.
 struct Case {
   ConvShape s;
   Conv2dParams p;
   Shape xs, ws, ys;
-  std::vector<float> x, w, y, dx, dw;
+  std::unique_ptr<Pool> pool;
+  Tensor x, w, y, dx, dw;
+  std::vector<float> host_x, host_w;
   double flops;
 
-  Case(const ConvShape& shape, int64_t batch) : s(shape) {
+  Case(const ConvShape& shape, int64_t batch, Backend& be) : s(shape) {
     p.stride_h = p.stride_w = s.stride;
     p.pad_h = p.pad_w = static_cast<int>(s.k / 2);
     xs = Shape{batch, s.c, s.hw, s.hw};
     ws = Shape{s.o, s.c, s.k, s.k};
     ys = conv2d_output_shape(p, xs, ws);
-    x.resize(xs.numel());
-    w.resize(ws.numel());
-    y.resize(ys.numel());
-    dx.resize(xs.numel());
-    dw.resize(ws.numel());
-    fill(x, 1);
-    fill(w, 2);
+    pool = be.make_pool("conv " + s.name,
+                        2 * (xs.numel() + ws.numel()) * 4 + ys.numel() * 4 + 8 * kPoolAlignment,
+                        false);
+    x = pool->take(xs, DType::f32, "x");
+    w = pool->take(ws, DType::f32, "w");
+    y = pool->take(ys, DType::f32, "y");
+    dx = pool->take(xs, DType::f32, "dx");
+    dw = pool->take(ws, DType::f32, "dw");
+    host_x.resize(xs.numel());
+    host_w.resize(ws.numel());
+    fill(host_x, 1);
+    fill(host_w, 2);
+    be.copy(Tensor(host_x.data(), xs, DType::f32, Device::cpu()), x);
+    be.copy(Tensor(host_w.data(), ws, DType::f32, Device::cpu()), w);
     flops = 2.0 * ys.numel() * s.c * s.k * s.k;  // per pass; the backward passes cost the same
   }
-  Tensor t(std::vector<float>& v, const Shape& shape) {
-    return Tensor(v.data(), shape, DType::f32, Device::cpu());
-  }
-  void forward(Backend& be) { be.conv2d_forward(p, t(x, xs), t(w, ws), t(y, ys)); }
-  void backward_data(Backend& be) { be.conv2d_backward_data(p, t(y, ys), t(w, ws), t(dx, xs)); }
-  void backward_filter(Backend& be) { be.conv2d_backward_filter(p, t(x, xs), t(y, ys), t(dw, ws)); }
+  // The backward passes read y as their incoming gradient: any values do.
+  void forward(Backend& be) { be.conv2d_forward(p, x, w, y); }
+  void backward_data(Backend& be) { be.conv2d_backward_data(p, y, w, dx); }
+  void backward_filter(Backend& be) { be.conv2d_backward_filter(p, x, y, dw); }
 
-  // Runs the forward once and checks a few outputs against direct sums, before any timing.
+  // Runs the forward once over a NaN-poisoned output and checks a few outputs against direct
+  // sums in double, before any timing. The tolerance admits TF32 products on the GPU (10-bit
+  // mantissas: a relative error near 1e-3 of the sum of magnitudes).
   void check(Backend& be) {
+    be.fill(y, std::nan(""));
     forward(be);
+    std::vector<float> out(ys.numel());
+    be.copy(y, Tensor(out.data(), ys, DType::f32, Device::cpu()));
     std::mt19937_64 rng(7);
     for (int probe = 0; probe < 16; ++probe) {
       const int64_t n = rng() % ys[0], o = rng() % ys[1], i = rng() % ys[2], j = rng() % ys[3];
@@ -88,13 +106,14 @@ struct Case {
           for (int64_t kj = 0; kj < s.k; ++kj) {
             const int64_t ih = i * p.stride_h - p.pad_h + ki, iw = j * p.stride_w - p.pad_w + kj;
             if (ih < 0 || iw < 0 || ih >= s.hw || iw >= s.hw) continue;
-            const double term = double(x[((n * s.c + c) * s.hw + ih) * s.hw + iw]) *
-                                w[((o * s.c + c) * s.k + ki) * s.k + kj];
+            const double term = double(host_x[((n * s.c + c) * s.hw + ih) * s.hw + iw]) *
+                                host_w[((o * s.c + c) * s.k + ki) * s.k + kj];
             acc += term;
             mag += std::abs(term);
           }
-      const double got = y[((n * ys[1] + o) * ys[2] + i) * ys[3] + j];
-      SC_CHECK(std::abs(got - acc) <= 1e-4 * (1 + mag), "conv benchmark ", s.name,
+      const double got = out[((n * ys[1] + o) * ys[2] + i) * ys[3] + j];
+      const double tol = (be.device().is_cpu() ? 1e-4 : 2e-3) * (1 + mag);
+      SC_CHECK(std::abs(got - acc) <= tol, "conv benchmark ", s.name,
                ": output differs from the direct sum (", got, " vs ", acc, ")");
     }
   }
@@ -103,50 +122,76 @@ struct Case {
 }  // namespace
 
 int run_conv(int argc, char** argv, int first) {
-  const Flags flags(
-      argc, argv, first,
-      {{"batch", "32"}, {"input", "224"}, {"threads", "0"}, {"repeats", "5"}, {"json", ""}});
-  const int64_t batch = flags.integer("batch"), input = flags.integer("input");
-  const int repeats = static_cast<int>(flags.integer("repeats"));
+  const Flags flags(argc, argv, first,
+                    {{"device", "cpu"},
+                     {"batch", ""},
+                     {"input", "224"},
+                     {"threads", "0"},
+                     {"repeats", ""},
+                     {"json", ""}});
+  auto backend = bench_backend(flags.str("device"), static_cast<int>(flags.integer("threads")));
+  const bool gpu = backend->device().is_cuda();
+  const int64_t batch = flags.given("batch") ? flags.integer("batch") : gpu ? 128 : 32;
+  const int64_t input = flags.integer("input");
+  const int repeats = flags.given("repeats") ? static_cast<int>(flags.integer("repeats"))
+                      : gpu                  ? 50
+                                             : 5;
   SC_CHECK(batch >= 1 && input >= 32 && repeats >= 1,
            "need --batch >= 1, --input >= 32, --repeats >= 1");
-  auto backend = make_cpu_backend(static_cast<int>(flags.integer("threads")));
 
   // The matrix-product reference: a 1x1 convolution without stride or padding (no im2col), 512
-  // channels at layer3's resolution. Each layer's forward is timed alternately with it, so the
-  // share of the reference rate holds even when the machine's speed drifts during the run.
+  // channels at layer3's resolution. On the CPU each layer's forward is timed alternately with
+  // it, so the share of the reference rate holds even when the machine's speed drifts.
   const ConvShape ref{"matmul ref 1x1 512->512", 512, 512, (input + 7) / 8, 1, 1};
-  Case reference(ref, batch);
+  Case reference(ref, batch, *backend);
   reference.check(*backend);
 
   std::printf(
-      "scenecam-bench conv: cpu backend, batch %ld, input %ldx%ld, %u hardware threads, "
-      "median of %d\n",
-      long(batch), long(input), long(input), std::thread::hardware_concurrency(), repeats);
-  Table table({"layer", "C", "O", "HxW", "k/s", "fwd_ms", "fwd_gflops", "bwd_data_ms",
-               "bwd_data_gflops", "bwd_filter_ms", "bwd_filter_gflops", "ref_gflops",
-               "fwd_pct_of_ref"});
+      "scenecam-bench conv: %s backend, batch %ld, input %ldx%ld, %s, median of %d\n",
+      backend->name().c_str(), long(batch), long(input), long(input),
+      gpu ? "float32 with TF32 tensor cores (as PyTorch's cuDNN default)"
+          : (std::to_string(std::thread::hardware_concurrency()) + " hardware threads").c_str(),
+      repeats);
+  Table table({"layer", "C", "O", "HxW", "k/s", "fwd_ms", "fwd_tflops", "bwd_data_ms",
+               "bwd_data_tflops", "bwd_filter_ms", "bwd_filter_tflops", "ref_tflops",
+               "fwd_pct_of_ref", "fwd_algo", "bwd_data_algo", "bwd_filter_algo"});
   std::vector<ConvShape> shapes = resnet18_shapes(input);
   shapes.insert(shapes.begin(), ref);
-  for (const ConvShape& s : shapes) {
-    Case c(s, batch);
+  Progress progress("conv", int64_t(shapes.size()), stderr);
+  for (size_t i = 0; i < shapes.size(); ++i) {
+    const ConvShape& s = shapes[i];
+    progress.update(int64_t(i), s.name);
+    Case c(s, batch, *backend);
     c.check(*backend);
-    const auto [ref_fwd, fwd] = paired_median_seconds([&] { reference.forward(*backend); },
-                                                      [&] { c.forward(*backend); }, repeats);
-    const double bwd_data = median_seconds([&] { c.backward_data(*backend); }, 1, repeats);
-    const double bwd_filter = median_seconds([&] { c.backward_filter(*backend); }, 1, repeats);
-    const double gf = c.flops / fwd / 1e9, ref_gf = reference.flops / ref_fwd / 1e9;
+    double ref_fwd = 0, fwd = 0;
+    if (gpu) {
+      ref_fwd = device_median_seconds(
+          *backend, [&] { reference.forward(*backend); }, 3, repeats);
+      fwd = device_median_seconds(
+          *backend, [&] { c.forward(*backend); }, 3, repeats);
+    } else {
+      std::tie(ref_fwd, fwd) = paired_median_seconds([&] { reference.forward(*backend); },
+                                                     [&] { c.forward(*backend); }, repeats);
+    }
+    const double bwd_data = device_median_seconds(
+        *backend, [&] { c.backward_data(*backend); }, 1, repeats);
+    const double bwd_filter = device_median_seconds(
+        *backend, [&] { c.backward_filter(*backend); }, 1, repeats);
+    const double tf = c.flops / fwd / 1e12, ref_tf = reference.flops / ref_fwd / 1e12;
     table.add({s.name, std::to_string(s.c), std::to_string(s.o),
                std::to_string(s.hw) + "x" + std::to_string(s.hw),
-               std::to_string(s.k) + "/" + std::to_string(s.stride), fixed(fwd * 1e3, 2),
-               fixed(gf, 1), fixed(bwd_data * 1e3, 2), fixed(c.flops / bwd_data / 1e9, 1),
-               fixed(bwd_filter * 1e3, 2), fixed(c.flops / bwd_filter / 1e9, 1), fixed(ref_gf, 1),
-               fixed(100.0 * gf / ref_gf, 0)});
+               std::to_string(s.k) + "/" + std::to_string(s.stride), fixed(fwd * 1e3, 3),
+               fixed(tf, 3), fixed(bwd_data * 1e3, 3), fixed(c.flops / bwd_data / 1e12, 3),
+               fixed(bwd_filter * 1e3, 3), fixed(c.flops / bwd_filter / 1e12, 3), fixed(ref_tf, 3),
+               fixed(100.0 * tf / ref_tf, 0), backend->conv_algorithm(c.p, c.xs, c.ws, 0),
+               backend->conv_algorithm(c.p, c.xs, c.ws, 1),
+               backend->conv_algorithm(c.p, c.xs, c.ws, 2)});
   }
+  progress.finish("done");
   table.print();
   if (!flags.str("json").empty()) {
-    table.write_json(flags.str("json"), "\"bench\": \"conv\", \"backend\": \"cpu\", \"batch\": " +
-                                            std::to_string(batch) +
+    table.write_json(flags.str("json"), "\"bench\": \"conv\", \"backend\": \"" + backend->name() +
+                                            "\", \"batch\": " + std::to_string(batch) +
                                             ", \"input\": " + std::to_string(input));
     std::printf("wrote %s\n", flags.str("json").c_str());
   }
