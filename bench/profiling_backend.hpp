@@ -1,0 +1,160 @@
+// A Backend that forwards every op to another one and adds the time each op takes
+// (Backend::time_seconds: stream events on the GPU) to its layer type's total. The training
+// benchmark runs a few extra steps through it to say where a step's time goes. Timing each op on
+// its own adds a wait per op, so these steps are slower than the plain ones: the shares are the
+// result, not the total.
+#pragma once
+
+#include <array>
+#include <string>
+
+#include "scenecam/backend.hpp"
+
+namespace scenecam::bench {
+
+enum class OpKind { conv, batch_norm, relu, residual_add, pooling, linear, loss, optimizer, other };
+constexpr int kOpKinds = 9;
+inline const char* op_kind_name(OpKind k) {
+  static const char* const names[kOpKinds] = {
+      "conv", "batch_norm", "relu", "add", "pooling", "linear", "loss", "optimizer", "other"};
+  return names[static_cast<int>(k)];
+}
+
+class ProfilingBackend final : public Backend {
+ public:
+  explicit ProfilingBackend(Backend& inner) : b_(inner) {}
+
+  const std::array<double, kOpKinds>& seconds() const { return seconds_; }
+
+  Device device() const override { return b_.device(); }
+  std::string name() const override { return b_.name(); }
+  PoolStats workspace_stats() const override { return b_.workspace_stats(); }
+  void synchronize() override { b_.synchronize(); }
+  double time_seconds(const std::function<void()>& fn) override { return b_.time_seconds(fn); }
+  std::string conv_algorithm(const Conv2dParams& p, const Shape& x, const Shape& w,
+                             int pass) override {
+    return b_.conv_algorithm(p, x, w, pass);
+  }
+  std::unique_ptr<Pool> make_staging_pool(std::string n, size_t capacity) override {
+    return b_.make_staging_pool(std::move(n), capacity);
+  }
+  std::unique_ptr<Pool> make_pool(std::string n, size_t capacity, bool growable) override {
+    return b_.make_pool(std::move(n), capacity, growable);
+  }
+
+  void fill(const Tensor& t, double v) override {
+    timed(OpKind::other, [&] { b_.fill(t, v); });
+  }
+  void copy(const Tensor& s, const Tensor& d) override {
+    timed(OpKind::other, [&] { b_.copy(s, d); });
+  }
+  void add_(const Tensor& d, const Tensor& s) override {
+    timed(OpKind::residual_add, [&] { b_.add_(d, s); });
+  }
+  void augment_batch(const Tensor& i, const Tensor& t, const Normalization& n,
+                     const Tensor& o) override {
+    timed(OpKind::other, [&] { b_.augment_batch(i, t, n, o); });
+  }
+  void conv2d_forward(const Conv2dParams& p, const Tensor& x, const Tensor& w,
+                      const Tensor& y) override {
+    timed(OpKind::conv, [&] { b_.conv2d_forward(p, x, w, y); });
+  }
+  void conv2d_backward_data(const Conv2dParams& p, const Tensor& dy, const Tensor& w,
+                            const Tensor& dx) override {
+    timed(OpKind::conv, [&] { b_.conv2d_backward_data(p, dy, w, dx); });
+  }
+  void conv2d_backward_filter(const Conv2dParams& p, const Tensor& x, const Tensor& dy,
+                              const Tensor& dw) override {
+    timed(OpKind::conv, [&] { b_.conv2d_backward_filter(p, x, dy, dw); });
+  }
+  void batch_norm_forward_training(const BatchNormParams& p, const Tensor& x, const Tensor& g,
+                                   const Tensor& be, const Tensor& rm, const Tensor& rv,
+                                   const Tensor& y, const Tensor& sm, const Tensor& si) override {
+    timed(OpKind::batch_norm,
+          [&] { b_.batch_norm_forward_training(p, x, g, be, rm, rv, y, sm, si); });
+  }
+  void batch_norm_forward_inference(const BatchNormParams& p, const Tensor& x, const Tensor& g,
+                                    const Tensor& be, const Tensor& rm, const Tensor& rv,
+                                    const Tensor& y) override {
+    timed(OpKind::batch_norm, [&] { b_.batch_norm_forward_inference(p, x, g, be, rm, rv, y); });
+  }
+  void batch_norm_backward_inference(const BatchNormParams& p, const Tensor& dy, const Tensor& g,
+                                     const Tensor& rv, const Tensor& dx) override {
+    timed(OpKind::batch_norm, [&] { b_.batch_norm_backward_inference(p, dy, g, rv, dx); });
+  }
+  void batch_norm_backward(const Tensor& x, const Tensor& dy, const Tensor& g, const Tensor& sm,
+                           const Tensor& si, const Tensor& dx, const Tensor& dg,
+                           const Tensor& db) override {
+    timed(OpKind::batch_norm, [&] { b_.batch_norm_backward(x, dy, g, sm, si, dx, dg, db); });
+  }
+  void relu_forward(const Tensor& x, const Tensor& y) override {
+    timed(OpKind::relu, [&] { b_.relu_forward(x, y); });
+  }
+  void relu_backward(const Tensor& y, const Tensor& dy, const Tensor& dx) override {
+    timed(OpKind::relu, [&] { b_.relu_backward(y, dy, dx); });
+  }
+  void max_pool2d_forward(const Pool2dParams& p, const Tensor& x, const Tensor& y) override {
+    timed(OpKind::pooling, [&] { b_.max_pool2d_forward(p, x, y); });
+  }
+  void max_pool2d_backward(const Pool2dParams& p, const Tensor& x, const Tensor& dy,
+                           const Tensor& dx) override {
+    timed(OpKind::pooling, [&] { b_.max_pool2d_backward(p, x, dy, dx); });
+  }
+  void global_avg_pool_forward(const Tensor& x, const Tensor& y) override {
+    timed(OpKind::pooling, [&] { b_.global_avg_pool_forward(x, y); });
+  }
+  void global_avg_pool_backward(const Tensor& dy, const Tensor& dx) override {
+    timed(OpKind::pooling, [&] { b_.global_avg_pool_backward(dy, dx); });
+  }
+  void add_relu_forward(const Tensor& a, const Tensor& b, const Tensor& y) override {
+    timed(OpKind::residual_add, [&] { b_.add_relu_forward(a, b, y); });
+  }
+  void add_relu_backward(const Tensor& y, const Tensor& dy, const Tensor& ds) override {
+    timed(OpKind::residual_add, [&] { b_.add_relu_backward(y, dy, ds); });
+  }
+  void linear_forward(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& y) override {
+    timed(OpKind::linear, [&] { b_.linear_forward(x, w, b, y); });
+  }
+  void linear_backward(const Tensor& x, const Tensor& w, const Tensor& dy, const Tensor& dx,
+                       const Tensor& dw, const Tensor& db) override {
+    timed(OpKind::linear, [&] { b_.linear_backward(x, w, dy, dx, dw, db); });
+  }
+  void softmax_cross_entropy(const Tensor& z, const Tensor& l, float s, const Tensor& loss,
+                             const Tensor& dz) override {
+    timed(OpKind::loss, [&] { b_.softmax_cross_entropy(z, l, s, loss, dz); });
+  }
+  void sgd_update(const SgdParams& p, const Tensor& w, const Tensor& g, const Tensor& m) override {
+    timed(OpKind::optimizer, [&] { b_.sgd_update(p, w, g, m); });
+  }
+  void adamw_update(const AdamWParams& p, int64_t step, const Tensor& w, const Tensor& g,
+                    const Tensor& m, const Tensor& v) override {
+    timed(OpKind::optimizer, [&] { b_.adamw_update(p, step, w, g, m, v); });
+  }
+  void cam_channel_weights(const Tensor& g, const Tensor& w) override {
+    timed(OpKind::other, [&] { b_.cam_channel_weights(g, w); });
+  }
+  void cam_weighted_sum_relu(const Tensor& a, const Tensor& w, const Tensor& c) override {
+    timed(OpKind::other, [&] { b_.cam_weighted_sum_relu(a, w, c); });
+  }
+  void cam_maps(int m, const Tensor& a, const Tensor& g, const Tensor& w,
+                const Tensor& c) override {
+    timed(OpKind::other, [&] { b_.cam_maps(m, a, g, w, c); });
+  }
+  void cam_overlay(const Tensor& m, const Tensor& i, const Tensor& lut, float iw, const Tensor& s,
+                   const Tensor& o) override {
+    timed(OpKind::other, [&] { b_.cam_overlay(m, i, lut, iw, s, o); });
+  }
+  void cam_scale(const Tensor& c, const Tensor& s, const Tensor& o) override {
+    timed(OpKind::other, [&] { b_.cam_scale(c, s, o); });
+  }
+
+ private:
+  void timed(OpKind kind, const std::function<void()>& fn) {
+    seconds_[static_cast<int>(kind)] += b_.time_seconds(fn);
+  }
+
+  Backend& b_;
+  std::array<double, kOpKinds> seconds_{};
+};
+
+}  // namespace scenecam::bench
