@@ -66,6 +66,10 @@ class Explainer {
  public:
   Explainer(const RunConfig& config, const SafetensorsFile& checkpoint, Backend& backend,
             const std::string& layer);
+  // checkpoint == nullptr: the weights as initialised from config.runtime.seed, classes named
+  // class0..classK-1 (the explanation benchmark, which times the work, not the maps).
+  Explainer(const RunConfig& config, const SafetensorsFile* checkpoint, Backend& backend,
+            const std::string& layer);
   const std::vector<std::string>& classes() const;
   const std::string& layer() const { return layer_name_; }
   Explanation explain(const Dataset& data, const std::vector<int64_t>& indices, CamMethod method,

@@ -165,10 +165,10 @@ struct Explainer::State {
   BatchInput batch;
   Tensor dlogits;
   std::vector<float> fc_weights;  // [K, C], for classic CAM
-  State(const RunConfig& c, const SafetensorsFile& ckpt, Backend& be)
+  State(const RunConfig& c, std::vector<std::string> class_names, Backend& be)
       : config(c),
         backend(be),
-        classes(checkpoint_classes(ckpt)),
+        classes(std::move(class_names)),
         model(resnet_spec(c.model)),
         layer(0),
         arena(be.make_pool("activations", 0, true)),
@@ -177,9 +177,20 @@ struct Explainer::State {
 
 Explainer::Explainer(const RunConfig& config, const SafetensorsFile& checkpoint, Backend& backend,
                      const std::string& layer)
-    : s_(std::make_unique<State>(config, checkpoint, backend)) {
+    : Explainer(config, &checkpoint, backend, layer) {}
+
+Explainer::Explainer(const RunConfig& config, const SafetensorsFile* checkpoint, Backend& backend,
+                     const std::string& layer) {
+  std::vector<std::string> classes;
+  if (checkpoint) {
+    classes = checkpoint_classes(*checkpoint);
+  } else {
+    for (int64_t k = 0; k < config.model.classes; ++k)
+      classes.push_back("class" + std::to_string(k));
+  }
+  s_ = std::make_unique<State>(config, std::move(classes), backend);
   s_->model.materialize(backend, config.runtime.seed);
-  load_weights(checkpoint, s_->model.params(), backend);
+  if (checkpoint) load_weights(*checkpoint, s_->model.params(), backend);
   // The default target layer: the last residual stage's output, as pytorch-grad-cam's examples use.
   layer_name_ = layer.empty() ? "layer" + std::to_string(s_->model.spec().widths.size()) : layer;
   s_->layer = s_->model.layer_index(layer_name_);
