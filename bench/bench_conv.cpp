@@ -178,14 +178,14 @@ int run_conv(int argc, char** argv, int first) {
     const double bwd_filter = device_median_seconds(
         *backend, [&] { c.backward_filter(*backend); }, 1, repeats);
     const double tf = c.flops / fwd / 1e12, ref_tf = reference.flops / ref_fwd / 1e12;
-    table.add({s.name, std::to_string(s.c), std::to_string(s.o),
-               std::to_string(s.hw) + "x" + std::to_string(s.hw),
-               std::to_string(s.k) + "/" + std::to_string(s.stride), fixed(fwd * 1e3, 3),
-               fixed(tf, 3), fixed(bwd_data * 1e3, 3), fixed(c.flops / bwd_data / 1e12, 3),
-               fixed(bwd_filter * 1e3, 3), fixed(c.flops / bwd_filter / 1e12, 3), fixed(ref_tf, 3),
-               fixed(100.0 * tf / ref_tf, 0), backend->conv_algorithm(c.p, c.xs, c.ws, 0),
-               backend->conv_algorithm(c.p, c.xs, c.ws, 1),
-               backend->conv_algorithm(c.p, c.xs, c.ws, 2)});
+    table.add(
+        {s.name, std::to_string(s.c), std::to_string(s.o),
+         std::to_string(s.hw) + "x" + std::to_string(s.hw),
+         std::to_string(s.k) + "/" + std::to_string(s.stride), significant(fwd * 1e3, 4),
+         fixed(tf, 3), significant(bwd_data * 1e3, 4), fixed(c.flops / bwd_data / 1e12, 3),
+         significant(bwd_filter * 1e3, 4), fixed(c.flops / bwd_filter / 1e12, 3), fixed(ref_tf, 3),
+         fixed(100.0 * tf / ref_tf, 0), backend->conv_algorithm(c.p, c.xs, c.ws, 0),
+         backend->conv_algorithm(c.p, c.xs, c.ws, 1), backend->conv_algorithm(c.p, c.xs, c.ws, 2)});
   }
   progress.finish("done");
   table.print();

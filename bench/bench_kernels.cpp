@@ -438,10 +438,10 @@ int run_kernels(int argc, char** argv, int first) {
       const double tp = device_median_seconds(
           *be, [&] { run_library_peer(*be, c.peer, pa, pb, py); }, 3, repeats, flush);
       peer = library_peer_name(c.peer);
-      peer_ms = fixed(tp * 1e3, 4);
+      peer_ms = significant(tp * 1e3, 4);
       speedup = fixed(tp / t, 2);
     }
-    table.add({c.input, c.batch, c.kernel, c.shape, fixed(t * 1e3, 4), fixed(gbs, 1),
+    table.add({c.input, c.batch, c.kernel, c.shape, significant(t * 1e3, 4), fixed(gbs, 1),
                fixed(100 * gbs / copy_gbs, 0), peer, peer_ms, speedup});
   }
   progress.finish("done");

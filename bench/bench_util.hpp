@@ -166,6 +166,13 @@ class Table {
   std::vector<std::vector<std::string>> rows_;
 };
 
+// v with `digits` significant digits (for times that span microseconds to seconds).
+inline std::string significant(double v, int digits) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*g", digits, v);
+  return buf;
+}
+
 inline std::string fixed(double v, int digits) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.*f", digits, v);
