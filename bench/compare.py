@@ -3,6 +3,7 @@
 
     bench/compare.py [--device cpu|cuda] [--parts train,kernels,conv,explain] [--out DIR]
                      [--bench build/default/bench/scenecam-bench] [--python PYTHON] [--quick]
+                     [--args PART="FLAGS" ...]
 
 For each part it runs `scenecam-bench PART --json` and `bench/torch_baseline.py PART --json` with
 the same flags (both pick the same CPU- or GPU-sized defaults), pairs their rows, and prints one
@@ -17,6 +18,7 @@ import argparse
 import json
 import math
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -117,6 +119,8 @@ def main():
     p.add_argument("--python", default="")
     p.add_argument("--out", default="")
     p.add_argument("--quick", action="store_true")
+    p.add_argument("--args", action="append", default=[], metavar="PART=FLAGS",
+                   help='extra flags for both sides of one part: --args explain="--batch 1,32"')
     args = p.parse_args()
 
     py = python_with_torch(args.python)
@@ -129,11 +133,18 @@ def main():
     out_dir = args.out or tempfile.mkdtemp(prefix="scenecam-compare-")
     os.makedirs(out_dir, exist_ok=True)
 
+    extra_flags = {}
+    for item in args.args:
+        part, _, flags = item.partition("=")
+        if part not in QUICK:
+            raise SystemExit(f"compare: --args {item}: unknown part '{part}'")
+        extra_flags[part] = shlex.split(flags)
+
     rows = []
     for part in args.parts.split(","):
         if part not in QUICK:
             raise SystemExit(f"compare: unknown part '{part}' (train, kernels, conv, explain)")
-        extra = QUICK[part] if args.quick else []
+        extra = (QUICK[part] if args.quick else []) + extra_flags.get(part, [])
         ours_json = os.path.join(out_dir, f"{part}.scenecam.json")
         torch_json = os.path.join(out_dir, f"{part}.torch.json")
         run([args.bench, part, "--device", args.device, "--json", ours_json] + extra, f"scenecam {part}")

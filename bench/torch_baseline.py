@@ -345,17 +345,26 @@ def explain_batch(method, hooked, images_u8, device, mean, std, S):
         sal = (total / copies).abs().amax(1).cpu().numpy()
         return scale_cam(sal, S)
     if method == "occlusion":
+        # scenecam's occlusion: patches of side S/8 (at least 2) at half-patch strides, blanked
+        # to 0 (the mean colour after normalisation); a pixel's importance is the mean drop of
+        # the target's probability over the patches that cover it.
+        n = x.shape[0]
+        patch = max(2, S // 8)
+        stride = max(1, patch // 2)
+        drop = torch.zeros(n, S, S, device=device)
+        covered = torch.zeros(S, S, device=device)
         with torch.no_grad():
             probs = F.softmax(model(x), 1)
-            target = probs.argmax(1)
-            base = probs.gather(1, target[:, None])[:, 0]
-            patch = max(S // 8, 1)
-            heat = torch.zeros(x.shape[0], (S + patch - 1) // patch, (S + patch - 1) // patch, device=device)
-            for i in range(heat.shape[1]):
-                for j in range(heat.shape[2]):
+            target = probs.argmax(1)[:, None]
+            base = probs.gather(1, target)[:, 0]
+            for y0 in range(0, S - patch + 1, stride):
+                for x0 in range(0, S - patch + 1, stride):
                     xo = x.clone()
-                    xo[:, :, i * patch:(i + 1) * patch, j * patch:(j + 1) * patch] = 0
-                    heat[:, i, j] = base - F.softmax(model(xo), 1).gather(1, target[:, None])[:, 0]
+                    xo[:, :, y0:y0 + patch, x0:x0 + patch] = 0
+                    p = F.softmax(model(xo), 1).gather(1, target)[:, 0]
+                    drop[:, y0:y0 + patch, x0:x0 + patch] += (base - p)[:, None, None]
+                    covered[y0:y0 + patch, x0:x0 + patch] += 1
+        heat = torch.where(covered > 0, drop / covered.clamp(min=1), torch.zeros_like(drop))
         return scale_cam(heat.relu_().cpu().numpy(), S)
     logits = model(x)
     target = logits.argmax(1)

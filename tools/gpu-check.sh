@@ -6,9 +6,12 @@
 #   tools/gpu-check.sh [BUILD_DIR] [OUT_DIR]        (defaults: build/gpu, gpu-check)
 #
 # It finds cuDNN and cuBLAS (system paths, the CUDA toolkit, or Python's nvidia/*/lib folders),
-# records the GPU, driver and library versions, runs the probe, the CUDA parity tests, the CPU
-# tests, a ResNet-18 training benchmark whose loss must fall, and the kernel benchmark, and writes
-# one log per step plus summary.md to OUT_DIR. Exit code: 0 when every step passed.
+# records the GPU, driver and library versions and the source commit, then runs, in order of
+# importance: the probe, the CUDA parity tests, an end-to-end training of configs/demo.yaml on the
+# GPU, the benchmark suite (train, kernels, conv, explain), the CPU tests, and, where this
+# machine's Python has PyTorch, bench/compare.py. One log and one JSON per step, and summary.md,
+# go to OUT_DIR. Exit code: 0 when every step passed (a skipped comparison counts as passed).
+# SCENECAM_GPU_CHECK_QUICK=1 shrinks the benchmark sizes (a dry run of the script itself).
 set -u
 build=${1:-build/gpu}
 out=${2:-gpu-check}
@@ -28,6 +31,7 @@ export LD_LIBRARY_PATH="${libdirs#:}${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 
 {
   echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "source: $(cat "$build/source-commit.txt" 2>/dev/null || echo unknown)"
   echo "host: $(hostname)"
   echo "LD_LIBRARY_PATH: $LD_LIBRARY_PATH"
   nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv 2>&1 || echo "nvidia-smi: not available"
@@ -49,20 +53,48 @@ run() {
   local rc=$?
   local t1=$(date +%s)
   local result=passed
-  [ $rc -ne 0 ] && result="FAILED (exit $rc)" && failed=1
+  if [ $rc -eq 77 ]; then
+    result="skipped"
+  elif [ $rc -ne 0 ]; then
+    result="FAILED (exit $rc)" && failed=1
+  fi
   local detail=$(grep -E "$pattern" "$out/$name.log" | tail -n 1 | tr '|' '/' | cut -c1-160)
   echo "| $name | $result | $((t1 - t0)) | $detail |" >> "$summary"
   echo "gpu-check: $name: $result ($((t1 - t0)) s)"
 }
 
+bench="$build/bench/scenecam-bench"
+if [ "${SCENECAM_GPU_CHECK_QUICK:-0}" = 1 ]; then
+  train_sizes=(--batch 4 --input 32 --steps 3)
+  kernel_sizes=(--input 33 --batch 3 --repeats 3 --flush-mib 1)
+  conv_sizes=(--batch 2 --input 32 --repeats 2)
+  explain_sizes=(--batch 2 --input 64 --images 2 --repeats 1)
+else  # the subcommands' GPU defaults, but explain's: batch 1 over 256 images takes minutes
+  train_sizes=()
+  kernel_sizes=()
+  conv_sizes=()
+  explain_sizes=(--batch 1,16,64,256 --images 64 --repeats 2)
+fi
+
 run probe 60 'device 0|SGD kernel|no CUDA' "$build/cuda/scenecam-gpu-probe"
 run cuda-tests 180 'PASSED|FAILED|SKIPPED' "$build/tests/scenecam_cuda_tests" --gtest_color=no \
   --gtest_output="xml:$out/cuda-tests.xml"
-run cpu-tests 240 'PASSED|FAILED' "$build/tests/scenecam_tests" --gtest_color=no --gtest_brief=1
-run train-resnet18 120 '^resnet18' "$build/bench/scenecam-bench" train --device cuda --arch resnet18 \
-  --batch 64 --input 150 --steps 20 --json "$out/train.json"
-run kernels 120 'adamw|copy' "$build/bench/scenecam-bench" kernels --device cuda --batch 64 --repeats 50 \
+run smoke-train 240 'best|accuracy|error' "$build/scenecam" train configs/demo.yaml --overwrite \
+  --set runtime.device=cuda --set output.dir="$out/demo-run"
+# The demo reaches 99.9% on the CPU backend; the same run on the GPU must reach at least 90%.
+run smoke-accuracy 5 'accuracy' grep -E 'best validation accuracy (9[0-9]|100)\.' "$out/smoke-train.log"
+run bench-train 240 '^resnet18' "$bench" train --device cuda "${train_sizes[@]}" --json "$out/train.json"
+run bench-kernels 300 'adamw|copy' "$bench" kernels --device cuda "${kernel_sizes[@]}" \
   --json "$out/kernels.json"
+run bench-conv 120 'layer4 downsample' "$bench" conv --device cuda "${conv_sizes[@]}" \
+  --json "$out/conv.json"
+run bench-explain 300 'occlusion' "$bench" explain --device cuda "${explain_sizes[@]}" \
+  --json "$out/explain.json"
+run cpu-tests 240 'PASSED|FAILED' "$build/tests/scenecam_tests" --gtest_color=no --gtest_brief=1
+compare_sizes=(--args explain="${explain_sizes[*]}")
+[ "${SCENECAM_GPU_CHECK_QUICK:-0}" = 1 ] && compare_sizes=(--quick)
+run compare-torch 300 'geometric mean|not installed' python3 bench/compare.py --device cuda \
+  --bench "$bench" --out "$out/compare" "${compare_sizes[@]}"
 
 echo "" >> "$summary"
 echo "total: $(( $(date +%s) - start )) s; environment in environment.txt; one log per step." >> "$summary"
