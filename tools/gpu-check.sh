@@ -59,6 +59,7 @@ run() {
     result="FAILED (exit $rc)" && failed=1
   fi
   local detail=$(grep -E "$pattern" "$out/$name.log" | tail -n 1 | tr '|' '/' | cut -c1-160)
+  [ -z "$detail" ] && [ "$result" != passed ] && detail=$(tail -n 1 "$out/$name.log" | tr '|' '/' | cut -c1-160)
   echo "| $name | $result | $((t1 - t0)) | $detail |" >> "$summary"
   echo "gpu-check: $name: $result ($((t1 - t0)) s)"
 }
