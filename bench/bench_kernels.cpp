@@ -50,6 +50,16 @@ struct Case {
   bool peer_only = false;  // a repeat of the previous kernel for a second peer: GPU runs only
 };
 
+// c with a library peer that takes arguments a, b, y of c (indices; -1: not used).
+Case peered(Case c, LibraryPeer peer, int a, int b, int y) {
+  c.has_peer = true;
+  c.peer = peer;
+  c.peer_a = a;
+  c.peer_b = b;
+  c.peer_y = y;
+  return c;
+}
+
 // A cheap deterministic generator (splitmix64): filling hundreds of MB through std::mt19937
 // would take longer than the benchmark.
 uint64_t splitmix(uint64_t& state) {
@@ -201,10 +211,7 @@ std::vector<Case> step_cases(int64_t S, int64_t B) {
         {f32("a", shape, Role::input), f32("b", shape, Role::input), f32("y", shape, Role::output)},
         12 * n,
         [](Backend& be, const Args& t) { be.add_relu_forward(t[0], t[1], t[2]); }};
-    fwd.has_peer = true;
-    fwd.peer = LibraryPeer::op_tensor_add_relu;
-    fwd.peer_a = 0, fwd.peer_b = 1, fwd.peer_y = 2;
-    cases.push_back(fwd);
+    cases.push_back(peered(fwd, LibraryPeer::op_tensor_add_relu, 0, 1, 2));
     Case bwd{in,
              bt,
              std::string("add_relu backward ") + stage,
@@ -213,10 +220,7 @@ std::vector<Case> step_cases(int64_t S, int64_t B) {
               f32("dsum", shape, Role::output)},
              12 * n,
              [](Backend& be, const Args& t) { be.add_relu_backward(t[0], t[1], t[2]); }};
-    bwd.has_peer = true;
-    bwd.peer = LibraryPeer::activation_backward;
-    bwd.peer_a = 0, bwd.peer_b = 1, bwd.peer_y = 2;
-    cases.push_back(bwd);
+    cases.push_back(peered(bwd, LibraryPeer::activation_backward, 0, 1, 2));
     Case acc{in,
              bt,
              std::string("add_ (dst += src) ") + stage,
@@ -224,13 +228,9 @@ std::vector<Case> step_cases(int64_t S, int64_t B) {
              {f32("dst", shape, Role::inout), f32("src", shape, Role::input)},
              12 * n,
              [](Backend& be, const Args& t) { be.add_(t[0], t[1]); }};
-    acc.has_peer = true;
-    acc.peer = LibraryPeer::add_tensor;
-    acc.peer_a = 1, acc.peer_y = 0;
-    cases.push_back(acc);
-    acc.peer = LibraryPeer::axpy;  // the same kernel again, beside cuBLAS this time
-    acc.peer_only = true;
-    cases.push_back(acc);
+    cases.push_back(peered(acc, LibraryPeer::add_tensor, 1, -1, 0));
+    acc.peer_only = true;  // the same kernel again, beside cuBLAS this time
+    cases.push_back(peered(acc, LibraryPeer::axpy, 1, -1, 0));
   }
 
   const Shape last{B, 512, sides.layer4, sides.layer4}, pooled{B, 512};
@@ -242,10 +242,7 @@ std::vector<Case> step_cases(int64_t S, int64_t B) {
            {f32("x", last, Role::input), f32("y", pooled, Role::output)},
            4 * (n4 + n4 / hw),
            [](Backend& be, const Args& t) { be.global_avg_pool_forward(t[0], t[1]); }};
-  gap.has_peer = true;
-  gap.peer = LibraryPeer::avg_pool_forward;
-  gap.peer_a = 0, gap.peer_y = 1;
-  cases.push_back(gap);
+  cases.push_back(peered(gap, LibraryPeer::avg_pool_forward, 0, -1, 1));
   Case gap_bwd{in,
                bt,
                "global_avg_pool backward",
@@ -253,10 +250,7 @@ std::vector<Case> step_cases(int64_t S, int64_t B) {
                {f32("dy", pooled, Role::input), f32("dx", last, Role::output)},
                4 * (n4 + n4 / hw),
                [](Backend& be, const Args& t) { be.global_avg_pool_backward(t[0], t[1]); }};
-  gap_bwd.has_peer = true;
-  gap_bwd.peer = LibraryPeer::avg_pool_backward;
-  gap_bwd.peer_a = 0, gap_bwd.peer_b = 1, gap_bwd.peer_y = 1;
-  cases.push_back(gap_bwd);
+  cases.push_back(peered(gap_bwd, LibraryPeer::avg_pool_backward, 0, 1, 1));
 
   const Shape logits{B, kClasses};
   cases.push_back(
@@ -290,10 +284,7 @@ std::vector<Case> step_cases(int64_t S, int64_t B) {
                {f32("grads", last, Role::input), f32("weights", pooled, Role::output)},
                4 * (n4 + n4 / hw),
                [](Backend& be, const Args& t) { be.cam_channel_weights(t[0], t[1]); }};
-  weights.has_peer = true;
-  weights.peer = LibraryPeer::avg_pool_forward;
-  weights.peer_a = 0, weights.peer_y = 1;
-  cases.push_back(weights);
+  cases.push_back(peered(weights, LibraryPeer::avg_pool_forward, 0, -1, 1));
   cases.push_back({in,
                    bt,
                    "cam weighted sum + relu",

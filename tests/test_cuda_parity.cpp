@@ -199,6 +199,51 @@ TEST_F(CudaParity, PoolingAndGradCamCore) {
   }
 }
 
+// The benchmark's hooks into the CUDA backend: each library peer computes what the kernel it is
+// timed beside computes, time_seconds measures device work, conv_algorithm names cuDNN's choice.
+TEST_F(CudaParity, LibraryPeersTimingAndConvAlgorithmNames) {
+  const Shape s{3, 5, 7, 9}, gs{3, 5};
+  F a = random(s, 21), b = random(s, 22);
+  F pooled(gs), dpool(s), relu_y(s), relu_dx(s), sum(s), acc = random(s, 23);
+  cpu->add_relu_forward(a.t(), b.t(), relu_y.t());
+  cpu->add_relu_backward(a.t(), b.t(), relu_dx.t());
+  cpu->global_avg_pool_forward(a.t(), pooled.t());
+  cpu->global_avg_pool_backward(pooled.t(), dpool.t());
+  cpu->add_(acc.t(), a.t());
+  const Tensor ga = upload(a.t()), gb = upload(b.t()), gpooled = upload(pooled.t());
+  const Tensor none;
+  Tensor out = poisoned(s);
+  run_library_peer(*gpu, LibraryPeer::op_tensor_add_relu, ga, gb, out);
+  expect_close(library_peer_name(LibraryPeer::op_tensor_add_relu), relu_y.values(), out, 1e-6);
+  out = poisoned(s);
+  run_library_peer(*gpu, LibraryPeer::activation_backward, ga, gb, out);
+  expect_close(library_peer_name(LibraryPeer::activation_backward), relu_dx.values(), out, 0);
+  for (LibraryPeer peer : {LibraryPeer::add_tensor, LibraryPeer::axpy}) {
+    F start = random(s, 23);
+    const Tensor gacc = upload(start.t());
+    run_library_peer(*gpu, peer, ga, none, gacc);
+    expect_close(library_peer_name(peer), acc.values(), gacc, 1e-6);
+  }
+  out = poisoned(gs);
+  run_library_peer(*gpu, LibraryPeer::avg_pool_forward, ga, none, out);
+  expect_close(library_peer_name(LibraryPeer::avg_pool_forward), pooled.values(), out, 1e-6);
+  out = poisoned(s);
+  run_library_peer(*gpu, LibraryPeer::avg_pool_backward, gpooled, out, out);
+  expect_close(library_peer_name(LibraryPeer::avg_pool_backward), dpool.values(), out, 1e-6);
+  EXPECT_THROW(run_library_peer(*cpu, LibraryPeer::axpy, a.t(), none, acc.t()), Error);
+
+  const Tensor big = poisoned(Shape{int64_t(1) << 24});
+  const double seconds = gpu->time_seconds([&] { gpu->fill(big, 1.0); });
+  EXPECT_GT(seconds, 0.0);
+  EXPECT_LT(seconds, 1.0);
+  const Conv2dParams p = conv(1, 1);
+  for (int pass = 0; pass < 3; ++pass) {
+    const std::string algo = gpu->conv_algorithm(p, Shape{2, 8, 15, 15}, Shape{16, 8, 3, 3}, pass);
+    EXPECT_FALSE(algo.empty());
+    EXPECT_NE(algo.rfind("algo ", 0), 0u) << algo;  // a name from cuDNN's enum, not a number
+  }
+}
+
 TEST_F(CudaParity, LinearAndSoftmaxCrossEntropy) {
   for (auto [N, in, out] : {std::tuple{int64_t(1), int64_t(7), int64_t(3)},
                             std::tuple{int64_t(37), int64_t(300), int64_t(6)},

@@ -126,6 +126,47 @@ TEST_F(CpuOps, ConvTiledLargeImageMatchesDirectLoopAndAdjoints) {
   EXPECT_NEAR(test::dot(w, dw), forward, 1e-9 * std::abs(forward));
 }
 
+// Outputs narrower than a column tile (the deep layers of small images) are computed several
+// whole images per matrix product; the tiles' edges (a last, partial tile), groups and strides,
+// with teams of 1, 2 and 3 threads, against the direct loop and the adjoint identities.
+TEST(CpuConv, ImageTilesMatchDirectLoopAndAdjoints) {
+  struct Case {
+    Shape x, w;
+    Conv2dParams p;
+  };
+  for (int threads : {1, 2, 3}) {
+    auto be = make_cpu_backend(threads);
+    for (const Case& c : {Case{Shape{7, 6, 5, 4}, Shape{5, 6, 3, 3}, conv(1, 1)},
+                          Case{Shape{5, 4, 7, 6}, Shape{6, 2, 3, 3}, conv(2, 1, 1, 2)},
+                          Case{Shape{4, 3, 6, 6}, Shape{4, 3, 1, 1}, conv(2, 0)}}) {
+      SCOPED_TRACE(threads);
+      SCOPED_TRACE(c.x.str());
+      if (threads > 1 && c.x[0] > threads) {
+        EXPECT_NE(be->conv_algorithm(c.p, c.x, c.w, 0).find("images/tile"), std::string::npos)
+            << be->conv_algorithm(c.p, c.x, c.w, 0);
+      }
+      const Shape ys = conv2d_output_shape(c.p, c.x, c.w);
+      D x(c.x), w(c.w), y(ys), r(ys), dx(c.x), dw(c.w);
+      test::fill_random(x, 31);
+      test::fill_random(w, 32);
+      test::fill_random(r, 33);
+      test::poison(y);
+      test::poison(dx);
+      test::poison(dw);
+      be->conv2d_forward(c.p, x.t(), w.t(), y.t());
+      const std::vector<double> ref = direct_conv(c.p, x, w);
+      for (size_t i = 0; i < ref.size(); ++i)
+        ASSERT_NEAR(y[i], ref[i], 1e-12) << i;
+      be->conv2d_backward_data(c.p, r.t(), w.t(), dx.t());
+      be->conv2d_backward_filter(c.p, x.t(), r.t(), dw.t());
+      const double forward = test::dot(r, y);
+      EXPECT_NEAR(test::dot(x, dx), forward, 1e-10 * (1 + std::abs(forward)));
+      EXPECT_NEAR(test::dot(w, dw), forward, 1e-10 * (1 + std::abs(forward)));
+    }
+  }
+  make_cpu_backend(2);  // the other tests' team size
+}
+
 TEST_F(CpuOps, ConvShapeErrorsNameOpArgumentAndShapes) {
   F x(Shape{2, 3, 7, 5}), w(Shape{4, 3, 3, 3}), y(Shape{2, 4, 6, 5});
   test::expect_error([&] { be->conv2d_forward(conv(1, 1), x.t(), w.t(), y.t()); },

@@ -26,18 +26,27 @@ using cpu::MatrixMap;
 struct ConvGeometry {
   int64_t N, C, H, W, O, kh, kw, Ho, Wo, groups, Cg, Og, K, P;
   Conv2dParams p;
-  bool direct;        // 1x1, stride 1, no padding: the input is already in column form
-  int64_t tile_rows;  // output rows per column tile
-  int64_t tile_cols() const { return tile_rows * Wo; }
+  bool direct;          // 1x1, stride 1, no padding: the input is already in column form
+  int64_t tile_rows;    // output rows per column tile (of one image)
+  int64_t tile_images;  // > 1: whole images per column tile, for outputs narrower than a tile
+  int64_t tile_cols() const { return tile_images > 1 ? tile_images * P : tile_rows * Wo; }
+  int64_t tiles() const { return tile_images > 1 ? (N + tile_images - 1) / tile_images : N; }
 };
 
 // im2col works on tiles of whole output rows, so the column buffer of a large image (K x P is
 // 7 MB per image at ResNet's layer1) stays cache-sized, but never on fewer than kMinTileCols
 // columns, below which the matrix products lose more than the smaller buffer gains.
+//
+// Deep layers of small images have fewer output pixels than that (layer4 of a 64x64 input: 2x2):
+// one image per matrix product would read the whole filter (9.4 MB at layer4) for a handful of
+// columns. There a tile holds the columns of several whole images, up to kImageTileCols columns
+// but no more images than keep every thread busy, and the filter is read once per tile.
 constexpr int64_t kColumnTileElems = 1 << 20;
 constexpr int64_t kMinTileCols = 256;
+constexpr int64_t kImageTileCols = 1024;
 
-ConvGeometry conv_geometry(const Conv2dParams& p, const Shape& x, const Shape& w) {
+// threads: the team the convolution will run with (the tiling keeps each thread a tile).
+ConvGeometry conv_geometry(const Conv2dParams& p, const Shape& x, const Shape& w, int threads) {
   const Shape y = conv2d_output_shape(p, x, w);
   ConvGeometry g{};
   g.N = x[0];
@@ -61,19 +70,24 @@ ConvGeometry conv_geometry(const Conv2dParams& p, const Shape& x, const Shape& w
   const int64_t rows_for_min_cols = (kMinTileCols + g.Wo - 1) / g.Wo;
   g.tile_rows =
       g.direct ? g.Ho : std::clamp<int64_t>(std::max(rows_in_budget, rows_for_min_cols), 1, g.Ho);
+  g.tile_images = 1;
+  if (!g.direct && g.P < kMinTileCols && g.N > 1) {
+    const int64_t per_thread = (g.N + std::max(threads, 1) - 1) / std::max(threads, 1);
+    const int64_t in_budget = kColumnTileElems / (g.K * g.P);
+    g.tile_images = std::clamp<int64_t>(std::min(kImageTileCols / g.P, in_budget), 1, per_thread);
+  }
   return g;
 }
 
-// col[K, (oh1 - oh0) * Wo]: the columns of output rows [oh0, oh1) from one image's group of
-// channels x[Cg, H, W]; taps that fall in the padding are 0.
+// col[K, (oh1 - oh0) * Wo] (rows `ld` apart): the columns of output rows [oh0, oh1) from one
+// image's group of channels x[Cg, H, W]; taps that fall in the padding are 0.
 template <typename T>
-void im2col(const ConvGeometry& g, const T* x, int64_t oh0, int64_t oh1, T* col) {
+void im2col(const ConvGeometry& g, const T* x, int64_t oh0, int64_t oh1, T* col, int64_t ld) {
   const Conv2dParams& p = g.p;
-  const int64_t cols = (oh1 - oh0) * g.Wo;
   for (int64_t c = 0; c < g.Cg; ++c) {
     for (int64_t ki = 0; ki < g.kh; ++ki) {
       for (int64_t kj = 0; kj < g.kw; ++kj) {
-        T* row = col + ((c * g.kh + ki) * g.kw + kj) * cols;
+        T* row = col + ((c * g.kh + ki) * g.kw + kj) * ld;
         for (int64_t oh = oh0; oh < oh1; ++oh) {
           const int64_t ih = oh * p.stride_h - p.pad_h + ki * p.dilation_h;
           T* out = row + (oh - oh0) * g.Wo;
@@ -105,13 +119,12 @@ void im2col(const ConvGeometry& g, const T* x, int64_t oh0, int64_t oh1, T* col)
 // The adjoint of im2col: adds every column entry of output rows [oh0, oh1) back onto the input
 // pixel it was read from.
 template <typename T>
-void col2im_add(const ConvGeometry& g, const T* col, int64_t oh0, int64_t oh1, T* dx) {
+void col2im_add(const ConvGeometry& g, const T* col, int64_t oh0, int64_t oh1, T* dx, int64_t ld) {
   const Conv2dParams& p = g.p;
-  const int64_t cols = (oh1 - oh0) * g.Wo;
   for (int64_t c = 0; c < g.Cg; ++c) {
     for (int64_t ki = 0; ki < g.kh; ++ki) {
       for (int64_t kj = 0; kj < g.kw; ++kj) {
-        const T* row = col + ((c * g.kh + ki) * g.kw + kj) * cols;
+        const T* row = col + ((c * g.kh + ki) * g.kw + kj) * ld;
         for (int64_t oh = oh0; oh < oh1; ++oh) {
           const int64_t ih = oh * p.stride_h - p.pad_h + ki * p.dilation_h;
           if (ih < 0 || ih >= g.H) continue;
@@ -135,23 +148,56 @@ void col2im_add(const ConvGeometry& g, const T* col, int64_t oh0, int64_t oh1, T
   }
 }
 
-// The whole team, or the calling thread alone for a single image: never a team of another size
-// (see parallel_for). Threads without an image idle through the loop.
-int team_size(int threads, int64_t images) {
-  return images > 1 ? threads : 1;
+// The whole team, or the calling thread alone for a single tile: never a team of another size
+// (see parallel_for). Threads without a tile idle through the loop.
+int team_size(int threads, int64_t tiles) {
+  return tiles > 1 ? threads : 1;
 }
 
-// Runs body(n, thread) for every image n; `thread` indexes the per-thread scratch.
+// Runs body(tile, thread) for every tile; `thread` indexes the per-thread scratch.
 template <typename Body>
-void for_each_image(int team, int64_t images, Body&& body) {
+void for_each_tile(int team, int64_t tiles, Body&& body) {
   if (team == 1) {
-    for (int64_t n = 0; n < images; ++n)
-      body(n, 0);
+    for (int64_t t = 0; t < tiles; ++t)
+      body(t, 0);
     return;
   }
 #pragma omp parallel for num_threads(team) schedule(static)
-  for (int64_t n = 0; n < images; ++n)
-    body(n, omp_get_thread_num());
+  for (int64_t t = 0; t < tiles; ++t)
+    body(t, omp_get_thread_num());
+}
+
+// The images [n0, n1) of a tile of whole images.
+std::pair<int64_t, int64_t> tile_images(const ConvGeometry& g, int64_t tile) {
+  const int64_t n0 = tile * g.tile_images;
+  return {n0, std::min(n0 + g.tile_images, g.N)};
+}
+
+// Group grp's channels of images [n0, n1) of a tensor [N, O, P], to or from one block
+// [Og, (n1 - n0) * P] whose columns are the images' pixels side by side.
+template <typename T>
+void images_to_block(const ConvGeometry& g, const T* images, int64_t n0, int64_t n1, int64_t grp,
+                     T* block) {
+  const int64_t ld = (n1 - n0) * g.P;
+  for (int64_t n = n0; n < n1; ++n)
+    for (int64_t o = 0; o < g.Og; ++o)
+      std::copy_n(images + (n * g.O + grp * g.Og + o) * g.P, g.P, block + o * ld + (n - n0) * g.P);
+}
+template <typename T>
+void block_to_images(const ConvGeometry& g, const T* block, int64_t n0, int64_t n1, int64_t grp,
+                     T* images) {
+  const int64_t ld = (n1 - n0) * g.P;
+  for (int64_t n = n0; n < n1; ++n)
+    for (int64_t o = 0; o < g.Og; ++o)
+      std::copy_n(block + o * ld + (n - n0) * g.P, g.P, images + (n * g.O + grp * g.Og + o) * g.P);
+}
+
+// The columns of group grp of whole images [n0, n1): col [K, (n1 - n0) * P].
+template <typename T>
+void im2col_images(const ConvGeometry& g, const T* x, int64_t n0, int64_t n1, int64_t grp, T* col) {
+  const int64_t ld = (n1 - n0) * g.P;
+  for (int64_t n = n0; n < n1; ++n)
+    im2col(g, x + (n * g.C + grp * g.Cg) * g.H * g.W, 0, g.Ho, col + (n - n0) * g.P, ld);
 }
 
 // A row-major view of columns [first, first + cols) of a matrix with `stride` columns (const
@@ -165,21 +211,34 @@ auto column_block(T* base, int64_t rows, int64_t first, int64_t cols, int64_t st
                                                                     Eigen::OuterStride<>(stride));
 }
 
+// Per-thread scratch: cols holds K x tile_cols() per thread; stage, used by tiles of whole
+// images only, Og x tile_cols() per thread.
 template <typename T>
-void conv_forward(const ConvGeometry& g, const T* x, const T* w, T* y, T* cols, int team) {
-  for_each_image(team, g.N, [&](int64_t n, int thread) {
+void conv_forward(const ConvGeometry& g, const T* x, const T* w, T* y, T* cols, T* stage,
+                  int team) {
+  for_each_tile(team, g.tiles(), [&](int64_t tile, int thread) {
     T* col = g.direct ? nullptr : cols + thread * g.K * g.tile_cols();
     for (int64_t grp = 0; grp < g.groups; ++grp) {
+      ConstMatrixMap<T> wg(w + grp * g.Og * g.K, g.Og, g.K);
+      if (g.tile_images > 1) {
+        const auto [n0, n1] = tile_images(g, tile);
+        const int64_t cols_t = (n1 - n0) * g.P;
+        T* out = stage + thread * g.Og * g.tile_cols();
+        im2col_images(g, x, n0, n1, grp, col);
+        MatrixMap<T>(out, g.Og, cols_t).noalias() = wg * ConstMatrixMap<T>(col, g.K, cols_t);
+        block_to_images(g, out, n0, n1, grp, y);
+        continue;
+      }
+      const int64_t n = tile;
       const T* xg = x + (n * g.C + grp * g.Cg) * g.H * g.W;
       T* yg = y + (n * g.O + grp * g.Og) * g.P;
-      ConstMatrixMap<T> wg(w + grp * g.Og * g.K, g.Og, g.K);
       if (g.direct) {
         MatrixMap<T>(yg, g.Og, g.P).noalias() = wg * ConstMatrixMap<T>(xg, g.K, g.P);
         continue;
       }
       for (int64_t oh0 = 0; oh0 < g.Ho; oh0 += g.tile_rows) {
         const int64_t oh1 = std::min(oh0 + g.tile_rows, g.Ho), cols_t = (oh1 - oh0) * g.Wo;
-        im2col(g, xg, oh0, oh1, col);
+        im2col(g, xg, oh0, oh1, col, cols_t);
         column_block(yg, g.Og, oh0 * g.Wo, cols_t, g.P).noalias() =
             wg * ConstMatrixMap<T>(col, g.K, cols_t);
       }
@@ -188,13 +247,29 @@ void conv_forward(const ConvGeometry& g, const T* x, const T* w, T* y, T* cols, 
 }
 
 template <typename T>
-void conv_backward_data(const ConvGeometry& g, const T* dy, const T* w, T* dx, T* cols, int team) {
-  for_each_image(team, g.N, [&](int64_t n, int thread) {
+void conv_backward_data(const ConvGeometry& g, const T* dy, const T* w, T* dx, T* cols, T* stage,
+                        int team) {
+  for_each_tile(team, g.tiles(), [&](int64_t tile, int thread) {
     T* col = g.direct ? nullptr : cols + thread * g.K * g.tile_cols();
     for (int64_t grp = 0; grp < g.groups; ++grp) {
+      ConstMatrixMap<T> wg(w + grp * g.Og * g.K, g.Og, g.K);
+      if (g.tile_images > 1) {
+        const auto [n0, n1] = tile_images(g, tile);
+        const int64_t cols_t = (n1 - n0) * g.P;
+        T* grad = stage + thread * g.Og * g.tile_cols();
+        images_to_block(g, dy, n0, n1, grp, grad);
+        MatrixMap<T>(col, g.K, cols_t).noalias() =
+            wg.transpose() * ConstMatrixMap<T>(grad, g.Og, cols_t);
+        for (int64_t n = n0; n < n1; ++n) {
+          T* dxg = dx + (n * g.C + grp * g.Cg) * g.H * g.W;
+          std::fill(dxg, dxg + g.Cg * g.H * g.W, T(0));
+          col2im_add(g, col + (n - n0) * g.P, 0, g.Ho, dxg, cols_t);
+        }
+        continue;
+      }
+      const int64_t n = tile;
       T* dxg = dx + (n * g.C + grp * g.Cg) * g.H * g.W;
       const T* dyg = dy + (n * g.O + grp * g.Og) * g.P;
-      ConstMatrixMap<T> wg(w + grp * g.Og * g.K, g.Og, g.K);
       if (g.direct) {
         MatrixMap<T>(dxg, g.K, g.P).noalias() = wg.transpose() * ConstMatrixMap<T>(dyg, g.Og, g.P);
         continue;
@@ -204,20 +279,30 @@ void conv_backward_data(const ConvGeometry& g, const T* dy, const T* w, T* dx, T
         const int64_t oh1 = std::min(oh0 + g.tile_rows, g.Ho), cols_t = (oh1 - oh0) * g.Wo;
         MatrixMap<T>(col, g.K, cols_t).noalias() =
             wg.transpose() * column_block(dyg, g.Og, oh0 * g.Wo, cols_t, g.P);
-        col2im_add(g, col, oh0, oh1, dxg);
+        col2im_add(g, col, oh0, oh1, dxg, cols_t);
       }
     }
   });
 }
 
-// Adds image n's contribution to the filter gradient into acc [O, K].
+// Adds one tile's contribution to the filter gradient into acc [O, K].
 template <typename T>
-void accumulate_filter_gradient(const ConvGeometry& g, const T* x, const T* dy, int64_t n, T* col,
-                                T* acc) {
+void accumulate_filter_gradient(const ConvGeometry& g, const T* x, const T* dy, int64_t tile,
+                                T* col, T* stage, T* acc) {
   for (int64_t grp = 0; grp < g.groups; ++grp) {
+    MatrixMap<T> accg(acc + grp * g.Og * g.K, g.Og, g.K);
+    if (g.tile_images > 1) {
+      const auto [n0, n1] = tile_images(g, tile);
+      const int64_t cols_t = (n1 - n0) * g.P;
+      images_to_block(g, dy, n0, n1, grp, stage);
+      im2col_images(g, x, n0, n1, grp, col);
+      accg.noalias() +=
+          ConstMatrixMap<T>(stage, g.Og, cols_t) * ConstMatrixMap<T>(col, g.K, cols_t).transpose();
+      continue;
+    }
+    const int64_t n = tile;
     const T* xg = x + (n * g.C + grp * g.Cg) * g.H * g.W;
     const T* dyg = dy + (n * g.O + grp * g.Og) * g.P;
-    MatrixMap<T> accg(acc + grp * g.Og * g.K, g.Og, g.K);
     if (g.direct) {
       accg.noalias() +=
           ConstMatrixMap<T>(dyg, g.Og, g.P) * ConstMatrixMap<T>(xg, g.K, g.P).transpose();
@@ -225,23 +310,23 @@ void accumulate_filter_gradient(const ConvGeometry& g, const T* x, const T* dy, 
     }
     for (int64_t oh0 = 0; oh0 < g.Ho; oh0 += g.tile_rows) {
       const int64_t oh1 = std::min(oh0 + g.tile_rows, g.Ho), cols_t = (oh1 - oh0) * g.Wo;
-      im2col(g, xg, oh0, oh1, col);
+      im2col(g, xg, oh0, oh1, col, cols_t);
       accg.noalias() += column_block(dyg, g.Og, oh0 * g.Wo, cols_t, g.P) *
                         ConstMatrixMap<T>(col, g.K, cols_t).transpose();
     }
   }
 }
 
-// Each thread sums its images into its own partial [O, K]; the partials are then added up.
+// Each thread sums its tiles into its own partial [O, K]; the partials are then added up.
 // `partials` holds one per thread, or is unused with a team of one (dw is the accumulator).
 template <typename T>
-void conv_backward_filter(const ConvGeometry& g, const T* x, const T* dy, T* dw, T* cols,
+void conv_backward_filter(const ConvGeometry& g, const T* x, const T* dy, T* dw, T* cols, T* stage,
                           T* partials, int team) {
   const int64_t wsize = g.O * g.K;
   if (team == 1) {
     std::fill(dw, dw + wsize, T(0));
-    for (int64_t n = 0; n < g.N; ++n)
-      accumulate_filter_gradient(g, x, dy, n, cols, dw);
+    for (int64_t t = 0; t < g.tiles(); ++t)
+      accumulate_filter_gradient(g, x, dy, t, cols, stage, dw);
     return;
   }
 #pragma omp parallel num_threads(team)
@@ -250,9 +335,10 @@ void conv_backward_filter(const ConvGeometry& g, const T* x, const T* dy, T* dw,
     T* part = partials + thread * wsize;
     std::fill(part, part + wsize, T(0));
 #pragma omp for schedule(static)
-    for (int64_t n = 0; n < g.N; ++n)
-      accumulate_filter_gradient(g, x, dy, n,
-                                 g.direct ? nullptr : cols + thread * g.K * g.tile_cols(), part);
+    for (int64_t t = 0; t < g.tiles(); ++t)
+      accumulate_filter_gradient(g, x, dy, t,
+                                 g.direct ? nullptr : cols + thread * g.K * g.tile_cols(),
+                                 stage ? stage + thread * g.Og * g.tile_cols() : nullptr, part);
 #pragma omp for schedule(static)
     for (int64_t i = 0; i < wsize; ++i) {
       T sum = 0;
@@ -275,25 +361,46 @@ T* lease(Pool& pool, Block& block, int64_t count, const char* what) {
 
 std::string CpuBackend::conv_algorithm(const Conv2dParams& p, const Shape& x, const Shape& w,
                                        int pass) {
-  const ConvGeometry g = conv_geometry(p, x, w);
+  const ConvGeometry g = conv_geometry(p, x, w, threads_);
   (void)pass;  // all three passes use the same column form
-  return g.direct ? "gemm (1x1, no im2col)" : "im2col+gemm";
+  if (g.direct) return "gemm (1x1, no im2col)";
+  if (g.tile_images > 1) return "im2col+gemm, " + std::to_string(g.tile_images) + " images/tile";
+  return "im2col+gemm";
 }
+
+namespace {
+
+// The per-thread scratch of one call, leased from the workspace for its duration.
+template <typename T>
+struct ConvScratch {
+  Block col_block, stage_block, partial_block;
+  T *cols = nullptr, *stage = nullptr, *partials = nullptr;
+  ConvScratch(Pool& workspace, const ConvGeometry& g, int team, bool filter_partials) {
+    cols =
+        lease<T>(workspace, col_block, g.direct ? 0 : team * g.K * g.tile_cols(), "conv2d columns");
+    stage = lease<T>(workspace, stage_block, g.tile_images > 1 ? team * g.Og * g.tile_cols() : 0,
+                     "conv2d image tile");
+    partials =
+        lease<T>(workspace, partial_block, filter_partials && team > 1 ? team * g.O * g.K : 0,
+                 "conv2d filter partials");
+  }
+};
+
+}  // namespace
 
 void CpuBackend::conv2d_forward(const Conv2dParams& p, const Tensor& x, const Tensor& w,
                                 const Tensor& y) {
   const char* op = "conv2d_forward";
   const DType dt = float_dtype(op, x);
   check_tensor(op, "w", w, device(), dt);
-  const ConvGeometry g = conv_geometry(p, x.shape(), w.shape());
+  const ConvGeometry g = conv_geometry(p, x.shape(), w.shape(), threads_);
   check_tensor(op, "y", y, device(), dt, conv2d_output_shape(p, x.shape(), w.shape()));
   check_layout(op, "y", y, Layout::rowmajor);
-  const int team = team_size(threads_, g.N);
+  const int team = team_size(threads_, g.tiles());
   dispatch_float(dt, [&](auto zero) {
     using T = decltype(zero);
-    Block cols;
-    T* c = lease<T>(*workspace_, cols, g.direct ? 0 : team * g.K * g.tile_cols(), "conv2d columns");
-    conv_forward(g, x.data<T>(), w.data<T>(), y.data<T>(), c, team);
+    ConvScratch<T> s(*workspace_, g, team, false);
+    conv_forward(g, x.data<T>(), w.data<T>(), y.data<T>(), s.cols, s.stage, team);
   });
 }
 
@@ -302,15 +409,14 @@ void CpuBackend::conv2d_backward_data(const Conv2dParams& p, const Tensor& dy, c
   const char* op = "conv2d_backward_data";
   const DType dt = float_dtype(op, dx);
   check_tensor(op, "w", w, device(), dt);
-  const ConvGeometry g = conv_geometry(p, dx.shape(), w.shape());
+  const ConvGeometry g = conv_geometry(p, dx.shape(), w.shape(), threads_);
   check_tensor(op, "dy", dy, device(), dt, conv2d_output_shape(p, dx.shape(), w.shape()));
   check_layout(op, "dy", dy, Layout::rowmajor);
-  const int team = team_size(threads_, g.N);
+  const int team = team_size(threads_, g.tiles());
   dispatch_float(dt, [&](auto zero) {
     using T = decltype(zero);
-    Block cols;
-    T* c = lease<T>(*workspace_, cols, g.direct ? 0 : team * g.K * g.tile_cols(), "conv2d columns");
-    conv_backward_data(g, dy.data<T>(), w.data<T>(), dx.data<T>(), c, team);
+    ConvScratch<T> s(*workspace_, g, team, false);
+    conv_backward_data(g, dy.data<T>(), w.data<T>(), dx.data<T>(), s.cols, s.stage, team);
   });
 }
 
@@ -319,17 +425,15 @@ void CpuBackend::conv2d_backward_filter(const Conv2dParams& p, const Tensor& x, 
   const char* op = "conv2d_backward_filter";
   const DType dt = float_dtype(op, x);
   check_tensor(op, "dw", dw, device(), dt);
-  const ConvGeometry g = conv_geometry(p, x.shape(), dw.shape());
+  const ConvGeometry g = conv_geometry(p, x.shape(), dw.shape(), threads_);
   check_tensor(op, "dy", dy, device(), dt, conv2d_output_shape(p, x.shape(), dw.shape()));
   check_layout(op, "dy", dy, Layout::rowmajor);
-  const int team = team_size(threads_, g.N);
+  const int team = team_size(threads_, g.tiles());
   dispatch_float(dt, [&](auto zero) {
     using T = decltype(zero);
-    Block cols, partials;
-    T* c = lease<T>(*workspace_, cols, g.direct ? 0 : team * g.K * g.tile_cols(), "conv2d columns");
-    T* part =
-        lease<T>(*workspace_, partials, team > 1 ? team * g.O * g.K : 0, "conv2d filter partials");
-    conv_backward_filter(g, x.data<T>(), dy.data<T>(), dw.data<T>(), c, part, team);
+    ConvScratch<T> s(*workspace_, g, team, true);
+    conv_backward_filter(g, x.data<T>(), dy.data<T>(), dw.data<T>(), s.cols, s.stage, s.partials,
+                         team);
   });
 }
 
