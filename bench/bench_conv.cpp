@@ -1,9 +1,9 @@
 // scenecam-bench conv: every distinct convolution of ResNet-18, forward, backward-data and
 // backward-filter, on the CPU or the CUDA backend: median time, TFLOP/s, and the method (CPU) or
-// cuDNN algorithm (CUDA) the backend chose. Each forward is also given as a share of the
-// backend's matrix-product speed measured in the same run: a 1x1 convolution without stride or
-// padding is a plain batch of matrix products (no im2col), so its forward rate is the ceiling the
-// other shapes are held against.
+// cuDNN algorithm (CUDA) the backend chose. Each forward is also placed on a roofline measured in
+// the same run: the compute roof is the backend's matrix-product speed (a 1x1 convolution without
+// stride or padding is a plain batch of matrix products, no im2col), the memory roof the copy
+// bandwidth times the layer's FLOPs per byte (input, filter and output moved once).
 #include <cmath>
 #include <cstdio>
 #include <random>
@@ -152,9 +152,14 @@ int run_conv(int argc, char** argv, int first) {
       gpu ? "float32 with TF32 tensor cores (as PyTorch's cuDNN default)"
           : (std::to_string(std::thread::hardware_concurrency()) + " hardware threads").c_str(),
       repeats);
+  // The roofline: the matrix-product reference's rate is the compute roof, the copy bandwidth
+  // the memory one; a layer's forward can reach at most min(ref, flop_per_byte * bandwidth).
+  const double copy_gbs = copy_bandwidth_gbs(*backend, gpu ? 256 : 64, repeats);
+  std::printf("copy bandwidth: %.1f GB/s\n", copy_gbs);
   Table table({"layer", "C", "O", "HxW", "k/s", "fwd_ms", "fwd_tflops", "bwd_data_ms",
                "bwd_data_tflops", "bwd_filter_ms", "bwd_filter_tflops", "ref_tflops",
-               "fwd_pct_of_ref", "fwd_algo", "bwd_data_algo", "bwd_filter_algo"});
+               "flop_per_byte", "roof_tflops", "fwd_pct_of_roof", "fwd_algo", "bwd_data_algo",
+               "bwd_filter_algo"});
   std::vector<ConvShape> shapes = resnet18_shapes(input);
   shapes.insert(shapes.begin(), ref);
   Progress progress("conv", int64_t(shapes.size()), stderr);
@@ -178,14 +183,17 @@ int run_conv(int argc, char** argv, int first) {
     const double bwd_filter = device_median_seconds(
         *backend, [&] { c.backward_filter(*backend); }, 1, repeats);
     const double tf = c.flops / fwd / 1e12, ref_tf = reference.flops / ref_fwd / 1e12;
-    table.add(
-        {s.name, std::to_string(s.c), std::to_string(s.o),
-         std::to_string(s.hw) + "x" + std::to_string(s.hw),
-         std::to_string(s.k) + "/" + std::to_string(s.stride), significant(fwd * 1e3, 4),
-         fixed(tf, 3), significant(bwd_data * 1e3, 4), fixed(c.flops / bwd_data / 1e12, 3),
-         significant(bwd_filter * 1e3, 4), fixed(c.flops / bwd_filter / 1e12, 3), fixed(ref_tf, 3),
-         fixed(100.0 * tf / ref_tf, 0), backend->conv_algorithm(c.p, c.xs, c.ws, 0),
-         backend->conv_algorithm(c.p, c.xs, c.ws, 1), backend->conv_algorithm(c.p, c.xs, c.ws, 2)});
+    const double intensity = c.flops / (4.0 * (c.xs.numel() + c.ws.numel() + c.ys.numel()));
+    const double roof = std::min(ref_tf, intensity * copy_gbs / 1e3);
+    table.add({s.name, std::to_string(s.c), std::to_string(s.o),
+               std::to_string(s.hw) + "x" + std::to_string(s.hw),
+               std::to_string(s.k) + "/" + std::to_string(s.stride), significant(fwd * 1e3, 4),
+               fixed(tf, 3), significant(bwd_data * 1e3, 4), fixed(c.flops / bwd_data / 1e12, 3),
+               significant(bwd_filter * 1e3, 4), fixed(c.flops / bwd_filter / 1e12, 3),
+               fixed(ref_tf, 3), fixed(intensity, 1), fixed(roof, 3), fixed(100.0 * tf / roof, 0),
+               backend->conv_algorithm(c.p, c.xs, c.ws, 0),
+               backend->conv_algorithm(c.p, c.xs, c.ws, 1),
+               backend->conv_algorithm(c.p, c.xs, c.ws, 2)});
   }
   progress.finish("done");
   table.print();

@@ -365,28 +365,16 @@ int run_kernels(int argc, char** argv, int first) {
     SC_CHECK(s >= 32, "--input ", s, " is below 32 pixels");
   auto reference = make_cpu_backend(0);
 
-  // The copy reference and the cache flush: 8 bytes move per copied float (one read, one write).
-  const int64_t copy_floats = std::max<int64_t>(flush_mib, 64) * 1048576 / 4;
-  auto scratch = be->make_pool("bench scratch", 3 * (copy_floats * 4 + kPoolAlignment), false);
-  const Tensor src = scratch->take(Shape{copy_floats}, DType::f32, "copy source");
-  const Tensor dst = scratch->take(Shape{copy_floats}, DType::f32, "copy destination");
+  // The cache flush, and the copy reference (bench_util.hpp).
+  auto scratch = be->make_pool("bench flush", flush_mib * 1048576 + kPoolAlignment, false);
   const Tensor flush_buf =
       scratch->take(Shape{std::max<int64_t>(flush_mib * 1048576 / 4, 1)}, DType::f32, "flush");
-  be->fill(src, 0.25);
-  be->copy(src, dst);
-  {
-    float probe = 0;
-    be->copy(dst.slice_flat(copy_floats - 1, copy_floats),
-             Tensor(&probe, Shape{1}, DType::f32, Device::cpu()));
-    SC_CHECK(probe == 0.25f, "kernel benchmark: the reference copy is wrong (", probe, ")");
-  }
   double flush_value = 0;
   const auto flush = [&] {
     if (flush_mib > 0) be->fill(flush_buf, flush_value += 1);
   };
-  const double copy_s = device_median_seconds(
-      *be, [&] { be->copy(src, dst); }, 3, repeats, flush);
-  const double copy_gbs = 8.0 * copy_floats / copy_s / 1e9;
+  const int64_t copy_mib = std::max<int64_t>(flush_mib, 64);
+  const double copy_gbs = copy_bandwidth_gbs(*be, copy_mib, repeats, flush);
 
   std::vector<Case> cases;
   for (long S : inputs)
@@ -406,8 +394,7 @@ int run_kernels(int argc, char** argv, int first) {
       be->name().c_str(), flags.str("input").c_str(),
       flags.given("batch") ? flags.str("batch").c_str() : (gpu ? "32,64,128,256" : "32"), repeats,
       flush_mib);
-  std::printf("copy bandwidth (%ld MiB device-to-device): %.1f GB/s\n",
-              long(copy_floats * 4 / 1048576), copy_gbs);
+  std::printf("copy bandwidth (%ld MiB device-to-device): %.1f GB/s\n", long(copy_mib), copy_gbs);
   Table table({"input", "batch", "kernel", "shape", "ms", "gb_per_s", "pct_of_copy", "peer",
                "peer_ms", "ours_speedup"});
   Progress progress("kernels", int64_t(cases.size()), stderr);

@@ -69,6 +69,25 @@ inline double device_median_seconds(Backend& backend, const std::function<void()
   return t[t.size() / 2];
 }
 
+// The device's copy bandwidth in GB/s: the median device-to-device copy of `mib` MiB (8 bytes
+// move per float: one read, one write), checked before it is timed. `before` as above.
+inline double copy_bandwidth_gbs(Backend& be, int64_t mib, int repeats,
+                                 const std::function<void()>& before = {}) {
+  const int64_t floats = mib * 1048576 / 4;
+  auto pool = be.make_pool("copy reference", 2 * (floats * 4 + kPoolAlignment), false);
+  const Tensor src = pool->take(Shape{floats}, DType::f32, "copy source");
+  const Tensor dst = pool->take(Shape{floats}, DType::f32, "copy destination");
+  be.fill(src, 0.25);
+  be.fill(dst, 0.0);
+  be.copy(src, dst);
+  float probe = 0;
+  be.copy(dst.slice_flat(floats - 1, floats), Tensor(&probe, Shape{1}, DType::f32, Device::cpu()));
+  SC_CHECK(probe == 0.25f, "copy reference: the copy is wrong (", probe, ")");
+  const double seconds = device_median_seconds(
+      be, [&] { be.copy(src, dst); }, 3, repeats, before);
+  return 8.0 * floats / seconds / 1e9;
+}
+
 // --key value flags after the subcommand; unknown flags are errors.
 class Flags {
  public:
