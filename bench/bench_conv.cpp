@@ -16,8 +16,6 @@
 
 namespace scenecam::bench {
 
-std::unique_ptr<Backend> bench_backend(const std::string& device, int threads);
-
 namespace {
 
 struct ConvShape {

@@ -19,8 +19,6 @@
 
 namespace scenecam::bench {
 
-std::unique_ptr<Backend> bench_backend(const std::string& device, int threads);
-
 namespace {
 
 const char* const kAllMethods =
@@ -54,6 +52,7 @@ int run_explain(int argc, char** argv, int first) {
                     {{"device", "cpu"},
                      {"config", ""},
                      {"arch", "resnet18"},
+                     {"classes", "6"},
                      {"input", ""},
                      {"batch", ""},
                      {"images", ""},
@@ -64,14 +63,7 @@ int run_explain(int argc, char** argv, int first) {
                      {"json", ""}});
   auto backend = bench_backend(flags.str("device"), static_cast<int>(flags.integer("threads")));
   const bool gpu = backend->device().is_cuda();
-  RunConfig config;
-  if (!flags.str("config").empty()) {
-    config = load_config(flags.str("config"));
-    SC_CHECK(!flags.given("arch"), "--arch comes from --config; set it in the config instead");
-  } else {
-    config.model.arch = flags.str("arch");
-    config.model.classes = 6;
-  }
+  RunConfig config = bench_config(flags);
   if (flags.given("input") || config.data.image_size == 0)
     config.data.image_size = flags.given("input") ? int(flags.integer("input")) : gpu ? 224 : 64;
   const int S = config.data.image_size;

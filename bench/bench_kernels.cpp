@@ -21,8 +21,6 @@
 
 namespace scenecam::bench {
 
-std::unique_ptr<Backend> bench_backend(const std::string& device, int threads);
-
 namespace {
 
 enum class Role { input, output, inout, scratch };  // scratch: written, not compared

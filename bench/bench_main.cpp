@@ -37,7 +37,8 @@ void usage(std::FILE* out) {
       "                  --batch 16 (cuda: 32,64,128,256) --input 64 (cuda: 224; or the\n"
       "                  config's) --steps 8 (cuda: 30) --threads 0\n"
       "  explain  images/s of each explanation method at each batch size\n"
-      "           flags: --device --config FILE | --arch resnet18 --input 64 (cuda: 224)\n"
+      "           flags: --device --config FILE | --arch resnet18 --classes 6\n"
+      "                  --input 64 (cuda: 224)\n"
       "                  --batch 1,8 (cuda: 1,8,32,64,128,256) --images 8 (cuda: 256)\n"
       "                  --methods gradcam,...,occlusion --layer layer4 --repeats 3\n");
 }

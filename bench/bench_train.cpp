@@ -126,6 +126,21 @@ TrainResult run_batch(Backend& backend, const RunConfig& config, int64_t B, int6
 
 }  // namespace
 
+RunConfig bench_config(const Flags& flags) {
+  RunConfig config;
+  if (!flags.str("config").empty()) {
+    config = load_config(flags.str("config"));
+    SC_CHECK(!flags.given("arch") && !flags.given("classes"),
+             "--arch and --classes come from --config; set them in the config instead");
+    return config;
+  }
+  config.model.arch = flags.str("arch");
+  config.model.classes = flags.integer("classes");
+  config.train.optimizer.lr = 0.02;
+  config.train.optimizer.weight_decay = 0;
+  return config;
+}
+
 int run_train(int argc, char** argv, int first) {
   const Flags flags(argc, argv, first,
                     {{"device", "cpu"},
@@ -139,18 +154,7 @@ int run_train(int argc, char** argv, int first) {
                      {"json", ""}});
   auto backend = bench_backend(flags.str("device"), static_cast<int>(flags.integer("threads")));
   const bool gpu = backend->device().is_cuda();
-  // Without --config: the model named by --arch, trained with SGD (momentum 0.9, lr 0.02).
-  RunConfig config;
-  if (!flags.str("config").empty()) {
-    config = load_config(flags.str("config"));
-    SC_CHECK(!flags.given("arch") && !flags.given("classes"),
-             "--arch and --classes come from --config; set them in the config instead");
-  } else {
-    config.model.arch = flags.str("arch");
-    config.model.classes = flags.integer("classes");
-    config.train.optimizer.lr = 0.02;
-    config.train.optimizer.weight_decay = 0;
-  }
+  RunConfig config = bench_config(flags);
   const int64_t S = flags.given("input")         ? flags.integer("input")
                     : config.data.image_size > 0 ? config.data.image_size
                     : gpu                        ? 224

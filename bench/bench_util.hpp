@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "scenecam/backend.hpp"
+#include "scenecam/config.hpp"
 #include "scenecam/error.hpp"
 
 namespace scenecam::bench {
@@ -191,6 +192,12 @@ inline std::string significant(double v, int digits) {
   std::snprintf(buf, sizeof buf, "%.*g", digits, v);
   return buf;
 }
+
+// The run config a benchmark's model comes from: --config FILE, or else --arch and --classes
+// with SGD (momentum 0.9, lr 0.02, no weight decay) and the config's other defaults.
+RunConfig bench_config(const Flags& flags);
+// The backend --device names (cpu, cuda, cuda:N), with --threads for the CPU.
+std::unique_ptr<Backend> bench_backend(const std::string& device, int threads);
 
 inline std::string fixed(double v, int digits) {
   char buf[64];
