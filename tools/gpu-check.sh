@@ -11,7 +11,8 @@
 # GPU, the benchmark suite (train, kernels, conv, explain), the CPU tests, and, where this
 # machine's Python has PyTorch, bench/compare.py. One log and one JSON per step, and summary.md,
 # go to OUT_DIR. Exit code: 0 when every step passed (a skipped comparison counts as passed).
-# SCENECAM_GPU_CHECK_QUICK=1 shrinks the benchmark sizes (a dry run of the script itself).
+# SCENECAM_GPU_CHECK_QUICK=1 shrinks the benchmark sizes, and SCENECAM_GPU_CHECK_DEVICE=cpu runs
+# the training and benchmark steps on the CPU backend: together, a dry run of the script itself.
 set -u
 build=${1:-build/gpu}
 out=${2:-gpu-check}
@@ -65,36 +66,44 @@ run() {
 }
 
 bench="$build/bench/scenecam-bench"
+device=${SCENECAM_GPU_CHECK_DEVICE:-cuda}
 if [ "${SCENECAM_GPU_CHECK_QUICK:-0}" = 1 ]; then
   train_sizes=(--batch 4 --input 32 --steps 3)
   kernel_sizes=(--input 33 --batch 3 --repeats 3 --flush-mib 1)
   conv_sizes=(--batch 2 --input 32 --repeats 2)
   explain_sizes=(--batch 2 --input 64 --images 2 --repeats 1)
-else  # the subcommands' GPU defaults, but explain's: batch 1 over 256 images takes minutes
+  explain_large=(--batch 4 --input 64 --images 4 --repeats 1 --methods gradcam,saliency)
+else  # the subcommands' GPU defaults, but explain's: occlusion (225 forwards a batch) and
+  # SmoothGrad (16 passes, noise drawn on the host) over 256 images would take minutes, so the
+  # batch-256 run leaves them out and the full set runs on 16 images.
   train_sizes=()
   kernel_sizes=()
   conv_sizes=()
-  explain_sizes=(--batch 1,16,64,256 --images 64 --repeats 2)
+  explain_sizes=(--batch 1,16,64 --images 16 --repeats 2)
+  explain_large=(--batch 256 --images 256 --repeats 2
+                 --methods gradcam,gradcam++,xgradcam,hirescam,layercam,cam,saliency)
 fi
 
 run probe 60 'device 0|SGD kernel|no CUDA' "$build/cuda/scenecam-gpu-probe"
 run cuda-tests 180 'PASSED|FAILED|SKIPPED' "$build/tests/scenecam_cuda_tests" --gtest_color=no \
   --gtest_output="xml:$out/cuda-tests.xml"
 run smoke-train 240 'best|accuracy|error' "$build/scenecam" train configs/demo.yaml --overwrite \
-  --set runtime.device=cuda --set output.dir="$out/demo-run"
+  --set runtime.device="$device" --set output.dir="$out/demo-run"
 # The demo reaches 99.9% on the CPU backend; the same run on the GPU must reach at least 90%.
 run smoke-accuracy 5 'accuracy' grep -E 'best validation accuracy (9[0-9]|100)\.' "$out/smoke-train.log"
-run bench-train 240 '^resnet18' "$bench" train --device cuda "${train_sizes[@]}" --json "$out/train.json"
-run bench-kernels 300 'adamw|copy' "$bench" kernels --device cuda "${kernel_sizes[@]}" \
+run bench-train 240 '^resnet18' "$bench" train --device "$device" "${train_sizes[@]}" --json "$out/train.json"
+run bench-kernels 300 'adamw|copy' "$bench" kernels --device "$device" "${kernel_sizes[@]}" \
   --json "$out/kernels.json"
-run bench-conv 120 'layer4 downsample' "$bench" conv --device cuda "${conv_sizes[@]}" \
+run bench-conv 120 'layer4 downsample' "$bench" conv --device "$device" "${conv_sizes[@]}" \
   --json "$out/conv.json"
-run bench-explain 300 'occlusion' "$bench" explain --device cuda "${explain_sizes[@]}" \
+run bench-explain 240 'occlusion' "$bench" explain --device "$device" "${explain_sizes[@]}" \
   --json "$out/explain.json"
+run bench-explain-256 120 'saliency' "$bench" explain --device "$device" "${explain_large[@]}" \
+  --json "$out/explain-256.json"
 run cpu-tests 240 'PASSED|FAILED' "$build/tests/scenecam_tests" --gtest_color=no --gtest_brief=1
 compare_sizes=(--args explain="${explain_sizes[*]}")
 [ "${SCENECAM_GPU_CHECK_QUICK:-0}" = 1 ] && compare_sizes=(--quick)
-run compare-torch 300 'geometric mean|not installed' python3 bench/compare.py --device cuda \
+run compare-torch 300 'geometric mean|not installed' python3 bench/compare.py --device "$device" \
   --bench "$bench" --out "$out/compare" "${compare_sizes[@]}"
 
 echo "" >> "$summary"
