@@ -586,6 +586,8 @@ class CudaBackend final : public Backend {
       SC_CUDNN_CHECK(
           cudnnSetActivationDescriptor(relu_desc_, CUDNN_ACTIVATION_RELU, CUDNN_PROPAGATE_NAN, 0));
     }
+    // Element-wise peers: a 4-D tensor keeps its NCHW shape, anything else is one flat row.
+    const Shape as = a.rank() == 4 ? a.shape() : Shape{1, 1, 1, a.numel()};
     auto set_global_pool = [&](const Shape& x) {
       SC_CUDNN_CHECK(
           cudnnSetPooling2dDescriptor(pool_desc_, CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING,
@@ -601,7 +603,7 @@ class CudaBackend final : public Backend {
         SC_CUDNN_CHECK(cudnnCreateOpTensorDescriptor(&add));
         SC_CUDNN_CHECK(cudnnSetOpTensorDescriptor(add, CUDNN_OP_TENSOR_ADD, CUDNN_DATA_FLOAT,
                                                   CUDNN_PROPAGATE_NAN));
-        set4d(a_desc_, a.shape());
+        set4d(a_desc_, as);
         const cudnnStatus_t status = cudnnOpTensor(dnn_, add, &one, a_desc_, a.raw(), &one, a_desc_,
                                                    b.raw(), &zero, a_desc_, y.raw());
         cudnnDestroyOpTensorDescriptor(add);
@@ -612,7 +614,7 @@ class CudaBackend final : public Backend {
       }
       case LibraryPeer::add_tensor:
         check(op, "y", y, a.shape());
-        set4d(a_desc_, a.shape());
+        set4d(a_desc_, as);
         SC_CUDNN_CHECK(cudnnAddTensor(dnn_, &one, a_desc_, a.raw(), &one, a_desc_, y.raw()));
         return;
       case LibraryPeer::axpy:
@@ -623,7 +625,7 @@ class CudaBackend final : public Backend {
       case LibraryPeer::activation_backward:
         check(op, "b", b, a.shape());
         check(op, "y", y, a.shape());
-        set4d(a_desc_, a.shape());
+        set4d(a_desc_, as);
         // For ReLU the input and the output agree on the sign, so the output stands in for x.
         SC_CUDNN_CHECK(cudnnActivationBackward(dnn_, relu_desc_, &one, a_desc_, a.raw(), a_desc_,
                                                b.raw(), a_desc_, a.raw(), &zero, a_desc_, y.raw()));
