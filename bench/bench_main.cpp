@@ -3,9 +3,39 @@
 #include <cstdio>
 #include <cstring>
 
+#include "bench_util.hpp"
+#include "scenecam/cuda_backend.hpp"
 #include "scenecam/error.hpp"
 
 namespace scenecam::bench {
+
+std::unique_ptr<Backend> bench_backend(const std::string& device, int threads) {
+  if (device == "cpu") return make_cpu_backend(threads);
+  SC_CHECK(device.rfind("cuda", 0) == 0, "--device must be cpu, cuda or cuda:N, got '", device,
+           "'");
+  CudaOptions o;
+  o.device = Device::parse(device).index;
+  return make_cuda_backend(o);
+}
+
+RunConfig bench_config(const Flags& flags) {
+  RunConfig config;
+  if (!flags.str("config").empty()) {
+    config = load_config(flags.str("config"));
+    SC_CHECK(!flags.given("arch") && !flags.given("classes"),
+             "--arch and --classes come from --config; set them in the config instead");
+  } else {
+    config.model.arch = flags.str("arch");
+    config.model.classes = flags.integer("classes");
+    config.train.optimizer.weight_decay = 0;
+  }
+  // The benchmark's own learning rate: a config's is meant for real data after a warm-up, and on
+  // one fixed random batch from the first step it can diverge. A step's speed does not depend on
+  // it; the check that the loss falls does.
+  config.train.optimizer.lr = config.train.optimizer.name == "adamw" ? 1e-3 : 0.02;
+  return config;
+}
+
 int run_conv(int argc, char** argv, int first);
 int run_train(int argc, char** argv, int first);
 int run_kernels(int argc, char** argv, int first);
