@@ -104,6 +104,15 @@ class Pool {
   // Forgets every lease; outstanding handles become inert.
   void reset();
 
+  // A debugging aid for host pools (the emulated kernel tests use it): from now on every block is
+  // followed by kGuardBytes of canary bytes, which check_guards() verifies, naming the tensor an
+  // out-of-bounds write went past; under AddressSanitizer the guard bytes are also poisoned, so
+  // an out-of-bounds read stops the process with a report. Must be set before the first lease.
+  static constexpr size_t kGuardBytes = 256;
+  void enable_guards();
+  // Throws Error when a live block's guard bytes were overwritten.
+  void check_guards() const;
+
   PoolStats stats() const;
   Device device() const { return allocator_->device(); }
   const std::string& name() const { return name_; }
@@ -121,6 +130,8 @@ class Pool {
     size_t offset = 0;
     size_t bytes = 0;
     bool live = false;
+    size_t requested = 0;  // with guards: the bytes asked for; the guard follows them
+    std::string what;      // with guards: the tensor's name, for check_guards()
   };
 
   void release(const Block& block);
@@ -139,6 +150,7 @@ class Pool {
   size_t peak_footprint_ = 0;
   size_t live_blocks_ = 0;
   size_t allocations_ = 0;
+  bool guards_ = false;
 };
 
 // A host pool: malloc-backed.

@@ -4,11 +4,27 @@
 #include <algorithm>
 #include <cstdlib>
 
+// AddressSanitizer's manual poisoning, resolved only when the program links the sanitizer's
+// runtime (the library itself is built without it).
+extern "C" void __asan_poison_memory_region(void const volatile* addr, size_t size)
+    __attribute__((weak));
+extern "C" void __asan_unpoison_memory_region(void const volatile* addr, size_t size)
+    __attribute__((weak));
+
 namespace scenecam {
 
 namespace {
 size_t align_up(size_t bytes) {
   return (bytes + kPoolAlignment - 1) / kPoolAlignment * kPoolAlignment;
+}
+
+constexpr unsigned char kCanary = 0xFD;
+
+void poison(const void* p, size_t bytes) {
+  if (__asan_poison_memory_region) __asan_poison_memory_region(p, bytes);
+}
+void unpoison(const void* p, size_t bytes) {
+  if (__asan_unpoison_memory_region) __asan_unpoison_memory_region(p, bytes);
 }
 }  // namespace
 
@@ -60,8 +76,10 @@ Pool::Pool(std::string name, std::unique_ptr<RawAllocator> allocator, size_t cap
 }
 
 Pool::~Pool() {
-  for (Chunk& c : chunks_)
+  for (Chunk& c : chunks_) {
+    if (guards_) unpoison(c.base, c.size);
     allocator_->deallocate(c.base);
+  }
 }
 
 void Pool::add_chunk(size_t bytes) {
@@ -80,7 +98,7 @@ size_t Pool::footprint() const {
 }
 
 Block Pool::allocate(size_t bytes, std::string_view what) {
-  const size_t size = align_up(bytes == 0 ? 1 : bytes);
+  const size_t size = align_up((bytes == 0 ? 1 : bytes) + (guards_ ? kGuardBytes : 0));
   if (chunks_.empty() || chunks_.back().size - chunks_.back().used < size) {
     if (!growable_ || bytes > (size_t(1) << 46)) {
       size_t reserved = 0;
@@ -98,7 +116,7 @@ Block Pool::allocate(size_t bytes, std::string_view what) {
     add_chunk(std::max(size, align_up(reserved)));
   }
   Chunk& chunk = chunks_.back();
-  Lease lease{chunks_.size() - 1, chunk.used, size, true};
+  Lease lease{chunks_.size() - 1, chunk.used, size, true, 0, {}};
   chunk.used += size;
   stack_.push_back(lease);
 
@@ -113,7 +131,41 @@ Block Pool::allocate(size_t bytes, std::string_view what) {
   block.bytes_ = size;
   block.slot_ = stack_.size() - 1;
   block.generation_ = generation_;
+  if (guards_) {
+    Lease& guarded = stack_.back();
+    guarded.requested = bytes;
+    guarded.what = std::string(what);
+    char* data = static_cast<char*>(block.data_);
+    unpoison(data, size);  // the bytes may have been another block's guard before
+    std::fill(data + bytes, data + size, static_cast<char>(kCanary));
+    poison(data + bytes, size - bytes);
+    block.bytes_ = bytes;
+  }
   return block;
+}
+
+void Pool::enable_guards() {
+  SC_CHECK(device().is_cpu(), "pool '", name_, "': guard bytes are for host pools");
+  SC_CHECK(stack_.empty() && footprint() == 0, "pool '", name_,
+           "': enable guards before the first lease");
+  guards_ = true;
+}
+
+void Pool::check_guards() const {
+  if (!guards_) return;
+  for (const Lease& lease : stack_) {
+    if (!lease.live) continue;
+    const char* data = chunks_[lease.chunk].base + lease.offset;
+    const size_t tail = lease.bytes - lease.requested;
+    unpoison(data + lease.requested, tail);
+    size_t damaged = 0;
+    for (size_t i = lease.requested; i < lease.bytes; ++i)
+      damaged += static_cast<unsigned char>(data[i]) != kCanary;
+    poison(data + lease.requested, tail);
+    SC_CHECK(damaged == 0, "pool '", name_, "': ", damaged, " of the ", tail,
+             " guard bytes after '", lease.what, "' (", lease.requested,
+             " bytes) were overwritten: an out-of-bounds write");
+  }
 }
 
 Block Pool::allocate_tensor(const Shape& shape, DType dtype, std::string_view what, Tensor* out,
@@ -156,8 +208,10 @@ void Pool::reset() {
 
 void Pool::merge_chunks_if_empty() {
   if (!stack_.empty() || chunks_.size() <= 1) return;
-  for (Chunk& c : chunks_)
+  for (Chunk& c : chunks_) {
+    if (guards_) unpoison(c.base, c.size);
     allocator_->deallocate(c.base);
+  }
   chunks_.clear();
   add_chunk(align_up(peak_footprint_));
 }
