@@ -82,10 +82,10 @@ class ProfilingBackend final : public Backend {
                                      const Tensor& rv, const Tensor& dx) override {
     timed(OpKind::batch_norm, [&] { b_.batch_norm_backward_inference(p, dy, g, rv, dx); });
   }
-  void batch_norm_backward(const Tensor& x, const Tensor& dy, const Tensor& g, const Tensor& sm,
-                           const Tensor& si, const Tensor& dx, const Tensor& dg,
-                           const Tensor& db) override {
-    timed(OpKind::batch_norm, [&] { b_.batch_norm_backward(x, dy, g, sm, si, dx, dg, db); });
+  void batch_norm_backward(const BatchNormParams& p, const Tensor& x, const Tensor& dy,
+                           const Tensor& g, const Tensor& sm, const Tensor& si, const Tensor& dx,
+                           const Tensor& dg, const Tensor& db) override {
+    timed(OpKind::batch_norm, [&] { b_.batch_norm_backward(p, x, dy, g, sm, si, dx, dg, db); });
   }
   void relu_forward(const Tensor& x, const Tensor& y) override {
     timed(OpKind::relu, [&] { b_.relu_forward(x, y); });

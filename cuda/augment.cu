@@ -27,9 +27,8 @@ __global__ void augment_kernel(const uint8_t* __restrict__ images,
 void launch_augment(const uint8_t* images, const float* transforms, const Normalization& norm,
                     float* out, int64_t n, int size, cudaStream_t stream) {
   if (n == 0) return;
-  augment_kernel<<<grid_for(n * 3 * int64_t(size) * size), kBlock, 0, stream>>>(
-      images, reinterpret_cast<const SampleTransform*>(transforms), norm, out, n, size);
-  SC_CUDA_CHECK_LAUNCH();
+  launch_kernel(augment_kernel, grid_for(n * 3 * int64_t(size) * size), kBlock, stream, images,
+                reinterpret_cast<const SampleTransform*>(transforms), norm, out, n, size);
 }
 
 }  // namespace scenecam::cuda

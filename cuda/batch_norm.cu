@@ -23,9 +23,8 @@ void launch_batch_norm_backward_inference(const float* dy, const float* gamma, c
                                           float eps, float* dx, int64_t n, int64_t channels,
                                           int64_t hw, cudaStream_t stream) {
   if (n == 0) return;
-  bn_backward_inference_kernel<<<grid_for(n), kBlock, 0, stream>>>(dy, gamma, var, eps, dx, n,
-                                                                   channels, hw);
-  SC_CUDA_CHECK_LAUNCH();
+  launch_kernel(bn_backward_inference_kernel, grid_for(n), kBlock, stream, dy, gamma, var, eps, dx,
+                n, channels, hw);
 }
 
 }  // namespace scenecam::cuda

@@ -63,12 +63,11 @@ void launch_cam_maps(int method, const float* acts, const float* grads, float* w
   if (n * c == 0) return;
   if (method <= 2) {
     const auto blocks = static_cast<unsigned>((n * c + kWarpsPerBlock - 1) / kWarpsPerBlock);
-    cam_weights_kernel<<<blocks, kBlock, 0, stream>>>(method, acts, grads, weights, n * c, hw);
-    SC_CUDA_CHECK_LAUNCH();
+    launch_kernel(cam_weights_kernel, blocks, kBlock, stream, method, acts, grads, weights, n * c,
+                  hw);
   }
-  cam_sum_kernel<<<grid_for(n * hw), kBlock, 0, stream>>>(method, acts, grads, weights, cam, n, c,
-                                                          hw);
-  SC_CUDA_CHECK_LAUNCH();
+  launch_kernel(cam_sum_kernel, grid_for(n * hw), kBlock, stream, method, acts, grads, weights, cam,
+                n, c, hw);
 }
 
 }  // namespace scenecam::cuda

@@ -19,7 +19,7 @@ __global__ void blend_max_kernel(const float* __restrict__ maps, const uint8_t* 
     best = fmaxf(best, cam_blend_element(m[i / 3], lut, px[i], int(i % 3), weight));
   partial[threadIdx.x] = best;
   __syncthreads();
-  for (int width = kBlock / 2; width > 0; width /= 2) {
+  for (unsigned width = kBlock / 2; width > 0; width /= 2) {
     if (threadIdx.x < width)
       partial[threadIdx.x] = fmaxf(partial[threadIdx.x], partial[threadIdx.x + width]);
     __syncthreads();
@@ -45,12 +45,10 @@ __global__ void blend_write_kernel(const float* __restrict__ maps,
 void launch_cam_overlay(const float* maps, const uint8_t* images, const uint8_t* lut, float weight,
                         float* hi, uint8_t* out, int64_t n, int64_t per, cudaStream_t stream) {
   if (n == 0) return;
-  blend_max_kernel<<<static_cast<unsigned>(n), kBlock, 0, stream>>>(maps, images, lut, weight, hi,
-                                                                    per);
-  SC_CUDA_CHECK_LAUNCH();
-  blend_write_kernel<<<grid_for(n * per * 3), kBlock, 0, stream>>>(maps, images, lut, weight, hi,
-                                                                   out, n, per);
-  SC_CUDA_CHECK_LAUNCH();
+  launch_kernel(blend_max_kernel, static_cast<unsigned>(n), kBlock, stream, maps, images, lut,
+                weight, hi, per);
+  launch_kernel(blend_write_kernel, grid_for(n * per * 3), kBlock, stream, maps, images, lut,
+                weight, hi, out, n, per);
 }
 
 }  // namespace scenecam::cuda

@@ -20,7 +20,7 @@ __device__ void block_min_max(const float* x, int64_t n, float* lo, float* hi) {
   smin[threadIdx.x] = a;
   smax[threadIdx.x] = b;
   __syncthreads();
-  for (int width = kBlock / 2; width > 0; width /= 2) {
+  for (unsigned width = kBlock / 2; width > 0; width /= 2) {
     if (threadIdx.x < width) {
       smin[threadIdx.x] = fminf(smin[threadIdx.x], smin[threadIdx.x + width]);
       smax[threadIdx.x] = fmaxf(smax[threadIdx.x], smax[threadIdx.x + width]);
@@ -32,8 +32,9 @@ __device__ void block_min_max(const float* x, int64_t n, float* lo, float* hi) {
   __syncthreads();
 }
 
-// x -> (x - min) / (max - min + 1e-7), in place or into out, one block per image.
-__global__ void min_max_kernel(const float* __restrict__ in, float* __restrict__ out, int64_t per) {
+// x -> (x - min) / (max - min + 1e-7), into out or in place (out == in, so neither pointer is
+// __restrict__), one block per image.
+__global__ void min_max_kernel(const float* in, float* out, int64_t per) {
   const float* x = in + blockIdx.x * per;
   float* y = out + blockIdx.x * per;
   float lo, hi;
@@ -64,12 +65,10 @@ __global__ void resize_relu_kernel(const float* __restrict__ small, float* __res
 void launch_cam_scale(const float* cam, float* scratch, float* out, int64_t n, int64_t h, int64_t w,
                       int64_t H, int64_t W, cudaStream_t stream) {
   if (n == 0) return;
-  min_max_kernel<<<static_cast<unsigned>(n), kBlock, 0, stream>>>(cam, scratch, h * w);
-  SC_CUDA_CHECK_LAUNCH();
-  resize_relu_kernel<<<grid_for(n * H * W), kBlock, 0, stream>>>(scratch, out, n, h, w, H, W);
-  SC_CUDA_CHECK_LAUNCH();
-  min_max_kernel<<<static_cast<unsigned>(n), kBlock, 0, stream>>>(out, out, H * W);
-  SC_CUDA_CHECK_LAUNCH();
+  launch_kernel(min_max_kernel, static_cast<unsigned>(n), kBlock, stream, cam, scratch, h * w);
+  launch_kernel(resize_relu_kernel, grid_for(n * H * W), kBlock, stream, scratch, out, n, h, w, H,
+                W);
+  launch_kernel(min_max_kernel, static_cast<unsigned>(n), kBlock, stream, out, out, H * W);
 }
 
 }  // namespace scenecam::cuda

@@ -1,35 +1,19 @@
-// Checked calls into CUDA, cuDNN and cuBLAS. Every call goes through one of these macros, which
-// throw a scenecam::Error naming file:line, the call and the library's error string; after every
-// kernel launch, SC_CUDA_CHECK_LAUNCH() reports a bad configuration at the launch site.
+// Checked calls into cuDNN and cuBLAS (the runtime's are in runtime_check.hpp): the macros throw
+// a scenecam::Error naming file:line, the call and the library's error string.
 #pragma once
 
 #include <cublas_v2.h>
-#include <cuda_runtime.h>
 #include <cudnn.h>
 
-#include "scenecam/error.hpp"
+#include "runtime_check.hpp"
 
 namespace scenecam::cuda {
-
-[[noreturn]] inline void throw_cuda(const char* file, int line, const char* call,
-                                    const char* what) {
-  fail(file, ":", line, ": ", call, " failed: ", what);
-}
 
 inline const char* cublas_error_string(cublasStatus_t s) {
   return cublasGetStatusString(s);
 }
 
 }  // namespace scenecam::cuda
-
-#define SC_CUDA_CHECK(call)                                                                    \
-  do {                                                                                         \
-    const cudaError_t sc_status_ = (call);                                                     \
-    if (sc_status_ != cudaSuccess)                                                             \
-      ::scenecam::cuda::throw_cuda(__FILE__, __LINE__, #call, cudaGetErrorString(sc_status_)); \
-  } while (0)
-
-#define SC_CUDA_CHECK_LAUNCH() SC_CUDA_CHECK(cudaGetLastError())
 
 #define SC_CUDNN_CHECK(call)                                                                    \
   do {                                                                                          \

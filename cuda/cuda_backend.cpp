@@ -1,6 +1,7 @@
 // CudaBackend: the Backend seam on an NVIDIA GPU. cuDNN (legacy API, behind this file's own
 // helpers so the graph API can replace it) for convolution, batch norm and max pooling; cuBLAS for
-// the dense layer; custom kernels (kernels.hpp) for everything else. One stream, one cuDNN and one
+// the dense layer; custom kernels for everything else, through KernelBackend (kernel_backend.hpp),
+// which this class extends. One stream, one cuDNN and one
 // cuBLAS handle bound to it. Scratch (cuDNN workspace, recomputed pooling outputs, per-row losses)
 // comes from a growable device pool that sizes itself during the first step; after that no call
 // here reaches cudaMalloc. Convolution algorithms are chosen once per shape and cached.
@@ -15,6 +16,7 @@
 #include <tuple>
 
 #include "check.hpp"
+#include "kernel_backend.hpp"
 #include "kernels.hpp"
 #include "scenecam/cuda_backend.hpp"
 #include "scenecam/op_checks.hpp"
@@ -69,14 +71,15 @@ const float* cf32(const Tensor& t) {
 // The cached choice for one convolution shape and pass.
 struct ConvPlan {
   int algo = 0;
+  cudnnMathType_t math = CUDNN_FMA_MATH;
   size_t workspace = 0;
 };
 
 using ConvKey = std::tuple<int, std::array<int64_t, 8>, std::array<int, 7>>;
 
-class CudaBackend final : public Backend {
+class CudaBackend final : public KernelBackend {
  public:
-  explicit CudaBackend(const CudaOptions& o) : options_(o) {
+  explicit CudaBackend(const CudaOptions& o) : KernelBackend(Device::cuda(o.device)), options_(o) {
     SC_CUDA_CHECK(cudaSetDevice(o.device));
     SC_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
     SC_CUDNN_CHECK(cudnnCreate(&dnn_));
@@ -140,12 +143,14 @@ class CudaBackend final : public Backend {
     const int count = pass == 0 ? 8 : pass == 1 ? 6 : 7;
     std::string name = plan.algo >= 0 && plan.algo < count ? names[plan.algo]
                                                            : "algo " + std::to_string(plan.algo);
-    char ws[48];
-    std::snprintf(ws, sizeof ws, " (ws %.1f MiB)", plan.workspace / 1048576.0);
+    const char* math = plan.math == CUDNN_FMA_MATH       ? "fma"
+                       : plan.math == CUDNN_DEFAULT_MATH ? "default"
+                                                         : "tensor-op";
+    char ws[64];
+    std::snprintf(ws, sizeof ws, " (%s math, ws %.1f MiB)", math, plan.workspace / 1048576.0);
     return name + ws;
   }
 
-  Device device() const override { return Device::cuda(options_.device); }
   std::string name() const override { return "cuda"; }
   PoolStats workspace_stats() const override { return workspace_->stats(); }
   std::unique_ptr<Pool> make_staging_pool(std::string name, size_t capacity) override {
@@ -157,20 +162,7 @@ class CudaBackend final : public Backend {
         std::move(name), std::make_unique<DeviceAllocator>(options_.device), capacity, growable);
   }
 
-  // ---- utilities ----
-
-  void fill(const Tensor& t, double value) override {
-    SC_CHECK(t.defined() && t.device() == device(), "fill: tensor ", t.str(), " is not on ",
-             device().str());
-    if (t.dtype() == DType::f32) {
-      cuda::launch_fill(f32(t), t.numel(), static_cast<float>(value), stream_);
-    } else if (t.dtype() == DType::i32) {
-      cuda::launch_fill_i32(static_cast<int32_t*>(t.raw()), t.numel(), static_cast<int32_t>(value),
-                            stream_);
-    } else {
-      fail("fill: the cuda backend fills f32 and i32 tensors, not ", dtype_name(t.dtype()));
-    }
-  }
+  // ---- transfers (the custom-kernel ops are KernelBackend's) ----
 
   void copy(const Tensor& src, const Tensor& dst) override {
     SC_CHECK(src.defined() && dst.defined(), "copy: undefined tensor");
@@ -189,26 +181,6 @@ class CudaBackend final : public Backend {
     // Host memory is the caller's again when copy returns.
     if (src.device().is_cpu() || dst.device().is_cpu())
       SC_CUDA_CHECK(cudaStreamSynchronize(stream_));
-  }
-
-  void add_(const Tensor& dst, const Tensor& src) override {
-    check("add_", "dst", dst);
-    check("add_", "src", src, dst.shape());
-    cuda::launch_add_inplace(f32(dst), cf32(src), dst.numel(), stream_);
-  }
-
-  // ---- input pipeline ----
-
-  void augment_batch(const Tensor& images, const Tensor& transforms, const Normalization& norm,
-                     const Tensor& out) override {
-    const char* op = "augment_batch";
-    check_rank(op, "images", images, 4);
-    const int64_t N = images.dim(0), S = images.dim(1);
-    check_tensor(op, "images", images, device(), DType::u8, Shape{N, S, S, 3});
-    check_tensor(op, "transforms", transforms, device(), DType::f32, Shape{N, kTransformFields});
-    check(op, "out", out, Shape{N, 3, S, S});
-    cuda::launch_augment(static_cast<const uint8_t*>(images.raw()), cf32(transforms), norm,
-                         f32(out), N, int(S), stream_);
   }
 
   // ---- convolution ----
@@ -301,26 +273,9 @@ class CudaBackend final : public Backend {
         gamma.raw(), beta.raw(), running_mean.raw(), running_var.raw(), p.eps));
   }
 
-  void batch_norm_backward_inference(const BatchNormParams& p, const Tensor& dy,
-                                     const Tensor& gamma, const Tensor& running_var,
-                                     const Tensor& dx) override {
-    const char* op = "batch_norm_backward_inference";
-    check(op, "dy", dy);
-    SC_CHECK(dy.rank() == 4 || dy.rank() == 2, op, ": argument 'dy' has shape ", dy.shape().str(),
-             ", expected [N, C, H, W] or [N, C]");
-    const Shape c{dy.dim(1)};
-    check(op, "gamma", gamma, c);
-    check(op, "running_var", running_var, c);
-    check(op, "dx", dx, dy.shape());
-    const int64_t hw = dy.rank() == 4 ? dy.dim(2) * dy.dim(3) : 1;
-    cuda::launch_batch_norm_backward_inference(cf32(dy), cf32(gamma), cf32(running_var),
-                                               float(p.eps), f32(dx), dy.numel(), dy.dim(1), hw,
-                                               stream_);
-  }
-
-  void batch_norm_backward(const Tensor& x, const Tensor& dy, const Tensor& gamma,
-                           const Tensor& save_mean, const Tensor& save_invstd, const Tensor& dx,
-                           const Tensor& dgamma, const Tensor& dbeta) override {
+  void batch_norm_backward(const BatchNormParams& p, const Tensor& x, const Tensor& dy,
+                           const Tensor& gamma, const Tensor& save_mean, const Tensor& save_invstd,
+                           const Tensor& dx, const Tensor& dgamma, const Tensor& dbeta) override {
     const char* op = "batch_norm_backward";
     const Shape c = bn_shapes(op, x, dx);
     check(op, "dy", dy, x.shape());
@@ -331,27 +286,14 @@ class CudaBackend final : public Backend {
                            {"dbeta", &dbeta}})
       check(op, name, *t, c);
     const float one = 1, zero = 0;
-    // eps only matters when the saved statistics are absent; they are always given here.
+    // cuDNN asks for the forward's epsilon even though the saved statistics are given.
     SC_CUDNN_CHECK(cudnnBatchNormalizationBackward(
         dnn_, CUDNN_BATCHNORM_SPATIAL, &one, &zero, &one, &zero, a_desc_, x.raw(), a_desc_,
-        dy.raw(), a_desc_, dx.raw(), c_desc_, gamma.raw(), dgamma.raw(), dbeta.raw(),
-        BatchNormParams{}.eps, save_mean.raw(), save_invstd.raw()));
+        dy.raw(), a_desc_, dx.raw(), c_desc_, gamma.raw(), dgamma.raw(), dbeta.raw(), p.eps,
+        save_mean.raw(), save_invstd.raw()));
   }
 
-  // ---- activations and pooling ----
-
-  void relu_forward(const Tensor& x, const Tensor& y) override {
-    check("relu_forward", "x", x);
-    check("relu_forward", "y", y, x.shape());
-    cuda::launch_relu_forward(cf32(x), f32(y), x.numel(), stream_);
-  }
-
-  void relu_backward(const Tensor& y, const Tensor& dy, const Tensor& dx) override {
-    check("relu_backward", "y", y);
-    check("relu_backward", "dy", dy, y.shape());
-    check("relu_backward", "dx", dx, y.shape());
-    cuda::launch_relu_backward(cf32(y), cf32(dy), f32(dx), y.numel(), stream_);
-  }
+  // ---- max pooling ----
 
   void max_pool2d_forward(const Pool2dParams& p, const Tensor& x, const Tensor& y) override {
     check("max_pool2d_forward", "x", x);
@@ -378,38 +320,6 @@ class CudaBackend final : public Backend {
         cudnnPoolingForward(dnn_, pool_desc_, &one, a_desc_, x.raw(), &zero, b_desc_, y.data()));
     SC_CUDNN_CHECK(cudnnPoolingBackward(dnn_, pool_desc_, &one, b_desc_, y.data(), b_desc_,
                                         dy.raw(), a_desc_, x.raw(), &zero, a_desc_, dx.raw()));
-  }
-
-  void global_avg_pool_forward(const Tensor& x, const Tensor& y) override {
-    check("global_avg_pool_forward", "x", x);
-    check_rank("global_avg_pool_forward", "x", x, 4);
-    check("global_avg_pool_forward", "y", y, Shape{x.dim(0), x.dim(1)});
-    cuda::launch_global_avg_pool_forward(cf32(x), f32(y), x.dim(0) * x.dim(1), x.dim(2) * x.dim(3),
-                                         stream_);
-  }
-
-  void global_avg_pool_backward(const Tensor& dy, const Tensor& dx) override {
-    check("global_avg_pool_backward", "dx", dx);
-    check_rank("global_avg_pool_backward", "dx", dx, 4);
-    check("global_avg_pool_backward", "dy", dy, Shape{dx.dim(0), dx.dim(1)});
-    cuda::launch_global_avg_pool_backward(cf32(dy), f32(dx), dx.dim(0) * dx.dim(1),
-                                          dx.dim(2) * dx.dim(3), stream_);
-  }
-
-  // ---- residual join ----
-
-  void add_relu_forward(const Tensor& a, const Tensor& b, const Tensor& y) override {
-    check("add_relu_forward", "a", a);
-    check("add_relu_forward", "b", b, a.shape());
-    check("add_relu_forward", "y", y, a.shape());
-    cuda::launch_add_relu_forward(cf32(a), cf32(b), f32(y), a.numel(), stream_);
-  }
-
-  void add_relu_backward(const Tensor& y, const Tensor& dy, const Tensor& dsum) override {
-    check("add_relu_backward", "y", y);
-    check("add_relu_backward", "dy", dy, y.shape());
-    check("add_relu_backward", "dsum", dsum, y.shape());
-    cuda::launch_relu_backward(cf32(y), cf32(dy), f32(dsum), y.numel(), stream_);
   }
 
   // ---- dense layer (cuBLAS is column-major: a row-major [r, c] matrix is its [c, r] transpose)
@@ -458,120 +368,6 @@ class CudaBackend final : public Backend {
       check(op, "db", db, Shape{out});
       cuda::launch_sum_rows(cf32(dy), f32(db), N, out, stream_);
     }
-  }
-
-  // ---- loss ----
-
-  void softmax_cross_entropy(const Tensor& logits, const Tensor& labels, float label_smoothing,
-                             const Tensor& loss, const Tensor& dlogits) override {
-    const char* op = "softmax_cross_entropy";
-    check(op, "logits", logits);
-    check_rank(op, "logits", logits, 2);
-    const int64_t N = logits.dim(0), K = logits.dim(1);
-    check_tensor(op, "labels", labels, device(), DType::i32, Shape{N});
-    check(op, "loss", loss, Shape{1});
-    if (dlogits.defined()) check(op, "dlogits", dlogits, logits.shape());
-    SC_CHECK(label_smoothing >= 0.0f && label_smoothing <= 1.0f, op, ": label_smoothing ",
-             label_smoothing, " is outside [0, 1]");
-    SC_CHECK(N > 0 && K > 0, op, ": logits ", logits.shape().str(), " are empty");
-    Block rows = workspace_->allocate(static_cast<size_t>(N) * sizeof(float), "per-row losses");
-    cuda::launch_softmax_cross_entropy(cf32(logits), static_cast<const int32_t*>(labels.raw()),
-                                       label_smoothing, static_cast<float*>(rows.data()), f32(loss),
-                                       dlogits.defined() ? f32(dlogits) : nullptr, N, K, stream_);
-  }
-
-  // ---- optimizers ----
-
-  void sgd_update(const SgdParams& p, const Tensor& params, const Tensor& grads,
-                  const Tensor& momentum_buf) override {
-    check("sgd_update", "params", params);
-    check("sgd_update", "grads", grads, params.shape());
-    if (p.momentum != 0.0f) check("sgd_update", "momentum_buf", momentum_buf, params.shape());
-    const SgdStep step = sgd_step(p);
-    cuda::launch_sgd_update(f32(params), cf32(grads),
-                            p.momentum != 0.0f ? f32(momentum_buf) : nullptr, params.numel(), step,
-                            stream_);
-  }
-
-  void adamw_update(const AdamWParams& p, int64_t step, const Tensor& params, const Tensor& grads,
-                    const Tensor& m, const Tensor& v) override {
-    check("adamw_update", "params", params);
-    check("adamw_update", "grads", grads, params.shape());
-    check("adamw_update", "m", m, params.shape());
-    check("adamw_update", "v", v, params.shape());
-    const AdamWStep s = adamw_step(p, step);
-    cuda::launch_adamw_update(f32(params), cf32(grads), f32(m), f32(v), params.numel(), s, stream_);
-  }
-
-  // ---- Grad-CAM core ----
-
-  void cam_channel_weights(const Tensor& grads, const Tensor& weights) override {
-    global_avg_pool_forward(grads, weights);  // the weights are the spatial means of the gradients
-  }
-
-  void cam_weighted_sum_relu(const Tensor& acts, const Tensor& weights,
-                             const Tensor& cam) override {
-    const char* op = "cam_weighted_sum_relu";
-    check(op, "acts", acts);
-    check_rank(op, "acts", acts, 4);
-    const int64_t N = acts.dim(0), C = acts.dim(1);
-    check(op, "weights", weights, Shape{N, C});
-    check(op, "cam", cam, Shape{N, acts.dim(2), acts.dim(3)});
-    cuda::launch_cam_weighted_sum_relu(cf32(acts), cf32(weights), f32(cam), N, C,
-                                       acts.dim(2) * acts.dim(3), stream_);
-  }
-
-  void cam_maps(int method, const Tensor& acts, const Tensor& grads, const Tensor& weights,
-                const Tensor& cam) override {
-    const char* op = "cam_maps";
-    check(op, "acts", acts);
-    check_rank(op, "acts", acts, 4);
-    const int64_t N = acts.dim(0), C = acts.dim(1), h = acts.dim(2), w = acts.dim(3);
-    check(op, "grads", grads, acts.shape());
-    check(op, "weights", weights, Shape{N * C});
-    check(op, "cam", cam, Shape{N, h, w});
-    SC_CHECK(method >= 0 && method <= 4, op, ": method ", method, " is not a gradient CAM method");
-    cuda::launch_cam_maps(method, cf32(acts), cf32(grads), f32(weights), f32(cam), N, C, h * w,
-                          stream_);
-  }
-
-  void cam_overlay(const Tensor& maps, const Tensor& images, const Tensor& lut, float image_weight,
-                   const Tensor& scratch, const Tensor& out) override {
-    const char* op = "cam_overlay";
-    check(op, "maps", maps);
-    check_rank(op, "maps", maps, 3);
-    const int64_t N = maps.dim(0), S = maps.dim(1);
-    check(op, "maps", maps, Shape{N, S, S});
-    check_tensor(op, "images", images, device(), DType::u8, Shape{N, S, S, 3});
-    check_tensor(op, "lut", lut, device(), DType::u8, Shape{256, 3});
-    check(op, "scratch", scratch, Shape{N});
-    check_tensor(op, "out", out, device(), DType::u8, Shape{N, S, S, 3});
-    cuda::launch_cam_overlay(cf32(maps), static_cast<const uint8_t*>(images.raw()),
-                             static_cast<const uint8_t*>(lut.raw()), image_weight, f32(scratch),
-                             static_cast<uint8_t*>(out.raw()), N, S * S, stream_);
-  }
-
-  void cam_scale(const Tensor& cam, const Tensor& scratch, const Tensor& out) override {
-    const char* op = "cam_scale";
-    check(op, "cam", cam);
-    check_rank(op, "cam", cam, 3);
-    check(op, "out", out);
-    check_rank(op, "out", out, 3);
-    SC_CHECK(out.dim(0) == cam.dim(0), op, ": out ", out.shape().str(), " and cam ",
-             cam.shape().str(), " hold different numbers of maps");
-    check(op, "scratch", scratch, Shape{cam.numel()});
-    cuda::launch_cam_scale(cf32(cam), f32(scratch), f32(out), cam.dim(0), cam.dim(1), cam.dim(2),
-                           out.dim(1), out.dim(2), stream_);
-  }
-
- private:
-  void check(const char* op, const char* arg, const Tensor& t) const {
-    check_tensor(op, arg, t, device(), DType::f32);
-    check_layout(op, arg, t, Layout::rowmajor);
-  }
-  void check(const char* op, const char* arg, const Tensor& t, const Shape& shape) const {
-    check_tensor(op, arg, t, device(), DType::f32, shape);
-    check_layout(op, arg, t, Layout::rowmajor);
   }
 
  public:
@@ -689,15 +485,23 @@ class CudaBackend final : public Backend {
         conv_desc_, options_.allow_tf32 ? CUDNN_DEFAULT_MATH : CUDNN_FMA_MATH));
   }
 
-  // The fastest algorithm cuDNN's heuristics rank first among those whose workspace fits the
-  // limit; chosen once per (pass, shape) and cached. Expects set_conv() for this shape.
+  // The plan for one (pass, shape), chosen once and cached; its math type is applied to the
+  // convolution descriptor before every call, since set_conv() resets it. Expects set_conv().
   ConvPlan conv_plan(int pass, const Conv2dParams& p, const Shape& x, const Shape& w) {
     const ConvKey key{
         pass,
         {x[0], x[1], x[2], x[3], w[0], w[1], w[2], w[3]},
         {p.stride_h, p.stride_w, p.pad_h, p.pad_w, p.dilation_h, p.dilation_w, p.groups}};
     auto it = plans_.find(key);
-    if (it != plans_.end()) return it->second;
+    if (it == plans_.end()) it = plans_.emplace(key, choose_conv_plan(pass, x, w)).first;
+    SC_CUDNN_CHECK(cudnnSetConvolutionMathType(conv_desc_, it->second.math));
+    return it->second;
+  }
+
+  // The algorithm cuDNN's heuristics rank first among those whose workspace fits the limit and,
+  // with TF32 off, that compute in plain FMA (as PyTorch filters them: a "default" or tensor-op
+  // math type may use TF32). The workspace is asked for again under the chosen math type.
+  ConvPlan choose_conv_plan(int pass, const Shape& x, const Shape& w) {
     constexpr int kCandidates = 8;
     int returned = 0;
     ConvPlan plan;
@@ -705,9 +509,10 @@ class CudaBackend final : public Backend {
     auto pick = [&](const auto* results) {
       for (int i = 0; i < returned && !found; ++i)
         if (results[i].status == CUDNN_STATUS_SUCCESS &&
-            results[i].memory <= options_.workspace_limit_bytes) {
+            results[i].memory <= options_.workspace_limit_bytes &&
+            (options_.allow_tf32 || results[i].mathType == CUDNN_FMA_MATH)) {
           plan.algo = static_cast<int>(results[i].algo);
-          plan.workspace = results[i].memory;
+          plan.math = results[i].mathType;
           found = true;
         }
     };
@@ -728,20 +533,38 @@ class CudaBackend final : public Backend {
       pick(r);
     }
     SC_CHECK(found, "conv2d: no cuDNN algorithm for x ", x.str(), ", w ", w.str(),
-             " fits the workspace limit of ", options_.workspace_limit_bytes, " bytes");
-    plans_[key] = plan;
+             options_.allow_tf32 ? "" : " in FMA math (TF32 off)", " fits the workspace limit of ",
+             options_.workspace_limit_bytes, " bytes");
+    SC_CUDNN_CHECK(cudnnSetConvolutionMathType(conv_desc_, plan.math));
+    plan.workspace = conv_workspace_bytes(pass, plan.algo);
     return plan;
   }
 
+  size_t conv_workspace_bytes(int pass, int algo) {
+    size_t bytes = 0;
+    if (pass == 0) {
+      SC_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(
+          dnn_, a_desc_, w_desc_, conv_desc_, b_desc_, static_cast<cudnnConvolutionFwdAlgo_t>(algo),
+          &bytes));
+    } else if (pass == 1) {
+      SC_CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(
+          dnn_, w_desc_, b_desc_, conv_desc_, a_desc_,
+          static_cast<cudnnConvolutionBwdDataAlgo_t>(algo), &bytes));
+    } else {
+      SC_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(
+          dnn_, a_desc_, b_desc_, conv_desc_, w_desc_,
+          static_cast<cudnnConvolutionBwdFilterAlgo_t>(algo), &bytes));
+    }
+    return bytes;
+  }
+
   CudaOptions options_;
-  cudaStream_t stream_ = nullptr;
   cudnnHandle_t dnn_ = nullptr;
   cublasHandle_t blas_ = nullptr;
   cudnnTensorDescriptor_t a_desc_ = nullptr, b_desc_ = nullptr, c_desc_ = nullptr;
   cudnnFilterDescriptor_t w_desc_ = nullptr;
   cudnnConvolutionDescriptor_t conv_desc_ = nullptr;
   cudnnPoolingDescriptor_t pool_desc_ = nullptr;
-  std::unique_ptr<Pool> workspace_;
   std::map<ConvKey, ConvPlan> plans_;
   cudaEvent_t timer_start_ = nullptr, timer_stop_ = nullptr;  // time_seconds(), made on first use
   cudnnActivationDescriptor_t relu_desc_ = nullptr;           // run_peer(), made on first use

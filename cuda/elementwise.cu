@@ -39,14 +39,12 @@ __global__ void relu_backward_kernel(const float* __restrict__ y, const float* d
 
 void launch_fill(float* x, int64_t n, float value, cudaStream_t stream) {
   if (n == 0) return;
-  fill_kernel<<<grid_for(n), kBlock, 0, stream>>>(x, n, value);
-  SC_CUDA_CHECK_LAUNCH();
+  launch_kernel(fill_kernel, grid_for(n), kBlock, stream, x, n, value);
 }
 
 void launch_fill_i32(int32_t* x, int64_t n, int32_t value, cudaStream_t stream) {
   if (n == 0) return;
-  fill_i32_kernel<<<grid_for(n), kBlock, 0, stream>>>(x, n, value);
-  SC_CUDA_CHECK_LAUNCH();
+  launch_kernel(fill_i32_kernel, grid_for(n), kBlock, stream, x, n, value);
 }
 
 void launch_add_inplace(float* dst, const float* src, int64_t n, cudaStream_t stream) {
@@ -60,8 +58,7 @@ void launch_relu_forward(const float* x, float* y, int64_t n, cudaStream_t strea
 void launch_relu_backward(const float* y, const float* dy, float* dx, int64_t n,
                           cudaStream_t stream) {
   if (n == 0) return;
-  relu_backward_kernel<<<grid_for(n), kBlock, 0, stream>>>(y, dy, dx, n);
-  SC_CUDA_CHECK_LAUNCH();
+  launch_kernel(relu_backward_kernel, grid_for(n), kBlock, stream, y, dy, dx, n);
 }
 
 void launch_add_relu_forward(const float* a, const float* b, float* y, int64_t n,

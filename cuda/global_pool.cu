@@ -50,23 +50,21 @@ void launch_global_avg_pool_forward(const float* x, float* y, int64_t planes, in
                                     cudaStream_t stream) {
   if (planes == 0) return;
   const auto blocks = static_cast<unsigned>((planes + kWarpsPerBlock - 1) / kWarpsPerBlock);
-  global_avg_pool_forward_kernel<<<blocks, kBlock, 0, stream>>>(x, y, planes, hw);
-  SC_CUDA_CHECK_LAUNCH();
+  launch_kernel(global_avg_pool_forward_kernel, blocks, kBlock, stream, x, y, planes, hw);
 }
 
 void launch_global_avg_pool_backward(const float* dy, float* dx, int64_t planes, int64_t hw,
                                      cudaStream_t stream) {
   if (planes * hw == 0) return;
-  global_avg_pool_backward_kernel<<<grid_for(planes * hw), kBlock, 0, stream>>>(dy, dx, planes, hw);
-  SC_CUDA_CHECK_LAUNCH();
+  launch_kernel(global_avg_pool_backward_kernel, grid_for(planes * hw), kBlock, stream, dy, dx,
+                planes, hw);
 }
 
 void launch_cam_weighted_sum_relu(const float* acts, const float* weights, float* cam, int64_t n,
                                   int64_t c, int64_t hw, cudaStream_t stream) {
   if (n * hw == 0) return;
-  cam_weighted_sum_relu_kernel<<<grid_for(n * hw), kBlock, 0, stream>>>(acts, weights, cam, n, c,
-                                                                        hw);
-  SC_CUDA_CHECK_LAUNCH();
+  launch_kernel(cam_weighted_sum_relu_kernel, grid_for(n * hw), kBlock, stream, acts, weights, cam,
+                n, c, hw);
 }
 
 }  // namespace scenecam::cuda

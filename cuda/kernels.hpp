@@ -1,5 +1,6 @@
 // Launchers of scenecam's custom CUDA kernels. Each takes device pointers, sizes and the stream;
-// each checks its launch. Layouts are the Backend's: row-major NCHW, flat arenas for optimizers.
+// each launches through launch_kernel (launch.cuh), which checks the launch. Layouts are the
+// Backend's: row-major NCHW, flat arenas for optimizers.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -28,12 +29,12 @@ void launch_fill(float* x, int64_t n, float value, cudaStream_t stream);
 void launch_fill_i32(int32_t* x, int64_t n, int32_t value, cudaStream_t stream);
 void launch_add_inplace(float* dst, const float* src, int64_t n, cudaStream_t stream);
 
-// activation.cu: ReLU that lets NaN through (shared with the CPU backend's relu_element).
+// elementwise.cu: ReLU that lets NaN through (shared with the CPU backend's relu_element).
 void launch_relu_forward(const float* x, float* y, int64_t n, cudaStream_t stream);
 void launch_relu_backward(const float* y, const float* dy, float* dx, int64_t n,
                           cudaStream_t stream);
 
-// residual.cu: y = relu(a + b); its backward is relu_backward on y.
+// elementwise.cu: y = relu(a + b); its backward is relu_backward on y.
 void launch_add_relu_forward(const float* a, const float* b, float* y, int64_t n,
                              cudaStream_t stream);
 

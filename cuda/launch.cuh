@@ -1,22 +1,50 @@
-// Shared launch helpers for the custom kernels: grid sizing and the element-wise map kernel with
-// 16-byte vector loads (every pool block is 256-byte aligned, so arena tensors qualify).
+// Shared launch helpers for the custom kernels: the one launch function every kernel goes
+// through, grid sizing, warp reductions and the element-wise map kernel with 16-byte vector loads
+// (every pool block is 256-byte aligned, so arena tensors qualify).
+//
+// The same source compiles two ways: by nvcc for the GPU, and as host C++ under the test-only
+// execution layer (tests/emu/, SCENECAM_CUDA_EMULATION), where launch_kernel runs each block's
+// threads as fibers that meet at __syncthreads() and exchange values through warp shuffles.
 #pragma once
 
 #include <algorithm>
 #include <cstdint>
 
-#include "check.hpp"
 #include "kernels.hpp"
+#include "runtime_check.hpp"
+
+// The most blocks a grid-stride kernel is given. The emulated build lowers it (to an odd number)
+// so that the grid-stride loops iterate at the small sizes CI can afford.
+#ifndef SCENECAM_MAX_GRID_BLOCKS
+#define SCENECAM_MAX_GRID_BLOCKS (1 << 16)
+#endif
 
 namespace scenecam::cuda {
 
 // Blocks for a grid-stride loop over n items: enough to fill the device, never more than needed.
 inline unsigned grid_for(int64_t n) {
-  return static_cast<unsigned>(std::clamp<int64_t>((n + kBlock - 1) / kBlock, 1, 1 << 16));
+  return static_cast<unsigned>(
+      std::clamp<int64_t>((n + kBlock - 1) / kBlock, 1, SCENECAM_MAX_GRID_BLOCKS));
 }
 
 inline bool aligned16(const void* p) {
   return reinterpret_cast<uintptr_t>(p) % 16 == 0;
+}
+
+// Launches kernel<<<blocks, threads, 0, stream>>>(args...) and checks the launch. Every kernel
+// launch goes through here, so the launchers are the same code on the GPU and in the emulator.
+template <typename... Params, typename... Args>
+void launch_kernel(void (*kernel)(Params...), unsigned blocks, unsigned threads,
+                   cudaStream_t stream, Args... args) {
+#if defined(SCENECAM_CUDA_EMULATION)
+  (void)stream;
+  ::scenecam::emu::launch(dim3(blocks), dim3(threads), [&] { kernel(args...); });
+#else
+  // clang-format off
+  kernel<<<blocks, threads, 0, stream>>>(args...);
+  // clang-format on
+#endif
+  SC_CUDA_CHECK_LAUNCH();
 }
 
 // Warp reductions for kernels that give one warp a row or a plane; every lane gets the result.
@@ -36,8 +64,7 @@ __device__ inline float warp_max(float v) {
 }
 
 // y[i] = op(a[i], b[i]) for i < n (b may be null; y may alias a, as in dst += src). Threads take
-// whole float4
-// groups first, then the last n % 4 elements one by one.
+// whole float4 groups first, then the last n % 4 elements one by one.
 template <typename Op>
 __global__ void map2_vec4_kernel(const float* a, const float* b, float* y, int64_t n, Op op) {
   const int64_t stride = int64_t(blockDim.x) * gridDim.x;
@@ -64,11 +91,11 @@ template <typename Op>
 void launch_map2(const float* a, const float* b, float* y, int64_t n, Op op, cudaStream_t stream) {
   if (n == 0) return;
   if (aligned16(a) && aligned16(y) && (b == nullptr || aligned16(b))) {
-    map2_vec4_kernel<<<grid_for(std::max<int64_t>(n / 4, 1)), kBlock, 0, stream>>>(a, b, y, n, op);
+    launch_kernel(map2_vec4_kernel<Op>, grid_for(std::max<int64_t>(n / 4, 1)), kBlock, stream, a, b,
+                  y, n, op);
   } else {
-    map2_kernel<<<grid_for(n), kBlock, 0, stream>>>(a, b, y, n, op);
+    launch_kernel(map2_kernel<Op>, grid_for(n), kBlock, stream, a, b, y, n, op);
   }
-  SC_CUDA_CHECK_LAUNCH();
 }
 
 }  // namespace scenecam::cuda

@@ -29,15 +29,13 @@ __global__ void sum_rows_kernel(const float* __restrict__ dy, float* __restrict_
 void launch_add_bias_rows(float* y, const float* b, int64_t rows, int64_t cols,
                           cudaStream_t stream) {
   if (rows * cols == 0) return;
-  add_bias_rows_kernel<<<grid_for(rows * cols), kBlock, 0, stream>>>(y, b, rows, cols);
-  SC_CUDA_CHECK_LAUNCH();
+  launch_kernel(add_bias_rows_kernel, grid_for(rows * cols), kBlock, stream, y, b, rows, cols);
 }
 
 void launch_sum_rows(const float* dy, float* db, int64_t rows, int64_t cols, cudaStream_t stream) {
   if (cols == 0) return;
-  sum_rows_kernel<<<static_cast<unsigned>((cols + kBlock - 1) / kBlock), kBlock, 0, stream>>>(
-      dy, db, rows, cols);
-  SC_CUDA_CHECK_LAUNCH();
+  launch_kernel(sum_rows_kernel, static_cast<unsigned>((cols + kBlock - 1) / kBlock), kBlock,
+                stream, dy, db, rows, cols);
 }
 
 }  // namespace scenecam::cuda

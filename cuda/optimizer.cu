@@ -27,15 +27,13 @@ __global__ void adamw_kernel(float* __restrict__ params, const float* __restrict
 void launch_sgd_update(float* params, const float* grads, float* momentum, int64_t n,
                        const SgdStep& step, cudaStream_t stream) {
   if (n == 0) return;
-  sgd_kernel<<<grid_for(n), kBlock, 0, stream>>>(params, grads, momentum, n, step);
-  SC_CUDA_CHECK_LAUNCH();
+  launch_kernel(sgd_kernel, grid_for(n), kBlock, stream, params, grads, momentum, n, step);
 }
 
 void launch_adamw_update(float* params, const float* grads, float* m, float* v, int64_t n,
                          const AdamWStep& step, cudaStream_t stream) {
   if (n == 0) return;
-  adamw_kernel<<<grid_for(n), kBlock, 0, stream>>>(params, grads, m, v, n, step);
-  SC_CUDA_CHECK_LAUNCH();
+  launch_kernel(adamw_kernel, grid_for(n), kBlock, stream, params, grads, m, v, n, step);
 }
 
 }  // namespace scenecam::cuda

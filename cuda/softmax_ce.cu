@@ -48,7 +48,7 @@ __global__ void mean_kernel(const float* __restrict__ values, float* __restrict_
     sum += values[i];
   partial[threadIdx.x] = sum;
   __syncthreads();
-  for (int width = kBlock / 2; width > 0; width /= 2) {
+  for (unsigned width = kBlock / 2; width > 0; width /= 2) {
     if (threadIdx.x < width) partial[threadIdx.x] += partial[threadIdx.x + width];
     __syncthreads();
   }
@@ -62,11 +62,9 @@ void launch_softmax_cross_entropy(const float* logits, const int32_t* labels, fl
                                   int64_t cols, cudaStream_t stream) {
   if (rows == 0) return;
   const auto blocks = static_cast<unsigned>((rows + kWarpsPerBlock - 1) / kWarpsPerBlock);
-  softmax_ce_rows_kernel<<<blocks, kBlock, 0, stream>>>(logits, labels, smoothing, row_loss,
-                                                        dlogits, rows, cols);
-  SC_CUDA_CHECK_LAUNCH();
-  mean_kernel<<<1, kBlock, 0, stream>>>(row_loss, loss, rows);
-  SC_CUDA_CHECK_LAUNCH();
+  launch_kernel(softmax_ce_rows_kernel, blocks, kBlock, stream, logits, labels, smoothing, row_loss,
+                dlogits, rows, cols);
+  launch_kernel(mean_kernel, 1, kBlock, stream, row_loss, loss, rows);
 }
 
 }  // namespace scenecam::cuda

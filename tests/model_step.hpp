@@ -1,5 +1,6 @@
-// One training step of a ResNet on the CPU backend, as the tests drive it: forward, softmax
-// cross-entropy, backward, SGD update, then the step arena is reset.
+// One training step of a ResNet on a host-memory backend (the CPU one unless given another), as
+// the tests drive it: forward, softmax cross-entropy, backward, SGD update, then the step arena is
+// reset.
 #pragma once
 
 #include "scenecam/nn.hpp"
@@ -14,11 +15,12 @@ struct ModelRig {
   Block momentum_block, loss_block;
   Tensor momentum, loss;
 
-  ModelRig(const ResNetSpec& spec, uint64_t seed, DType dtype = DType::f32)
-      : backend(make_cpu_backend(2)), model(spec), arena(make_host_pool("step", 0, true)) {
+  ModelRig(const ResNetSpec& spec, uint64_t seed, DType dtype = DType::f32,
+           std::unique_ptr<Backend> on = make_cpu_backend(2))
+      : backend(std::move(on)), model(spec), arena(backend->make_pool("step", 0, true)) {
     model.materialize(*backend, seed, dtype);
     const Tensor values = model.params().values();
-    state = make_host_pool("optimizer", values.nbytes() + 1024, false);
+    state = backend->make_pool("optimizer", values.nbytes() + 1024, false);
     momentum_block = state->allocate_tensor(values.shape(), dtype, "momentum", &momentum);
     loss_block = state->allocate_tensor(Shape{1}, dtype, "loss", &loss);
     backend->fill(momentum, 0.0);

@@ -78,7 +78,7 @@ void check_batch_norm(Backend& be, const Shape& xs) {
   };
   loss();
   test::poison(dx);
-  be.batch_norm_backward(x.t(), r.t(), gamma.t(), sm.t(), si.t(), dx.t(), dgamma.t(), dbeta.t());
+  be.batch_norm_backward(p, x.t(), r.t(), gamma.t(), sm.t(), si.t(), dx.t(), dgamma.t(), dbeta.t());
   test::expect_gradient("batch_norm dx", x, dx, loss);
   test::expect_gradient("batch_norm dgamma", gamma, dgamma, loss);
   test::expect_gradient("batch_norm dbeta", beta, dbeta, loss);
@@ -247,7 +247,7 @@ TEST_F(GradCheck, ResidualComposite) {
   loss();
   D dsum(s), dh(s), dx(s), dw(Shape{3, 3, 3, 3}), dgamma(c), dbeta(c);
   be->add_relu_backward(y.t(), r.t(), dsum.t());
-  be->batch_norm_backward(h.t(), dsum.t(), gamma.t(), sm.t(), si.t(), dh.t(), dgamma.t(),
+  be->batch_norm_backward(BatchNormParams{}, h.t(), dsum.t(), gamma.t(), sm.t(), si.t(), dh.t(), dgamma.t(),
                           dbeta.t());
   be->conv2d_backward_filter(p, x.t(), dh.t(), dw.t());
   be->conv2d_backward_data(p, dh.t(), w.t(), dx.t());

@@ -149,10 +149,11 @@ class Backend {
   virtual void batch_norm_backward_inference(const BatchNormParams& p, const Tensor& dy,
                                              const Tensor& gamma, const Tensor& running_var,
                                              const Tensor& dx) = 0;
-  // Backward of the training forward.
-  virtual void batch_norm_backward(const Tensor& x, const Tensor& dy, const Tensor& gamma,
-                                   const Tensor& save_mean, const Tensor& save_invstd,
-                                   const Tensor& dx, const Tensor& dgamma, const Tensor& dbeta) = 0;
+  // Backward of the training forward, with the forward's parameters (cuDNN wants its epsilon).
+  virtual void batch_norm_backward(const BatchNormParams& p, const Tensor& x, const Tensor& dy,
+                                   const Tensor& gamma, const Tensor& save_mean,
+                                   const Tensor& save_invstd, const Tensor& dx,
+                                   const Tensor& dgamma, const Tensor& dbeta) = 0;
 
   // ---- activations and pooling ----
   virtual void relu_forward(const Tensor& x, const Tensor& y) = 0;  // y may alias x

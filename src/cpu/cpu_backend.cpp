@@ -232,9 +232,10 @@ void CpuBackend::batch_norm_backward_inference(const BatchNormParams& p, const T
 // With xhat = (x - mean) * invstd and M values per channel:
 //   dbeta = sum dy,  dgamma = sum dy * xhat,
 //   dx = gamma * invstd / M * (M * dy - dbeta - xhat * dgamma).
-void CpuBackend::batch_norm_backward(const Tensor& x, const Tensor& dy, const Tensor& gamma,
-                                     const Tensor& save_mean, const Tensor& save_invstd,
-                                     const Tensor& dx, const Tensor& dgamma, const Tensor& dbeta) {
+void CpuBackend::batch_norm_backward(const BatchNormParams&, const Tensor& x, const Tensor& dy,
+                                     const Tensor& gamma, const Tensor& save_mean,
+                                     const Tensor& save_invstd, const Tensor& dx,
+                                     const Tensor& dgamma, const Tensor& dbeta) {
   const char* op = "batch_norm_backward";
   const DType dt = float_dtype(op, x);
   const ChannelLayout L = channel_layout(op, x);

@@ -86,9 +86,9 @@ class CpuBackend final : public Backend {
   void batch_norm_backward_inference(const BatchNormParams& p, const Tensor& dy,
                                      const Tensor& gamma, const Tensor& running_var,
                                      const Tensor& dx) override;
-  void batch_norm_backward(const Tensor& x, const Tensor& dy, const Tensor& gamma,
-                           const Tensor& save_mean, const Tensor& save_invstd, const Tensor& dx,
-                           const Tensor& dgamma, const Tensor& dbeta) override;
+  void batch_norm_backward(const BatchNormParams& p, const Tensor& x, const Tensor& dy,
+                           const Tensor& gamma, const Tensor& save_mean, const Tensor& save_invstd,
+                           const Tensor& dx, const Tensor& dgamma, const Tensor& dbeta) override;
 
   void relu_forward(const Tensor& x, const Tensor& y) override;
   void relu_backward(const Tensor& y, const Tensor& dy, const Tensor& dx) override;

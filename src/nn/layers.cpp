@@ -185,7 +185,7 @@ Tensor BatchNorm2d::backward(StepContext& ctx, const Tensor& dy) {
     return dx;
   }
   Tensor dx = ctx.arena.take(x_.shape(), dy.dtype(), params_[gamma_].name);
-  ctx.backend.batch_norm_backward(x_, dy, params_[gamma_].value, save_mean_, save_invstd_, dx,
+  ctx.backend.batch_norm_backward(bn_, x_, dy, params_[gamma_].value, save_mean_, save_invstd_, dx,
                                   params_[gamma_].grad, params_[beta_].grad);
   return dx;
 }
