@@ -1,7 +1,9 @@
 // The strict config reader: each kind of error names file, line and column; values round-trip.
 #include "scenecam/config.hpp"
 
+#include <cstdlib>
 #include <filesystem>
+#include <string>
 
 #include "test_util.hpp"
 
@@ -111,7 +113,10 @@ TEST(Config, EffectiveConfigRoundTrips) {
 
 TEST(Config, EveryShippedConfigIsValid) {
   int count = 0;
-  for (const auto& entry : std::filesystem::directory_iterator(SCENECAM_SOURCE_DIR "/configs")) {
+  // The environment's source tree first (a build carried to another machine), else the build's.
+  const char* root = std::getenv("SCENECAM_SOURCE_DIR");
+  const std::string configs = std::string(root && *root ? root : SCENECAM_SOURCE_DIR) + "/configs";
+  for (const auto& entry : std::filesystem::directory_iterator(configs)) {
     if (entry.path().extension() != ".yaml") continue;
     SCOPED_TRACE(entry.path().string());
     const RunConfig c = load_config(entry.path().string());

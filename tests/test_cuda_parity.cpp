@@ -6,6 +6,7 @@
 // shared case table (bench/kernel_cases.hpp), with flat sizes past the grid cap so grid-stride
 // loops iterate. Every test skips with one line when this machine has no usable CUDA device.
 #include <cmath>
+#include <cstdlib>
 #include <random>
 
 #include "kernel_cases.hpp"
@@ -348,16 +349,22 @@ TEST_F(CudaParity, ResidualNetworkTrainsWithoutAllocatingAfterStepOne) {
 
 // ---- the custom kernels: every case of the shared table, with its library peer where it has one
 
+// SCENECAM_PARITY_SMALL=1 (the GPU check's memcheck step, where kernels run 10-100x slower)
+// takes the emulated tests' sizes instead.
 std::vector<bench::Case> kernel_table() {
+  const bool small = std::getenv("SCENECAM_PARITY_SMALL") != nullptr;
   // 2^24 + 2^20 + 3 elements: the scalar grid-stride loops take two strides of the largest grid;
   // the float4 loops need four times that, so one element-wise case runs at 2^26 + 2^20 + 3.
-  std::vector<bench::Case> all = bench::odd_size_cases((int64_t(1) << 24) + (1 << 20) + 3);
-  for (bench::Case& c : bench::odd_size_cases((int64_t(1) << 26) + (1 << 20) + 3))
-    if (c.kernel == "add_relu forward") all.push_back(std::move(c));
-  for (auto [input, batch] : {std::pair{65, 3}, std::pair{224, 32}})
+  const int64_t flat = small ? 7 * 256 * 4 * 2 + 13 : (int64_t(1) << 24) + (1 << 20) + 3;
+  std::vector<bench::Case> all = bench::odd_size_cases(flat);
+  if (!small)
+    for (bench::Case& c : bench::odd_size_cases((int64_t(1) << 26) + (1 << 20) + 3))
+      if (c.kernel == "add_relu forward") all.push_back(std::move(c));
+  for (auto [input, batch] : small ? std::vector<std::pair<int, int>>{{33, 3}, {65, 2}}
+                                   : std::vector<std::pair<int, int>>{{65, 3}, {224, 32}})
     for (bench::Case& c : bench::step_cases(input, batch))
       all.push_back(std::move(c));
-  for (bench::Case& c : bench::optimizer_cases(11689512))
+  for (bench::Case& c : bench::optimizer_cases(small ? 100003 : 11689512))
     all.push_back(std::move(c));
   return all;
 }
@@ -367,10 +374,13 @@ class CudaKernelCase : public ::testing::TestWithParam<bench::Case> {};
 TEST_P(CudaKernelCase, MatchesTheCpuBackend) {
   std::string why;
   if (!cuda_available(&why)) GTEST_SKIP() << "CUDA parity skipped: " << why;
-  CudaOptions ieee;
-  ieee.allow_tf32 = false;  // the dense layer's case compares at float32 tolerance
-  auto gpu = make_cuda_backend(ieee);
-  auto cpu = make_cpu_backend(0);
+  // One pair of backends for the whole table: handles and streams are made once.
+  static const std::unique_ptr<Backend> gpu = [] {
+    CudaOptions ieee;
+    ieee.allow_tf32 = false;  // the dense layer's case compares at float32 tolerance
+    return make_cuda_backend(ieee);
+  }();
+  static const std::unique_ptr<Backend> cpu = make_cpu_backend(0);
   try {
     bench::validate(*gpu, *cpu, GetParam(), run_library_peer);
   } catch (const Error& e) {
