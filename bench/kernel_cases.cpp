@@ -416,11 +416,13 @@ std::vector<Case> odd_size_cases(int64_t flat) {
         [](Backend& be, const Args& t) { be.cam_weighted_sum_relu(t[0], t[1], t[2]); });
     static const char* const kMethods[] = {"gradcam", "gradcam++", "xgradcam", "hirescam",
                                            "layercam"};
-    for (int method = 0; method < 5; ++method)
-      add(std::string("cam maps ") + kMethods[method], s,
+    for (int index = 0; index < 5; ++index) {
+      const auto method = static_cast<CamMethod>(index);  // the gradient methods come first
+      add(std::string("cam maps ") + kMethods[index], s,
           {f32("acts", s, Role::input), f32("grads", s, Role::input),
            f32("weights", Shape{s[0] * s[1]}, Role::scratch), f32("cam", cam, Role::output)},
           [method](Backend& be, const Args& t) { be.cam_maps(method, t[0], t[1], t[2], t[3]); });
+    }
   }
 
   const Shape small{3, 7, 5}, big{3, 37, 29};

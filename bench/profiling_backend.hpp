@@ -136,7 +136,7 @@ class ProfilingBackend final : public Backend {
   void cam_weighted_sum_relu(const Tensor& a, const Tensor& w, const Tensor& c) override {
     timed(OpKind::other, [&] { b_.cam_weighted_sum_relu(a, w, c); });
   }
-  void cam_maps(int m, const Tensor& a, const Tensor& g, const Tensor& w,
+  void cam_maps(CamMethod m, const Tensor& a, const Tensor& g, const Tensor& w,
                 const Tensor& c) override {
     timed(OpKind::other, [&] { b_.cam_maps(m, a, g, w, c); });
   }

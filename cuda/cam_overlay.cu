@@ -11,20 +11,13 @@ namespace {
 __global__ void blend_max_kernel(const float* __restrict__ maps, const uint8_t* __restrict__ images,
                                  const uint8_t* __restrict__ lut, float weight,
                                  float* __restrict__ hi, int64_t per) {
-  __shared__ float partial[kBlock];
   const float* m = maps + blockIdx.x * per;
   const uint8_t* px = images + blockIdx.x * per * 3;
   float best = 0;
   for (int64_t i = threadIdx.x; i < per * 3; i += kBlock)
     best = fmaxf(best, cam_blend_element(m[i / 3], lut, px[i], int(i % 3), weight));
-  partial[threadIdx.x] = best;
-  __syncthreads();
-  for (unsigned width = kBlock / 2; width > 0; width /= 2) {
-    if (threadIdx.x < width)
-      partial[threadIdx.x] = fmaxf(partial[threadIdx.x], partial[threadIdx.x + width]);
-    __syncthreads();
-  }
-  if (threadIdx.x == 0) hi[blockIdx.x] = partial[0];
+  best = block_reduce(best, MaxOp{}, 0.0f);
+  if (threadIdx.x == 0) hi[blockIdx.x] = best;
 }
 
 __global__ void blend_write_kernel(const float* __restrict__ maps,

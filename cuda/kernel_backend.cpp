@@ -173,7 +173,7 @@ void KernelBackend::cam_weighted_sum_relu(const Tensor& acts, const Tensor& weig
                                      acts.dim(2) * acts.dim(3), stream_);
 }
 
-void KernelBackend::cam_maps(int method, const Tensor& acts, const Tensor& grads,
+void KernelBackend::cam_maps(CamMethod method, const Tensor& acts, const Tensor& grads,
                              const Tensor& weights, const Tensor& cam) {
   const char* op = "cam_maps";
   check(op, "acts", acts);
@@ -182,7 +182,7 @@ void KernelBackend::cam_maps(int method, const Tensor& acts, const Tensor& grads
   check(op, "grads", grads, acts.shape());
   check(op, "weights", weights, Shape{N * C});
   check(op, "cam", cam, Shape{N, h, w});
-  SC_CHECK(method >= 0 && method <= 4, op, ": method ", method, " is not a gradient CAM method");
+  SC_CHECK(is_gradient_cam(method), op, ": method ", int(method), " is not a gradient CAM method");
   cuda::launch_cam_maps(method, cf32(acts), cf32(grads), f32(weights), f32(cam), N, C, h * w,
                         stream_);
 }

@@ -41,7 +41,7 @@ class KernelBackend : public Backend {
                     const Tensor& m, const Tensor& v) override;
   void cam_channel_weights(const Tensor& grads, const Tensor& weights) override;
   void cam_weighted_sum_relu(const Tensor& acts, const Tensor& weights, const Tensor& cam) override;
-  void cam_maps(int method, const Tensor& acts, const Tensor& grads, const Tensor& weights,
+  void cam_maps(CamMethod method, const Tensor& acts, const Tensor& grads, const Tensor& weights,
                 const Tensor& cam) override;
   void cam_overlay(const Tensor& maps, const Tensor& images, const Tensor& lut, float image_weight,
                    const Tensor& scratch, const Tensor& out) override;

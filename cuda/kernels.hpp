@@ -7,6 +7,7 @@
 
 #include <cstdint>
 
+#include "scenecam/cam_math.hpp"
 #include "scenecam/elementwise.hpp"
 
 namespace scenecam::cuda {
@@ -46,8 +47,8 @@ void launch_global_avg_pool_backward(const float* dy, float* dx, int64_t planes,
 void launch_cam_weighted_sum_relu(const float* acts, const float* weights, float* cam, int64_t n,
                                   int64_t c, int64_t hw, cudaStream_t stream);
 
-// cam_maps.cu: raw gradient-CAM maps (method 0..4 as Backend::cam_maps), weights scratch n * c.
-void launch_cam_maps(int method, const float* acts, const float* grads, float* weights, float* cam,
+// cam_maps.cu: raw gradient-CAM maps (as Backend::cam_maps), weights scratch n * c.
+void launch_cam_maps(CamMethod method, const float* acts, const float* grads, float* weights, float* cam,
                      int64_t n, int64_t c, int64_t hw, cudaStream_t stream);
 
 // cam_overlay.cu: show_cam_on_image over n images of `per` pixels; hi is scratch of n floats.

@@ -63,6 +63,35 @@ __device__ inline float warp_max(float v) {
   return v;
 }
 
+struct SumOp {
+  __device__ float operator()(float a, float b) const { return a + b; }
+};
+struct MinOp {
+  __device__ float operator()(float a, float b) const { return fminf(a, b); }
+};
+struct MaxOp {
+  __device__ float operator()(float a, float b) const { return fmaxf(a, b); }
+};
+
+// The one block reduction: every thread of a kBlock-thread block passes its value and gets
+// op over all of them; `identity` pads the second stage (0 for a sum). Warps reduce with
+// shuffles, then every warp reduces the warps' results, so all threads return the same value. The
+// order is fixed, so the result is deterministic. Every thread must call it.
+template <typename Op>
+__device__ float block_reduce(float v, Op op, float identity) {
+  __shared__ float per_warp[kWarpsPerBlock];
+  const int lane = threadIdx.x % kWarp, warp = threadIdx.x / kWarp;
+  for (int offset = kWarp / 2; offset > 0; offset /= 2)
+    v = op(v, __shfl_xor_sync(0xffffffffu, v, offset));
+  if (lane == 0) per_warp[warp] = v;
+  __syncthreads();
+  v = lane < kWarpsPerBlock ? per_warp[lane] : identity;
+  for (int offset = kWarp / 2; offset > 0; offset /= 2)
+    v = op(v, __shfl_xor_sync(0xffffffffu, v, offset));
+  __syncthreads();  // per_warp is free for the next call once everyone has read it
+  return v;
+}
+
 // y[i] = op(a[i], b[i]) for i < n (b may be null; y may alias a, as in dst += src). Threads take
 // whole float4 groups first, then the last n % 4 elements one by one.
 template <typename Op>

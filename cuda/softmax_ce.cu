@@ -42,17 +42,11 @@ __global__ void softmax_ce_rows_kernel(const float* __restrict__ logits,
 }
 
 __global__ void mean_kernel(const float* __restrict__ values, float* __restrict__ out, int64_t n) {
-  __shared__ float partial[kBlock];
   float sum = 0;
   for (int64_t i = threadIdx.x; i < n; i += kBlock)
     sum += values[i];
-  partial[threadIdx.x] = sum;
-  __syncthreads();
-  for (unsigned width = kBlock / 2; width > 0; width /= 2) {
-    if (threadIdx.x < width) partial[threadIdx.x] += partial[threadIdx.x + width];
-    __syncthreads();
-  }
-  if (threadIdx.x == 0) out[0] = partial[0] / float(n);
+  sum = block_reduce(sum, SumOp{}, 0.0f);
+  if (threadIdx.x == 0) out[0] = sum / float(n);
 }
 
 }  // namespace

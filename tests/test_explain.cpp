@@ -66,10 +66,13 @@ TEST(Cam, EveryMethodMatchesTheReferenceFormulas) {
     g = any(rng);
   for (int p = 0; p < hw; ++p)
     G[p] = 0;  // a channel with zero gradients (gradcam++'s where())
+  auto cpu = make_cpu_backend(1);
   for (const char* name : {"gradcam", "gradcam++", "xgradcam", "hirescam", "layercam"}) {
     SCOPED_TRACE(name);
-    std::vector<float> cam(n * hw, -1.0f);
-    cam_raw(parse_cam_method(name), A.data(), G.data(), n, c, h, w, cam.data());
+    test::F acts(Shape{n, c, h, w}, A), grads(Shape{n, c, h, w}, G), weights(Shape{n * c}),
+        cam(Shape{n, h, w});
+    cpu->fill(cam.t(), -1.0);
+    cpu->cam_maps(parse_cam_method(name), acts.t(), grads.t(), weights.t(), cam.t());
     const std::vector<double> ref = reference_cam(name, A, G, n, c, hw);
     double biggest = 0;
     for (int i = 0; i < n * hw; ++i) {
@@ -79,19 +82,25 @@ TEST(Cam, EveryMethodMatchesTheReferenceFormulas) {
     EXPECT_GT(biggest, 0.0) << "a map of zeros would test nothing";
   }
   test::expect_error([] { parse_cam_method("gradcam+++"); }, {"unknown method", "layercam"});
+  test::F acts(Shape{n, c, h, w}, A), weights(Shape{n * c}), cam(Shape{n, h, w});
+  test::expect_error(
+      [&] { cpu->cam_maps(CamMethod::saliency, acts.t(), acts.t(), weights.t(), cam.t()); },
+      {"cam_maps", "not a gradient CAM method"});
 }
 
-TEST(Cam, BackendScalingIsTheHostScaling) {
-  const float cam[6] = {0, 1, 4, 2, 0, 3};
-  float host[2 * 5 * 4];
-  cam_scale(cam, 2, 1, 3, 5, 4, host);
+TEST(Cam, BackendScalingScalesEachMapByItself) {
   auto cpu = make_cpu_backend(1);
-  test::F in(Shape{2, 1, 3}, {0, 1, 4, 2, 0, 3}), scratch(Shape{6}), out(Shape{2, 5, 4});
-  cpu->cam_scale(in.t(), scratch.t(), out.t());
-  for (int i = 0; i < 40; ++i)
-    EXPECT_EQ(out[i], host[i]) << i;
+  test::F both(Shape{2, 1, 3}, {0, 1, 4, 2, 0, 3}), scratch(Shape{6}), out(Shape{2, 5, 4});
+  cpu->cam_scale(both.t(), scratch.t(), out.t());
+  for (int k = 0; k < 2; ++k) {
+    test::F one(Shape{1, 1, 3}, {both[3 * k], both[3 * k + 1], both[3 * k + 2]}), s1(Shape{3}),
+        alone(Shape{1, 5, 4});
+    cpu->cam_scale(one.t(), s1.t(), alone.t());
+    for (int i = 0; i < 20; ++i)
+      EXPECT_EQ(out[k * 20 + i], alone[i]) << k << " " << i;
+  }
   test::F wrong(Shape{3, 5, 4});
-  test::expect_error([&] { cpu->cam_scale(in.t(), scratch.t(), wrong.t()); },
+  test::expect_error([&] { cpu->cam_scale(both.t(), scratch.t(), wrong.t()); },
                      {"cam_scale", "different numbers of maps"});
 }
 
@@ -123,9 +132,9 @@ TEST(Cam, OverlayIsShowCamOnImage) {
 TEST(Cam, ScalingFollowsMinMaxResizeMinMax) {
   // A 2x2 map scaled to 4x4. Min-max first: [0, 1, 2, 3] / 3 (+1e-7). cv2's bilinear with
   // half-pixel centres samples source x = (X + 0.5) / 2 - 0.5, clamped to [0, 1].
-  const float cam[4] = {1, 2, 3, 4};
-  float out[16];
-  cam_scale(cam, 1, 2, 2, 4, 4, out);
+  auto cpu = make_cpu_backend(1);
+  test::F cam(Shape{1, 2, 2}, {1, 2, 3, 4}), scratch(Shape{4}), out(Shape{1, 4, 4});
+  cpu->cam_scale(cam.t(), scratch.t(), out.t());
   auto src = [](int X) { return std::clamp((X + 0.5) / 2 - 0.5, 0.0, 1.0); };
   const double m[2][2] = {{0, 1 / 3.0}, {2 / 3.0, 1}};
   double ref[16], lo = 1e9, hi = -1e9;

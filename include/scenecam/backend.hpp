@@ -22,6 +22,7 @@
 #include <memory>
 #include <string>
 
+#include "scenecam/cam_math.hpp"
 #include "scenecam/elementwise.hpp"
 #include "scenecam/pool.hpp"
 #include "scenecam/tensor.hpp"
@@ -199,11 +200,10 @@ class Backend {
   // cam[N, H, W] = relu(sum_c weights[n, c] * acts[n, c, :, :]).
   virtual void cam_weighted_sum_relu(const Tensor& acts, const Tensor& weights,
                                      const Tensor& cam) = 0;
-  // The raw map of a gradient-based CAM method, cam[N, h, w], from acts and grads [N, C, h, w]:
-  // method 0 gradcam, 1 gradcam++, 2 xgradcam, 3 hirescam, 4 layercam (explain.hpp has the
-  // formulas). `weights` is scratch of N * C floats.
-  virtual void cam_maps(int method, const Tensor& acts, const Tensor& grads, const Tensor& weights,
-                        const Tensor& cam) = 0;
+  // The raw map of a gradient CAM method (is_gradient_cam; cam_math.hpp has the formulas),
+  // cam[N, h, w], from acts and grads [N, C, h, w]. `weights` is scratch of N * C floats.
+  virtual void cam_maps(CamMethod method, const Tensor& acts, const Tensor& grads,
+                        const Tensor& weights, const Tensor& cam) = 0;
   // pytorch-grad-cam's show_cam_on_image for a batch: heat = lut[uint8(255 * map)] (a 256-entry
   // colour table, 3 bytes each, in the images' channel order), blend = (1 - image_weight) *
   // heat / 255 + image_weight * image / 255, out = uint8(255 * blend / max(blend)) per image

@@ -103,6 +103,19 @@ struct SampleTransform {
 };
 constexpr int kTransformFields = 6;
 
+// The one bilinear sampler (augmentation here, map resizing in cam_math.hpp): the value at
+// (fx, fy) of a w x h grid read through at(x, y), from the neighbours floor(f) and floor(f) + 1,
+// the latter clamped to the last column and row. Callers place and clamp (fx, fy) as their op
+// requires; at() decides what lies outside the grid.
+template <typename At>
+SCENECAM_HD float bilinear_sample(const At& at, float fx, float fy, int w, int h) {
+  const int ix = int(floorf(fx)), iy = int(floorf(fy));
+  const float ax = fx - ix, ay = fy - iy;
+  const int ix1 = ix + 1 < w ? ix + 1 : w - 1, iy1 = iy + 1 < h ? iy + 1 : h - 1;
+  return (1 - ay) * ((1 - ax) * at(ix, iy) + ax * at(ix1, iy)) +
+         ay * ((1 - ax) * at(ix, iy1) + ax * at(ix1, iy1));
+}
+
 // Channel c of augmented output pixel (x, y) of an S x S RGB uint8 image, before normalisation.
 // Pixels outside the source are black (zero padding).
 SCENECAM_HD float augmented_pixel(const uint8_t* rgb, int S, const SampleTransform& t, int x, int y,
@@ -116,11 +129,7 @@ SCENECAM_HD float augmented_pixel(const uint8_t* rgb, int S, const SampleTransfo
   float fx = t.x0 + (x + 0.5f) * t.sx - 0.5f, fy = t.y0 + (y + 0.5f) * t.sy - 0.5f;
   fx = fminf(fmaxf(fx, t.x0), t.x0 + t.sx * S - 1);
   fy = fminf(fmaxf(fy, t.y0), t.y0 + t.sy * S - 1);
-  const int ix = int(floorf(fx)), iy = int(floorf(fy));
-  const float ax = fx - ix, ay = fy - iy;
-  const int ix1 = ix + 1 < S ? ix + 1 : S - 1, iy1 = iy + 1 < S ? iy + 1 : S - 1;
-  return (1 - ay) * ((1 - ax) * at(ix, iy) + ax * at(ix1, iy)) +
-         ay * ((1 - ax) * at(ix, iy1) + ax * at(ix1, iy1));
+  return bilinear_sample(at, fx, fy, S, S);
 }
 
 // One channel of show_cam_on_image's blend before the final rescale, in [0, 1].

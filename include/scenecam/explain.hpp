@@ -20,31 +20,15 @@
 #include <vector>
 
 #include "scenecam/backend.hpp"
+#include "scenecam/cam_math.hpp"
 #include "scenecam/config.hpp"
 #include "scenecam/dataset.hpp"
 #include "scenecam/safetensors.hpp"
 
 namespace scenecam {
 
-enum class CamMethod {
-  gradcam,
-  gradcam_pp,
-  xgradcam,
-  hirescam,
-  layercam,    // from the target layer's gradients
-  cam,         // classic CAM: the dense layer's weights for the target over the last stage
-  saliency,    // |d score / d input|, the maximum over colour channels
-  smoothgrad,  // saliency of the gradient averaged over 16 noisy copies (noise 15% of the range)
-  occlusion,   // drop of the target's probability when a patch (1/8 of the side) is blanked
-};
 CamMethod parse_cam_method(const std::string& name);  // throws, listing the methods
 const char* cam_method_name(CamMethod method);
-
-// Raw maps [N, h, w] (ReLU applied) from activations and gradients [N, C, h, w].
-void cam_raw(CamMethod method, const float* acts, const float* grads, int64_t n, int64_t c,
-             int64_t h, int64_t w, float* cam);
-// pytorch-grad-cam's scaling of raw maps [N, h, w] to [N, H, W] in [0, 1].
-void cam_scale(const float* cam, int64_t n, int64_t h, int64_t w, int64_t H, int64_t W, float* out);
 
 // Which class a map explains.
 struct CamTarget {

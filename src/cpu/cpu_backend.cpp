@@ -10,7 +10,6 @@
 #include <limits>
 
 #include "cpu/eigen.hpp"
-#include "scenecam/explain.hpp"
 #include "scenecam/op_checks.hpp"
 
 namespace scenecam {
@@ -560,98 +559,6 @@ void CpuBackend::adamw_update(const AdamWParams& p, int64_t step, const Tensor& 
     parallel_for(threads_, n, 1,
                  [&](int64_t i) { adamw_update_element(w[i], g[i], ms[i], vs[i], s); });
   });
-}
-
-// ---------------------------------------------------------------- Grad-CAM core
-
-void CpuBackend::cam_channel_weights(const Tensor& grads, const Tensor& weights) {
-  // The channel weights are the global average pool of the gradients.
-  const DType dt = float_dtype("cam_channel_weights", grads);
-  check_rank("cam_channel_weights", "grads", grads, 4);
-  check_tensor("cam_channel_weights", "weights", weights, device(), dt,
-               Shape{grads.dim(0), grads.dim(1)});
-  global_avg_pool_forward(grads, weights);
-}
-
-void CpuBackend::cam_weighted_sum_relu(const Tensor& acts, const Tensor& weights,
-                                       const Tensor& cam) {
-  const char* op = "cam_weighted_sum_relu";
-  const DType dt = float_dtype(op, acts);
-  check_rank(op, "acts", acts, 4);
-  const int64_t N = acts.dim(0), C = acts.dim(1), HW = acts.dim(2) * acts.dim(3);
-  check_tensor(op, "weights", weights, device(), dt, Shape{N, C});
-  check_tensor(op, "cam", cam, device(), dt, Shape{N, acts.dim(2), acts.dim(3)});
-  dispatch_float(dt, [&](auto zero) {
-    using T = decltype(zero);
-    parallel_for(threads_, N, C * HW, [&](int64_t n) {
-      T* out = cam.data<T>() + n * HW;
-      std::fill(out, out + HW, T(0));
-      for (int64_t c = 0; c < C; ++c) {
-        const T wc = weights.data<T>()[n * C + c];
-        const T* a = acts.data<T>() + (n * C + c) * HW;
-        for (int64_t i = 0; i < HW; ++i)
-          out[i] += wc * a[i];
-      }
-      for (int64_t i = 0; i < HW; ++i)
-        out[i] = out[i] > T(0) ? out[i] : T(0);
-    });
-  });
-}
-
-void CpuBackend::cam_maps(int method, const Tensor& acts, const Tensor& grads,
-                          const Tensor& weights, const Tensor& cam) {
-  const char* op = "cam_maps";
-  check_rank(op, "acts", acts, 4);
-  const int64_t N = acts.dim(0), C = acts.dim(1), h = acts.dim(2), w = acts.dim(3);
-  check_tensor(op, "acts", acts, device(), DType::f32);
-  check_tensor(op, "grads", grads, device(), DType::f32, acts.shape());
-  check_tensor(op, "weights", weights, device(), DType::f32, Shape{N * C});
-  check_tensor(op, "cam", cam, device(), DType::f32, Shape{N, h, w});
-  SC_CHECK(method >= 0 && method <= 4, op, ": method ", method, " is not a gradient CAM method");
-  cam_raw(static_cast<CamMethod>(method), acts.data<float>(), grads.data<float>(), N, C, h, w,
-          cam.data<float>());
-}
-
-void CpuBackend::cam_overlay(const Tensor& maps, const Tensor& images, const Tensor& lut,
-                             float image_weight, const Tensor& scratch, const Tensor& out) {
-  const char* op = "cam_overlay";
-  check_rank(op, "maps", maps, 3);
-  const int64_t N = maps.dim(0), S = maps.dim(1);
-  check_tensor(op, "maps", maps, device(), DType::f32, Shape{N, S, S});
-  check_tensor(op, "images", images, device(), DType::u8, Shape{N, S, S, 3});
-  check_tensor(op, "lut", lut, device(), DType::u8, Shape{256, 3});
-  check_tensor(op, "scratch", scratch, device(), DType::f32, Shape{N});
-  check_tensor(op, "out", out, device(), DType::u8, Shape{N, S, S, 3});
-  const float* m = maps.data<float>();
-  const uint8_t* px = images.data<uint8_t>();
-  uint8_t* o = out.data<uint8_t>();
-  for (int64_t n = 0; n < N; ++n) {
-    float hi = 0;
-    for (int64_t p = 0; p < S * S; ++p)
-      for (int c = 0; c < 3; ++c)
-        hi = std::max(hi, cam_blend_element(m[n * S * S + p], lut.data<uint8_t>(),
-                                            px[(n * S * S + p) * 3 + c], c, image_weight));
-    scratch.data<float>()[n] = hi;
-    for (int64_t p = 0; p < S * S; ++p)
-      for (int c = 0; c < 3; ++c) {
-        const float v = cam_blend_element(m[n * S * S + p], lut.data<uint8_t>(),
-                                          px[(n * S * S + p) * 3 + c], c, image_weight);
-        o[(n * S * S + p) * 3 + c] = static_cast<uint8_t>(255.0f * (v / hi));
-      }
-  }
-}
-
-void CpuBackend::cam_scale(const Tensor& cam, const Tensor& scratch, const Tensor& out) {
-  const char* op = "cam_scale";
-  check_rank(op, "cam", cam, 3);
-  check_rank(op, "out", out, 3);
-  check_tensor(op, "cam", cam, device(), DType::f32);
-  check_tensor(op, "out", out, device(), DType::f32);
-  SC_CHECK(out.dim(0) == cam.dim(0), op, ": out ", out.shape().str(), " and cam ",
-           cam.shape().str(), " hold different numbers of maps");
-  check_tensor(op, "scratch", scratch, device(), DType::f32, Shape{cam.numel()});
-  scenecam::cam_scale(cam.data<float>(), cam.dim(0), cam.dim(1), cam.dim(2), out.dim(1), out.dim(2),
-                      out.data<float>());
 }
 
 std::unique_ptr<Backend> make_cpu_backend(int threads) {

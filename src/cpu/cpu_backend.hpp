@@ -118,7 +118,7 @@ class CpuBackend final : public Backend {
   void cam_scale(const Tensor& cam, const Tensor& scratch, const Tensor& out) override;
   void cam_overlay(const Tensor& maps, const Tensor& images, const Tensor& lut, float image_weight,
                    const Tensor& scratch, const Tensor& out) override;
-  void cam_maps(int method, const Tensor& acts, const Tensor& grads, const Tensor& weights,
+  void cam_maps(CamMethod method, const Tensor& acts, const Tensor& grads, const Tensor& weights,
                 const Tensor& cam) override;
 
  private:

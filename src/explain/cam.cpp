@@ -1,4 +1,5 @@
-// The CAM family's arithmetic on the host, and the Explainer that feeds it.
+// The Explainer: runs a model over images and turns its activations, gradients or outputs into
+// maps through the Backend (the per-pixel CAM maths lives below the seam, in cam_math.hpp).
 #include <algorithm>
 #include <cmath>
 #include <numeric>
@@ -48,86 +49,6 @@ const char* cam_method_name(CamMethod m) {
   return "?";
 }
 
-void cam_raw(CamMethod method, const float* acts, const float* grads, int64_t n, int64_t c,
-             int64_t h, int64_t w, float* cam) {
-  const int64_t hw = h * w;
-  for (int64_t i = 0; i < n; ++i) {
-    float* out = cam + i * hw;
-    std::fill(out, out + hw, 0.0f);
-    for (int64_t k = 0; k < c; ++k) {
-      const float* A = acts + (i * c + k) * hw;
-      const float* G = grads + (i * c + k) * hw;
-      if (method == CamMethod::hirescam || method == CamMethod::layercam) {
-        for (int64_t p = 0; p < hw; ++p)
-          out[p] += (method == CamMethod::layercam ? std::max(G[p], 0.0f) : G[p]) * A[p];
-        continue;
-      }
-      double weight = 0, sum_a = 0;
-      for (int64_t p = 0; p < hw; ++p)
-        sum_a += A[p];
-      for (int64_t p = 0; p < hw; ++p) {
-        const double g = G[p];
-        if (method == CamMethod::gradcam) {
-          weight += g / double(hw);
-        } else if (method == CamMethod::xgradcam) {
-          weight += g * A[p] / (sum_a + 1e-7);
-        } else {  // gradcam++
-          const double g2 = g * g, g3 = g2 * g;
-          const double a = g != 0 ? g2 / (2 * g2 + sum_a * g3 + 1e-6) : 0.0;
-          weight += std::max(g, 0.0) * a;
-        }
-      }
-      for (int64_t p = 0; p < hw; ++p)
-        out[p] += static_cast<float>(weight) * A[p];
-    }
-    for (int64_t p = 0; p < hw; ++p)
-      out[p] = std::max(out[p], 0.0f);
-  }
-}
-
-namespace {
-
-void min_max(float* x, int64_t count) {
-  const float lo = *std::min_element(x, x + count);
-  float hi = 0;
-  for (int64_t i = 0; i < count; ++i)
-    hi = std::max(hi, x[i] - lo);
-  for (int64_t i = 0; i < count; ++i)
-    x[i] = (x[i] - lo) / (hi + 1e-7f);
-}
-
-// cv2.resize(INTER_LINEAR): half-pixel centres, coordinates clamped to the border.
-void resize_bilinear(const float* in, int64_t h, int64_t w, float* out, int64_t H, int64_t W) {
-  for (int64_t y = 0; y < H; ++y) {
-    const float fy = std::clamp((y + 0.5f) * float(h) / float(H) - 0.5f, 0.0f, float(h - 1));
-    const int64_t y0 = int64_t(fy), y1 = std::min(y0 + 1, h - 1);
-    const float ay = fy - float(y0);
-    for (int64_t x = 0; x < W; ++x) {
-      const float fx = std::clamp((x + 0.5f) * float(w) / float(W) - 0.5f, 0.0f, float(w - 1));
-      const int64_t x0 = int64_t(fx), x1 = std::min(x0 + 1, w - 1);
-      const float ax = fx - float(x0);
-      out[y * W + x] = (1 - ay) * ((1 - ax) * in[y0 * w + x0] + ax * in[y0 * w + x1]) +
-                       ay * ((1 - ax) * in[y1 * w + x0] + ax * in[y1 * w + x1]);
-    }
-  }
-}
-
-}  // namespace
-
-void cam_scale(const float* cam, int64_t n, int64_t h, int64_t w, int64_t H, int64_t W,
-               float* out) {
-  std::vector<float> small(h * w);
-  for (int64_t i = 0; i < n; ++i) {
-    std::copy(cam + i * h * w, cam + (i + 1) * h * w, small.begin());
-    min_max(small.data(), h * w);
-    float* big = out + i * H * W;
-    resize_bilinear(small.data(), h, w, big, H, W);
-    for (int64_t p = 0; p < H * W; ++p)
-      big[p] = std::max(big[p], 0.0f);
-    min_max(big, H * W);
-  }
-}
-
 CamTarget parse_cam_target(const std::string& text) {
   CamTarget t;
   if (text == "pred") return t;
@@ -151,6 +72,22 @@ constexpr int kSmoothGradSamples = 16;
 void download(Backend& backend, const Tensor& t, std::vector<float>* out) {
   out->resize(t.numel());
   backend.copy(t, Tensor(out->data(), t.shape(), DType::f32, Device::cpu()));
+}
+
+// Scales raw maps small [count, h, w] on the backend to [count, S, S] in [0, 1], into host out.
+void scale_maps(Backend& backend, Pool& arena, const Tensor& small, int64_t S, float* out) {
+  const Tensor scratch = arena.take(Shape{small.numel()}, DType::f32, "cam scratch");
+  const Tensor maps = arena.take(Shape{small.dim(0), S, S}, DType::f32, "cam maps");
+  backend.cam_scale(small, scratch, maps);
+  backend.copy(maps, Tensor(out, maps.shape(), DType::f32, Device::cpu()));
+}
+
+// The same for maps made on the host (saliency, smoothgrad, occlusion): raw [count, h, w].
+void scale_host_maps(Backend& backend, Pool& arena, std::vector<float>& raw, int64_t count,
+                     int64_t h, int64_t w, int64_t S, float* out) {
+  const Tensor small = arena.take(Shape{count, h, w}, DType::f32, "host cam");
+  backend.copy(Tensor(raw.data(), small.shape(), DType::f32, Device::cpu()), small);
+  scale_maps(backend, arena, small, S, out);
 }
 
 }  // namespace
@@ -223,7 +160,7 @@ Explanation Explainer::explain(const Dataset& data, const std::vector<int64_t>& 
   Explanation e;
   e.maps.resize(n * S * S);
   Progress progress(std::string("explain ") + cam_method_name(method), n);
-  std::vector<float> host_dlogits, acts, grads, raw;
+  std::vector<float> host_dlogits, grads, raw;
   for (int64_t first = 0; first < n; first += B) {
     const int64_t count = std::min(B, n - first);
     Tensor images, labels;
@@ -278,31 +215,25 @@ Explanation Explainer::explain(const Dataset& data, const std::vector<int64_t>& 
         const int64_t C = act.dim(1), h = act.dim(2), w = act.dim(3);
         const Tensor weights = s.arena->take(Shape{count * C}, DType::f32, "cam weights");
         const Tensor small = s.arena->take(Shape{count, h, w}, DType::f32, "cam");
-        const Tensor scratch = s.arena->take(Shape{count * h * w}, DType::f32, "cam scratch");
-        const Tensor maps = s.arena->take(Shape{count, S, S}, DType::f32, "cam maps");
-        s.backend.cam_maps(static_cast<int>(method), act, grad, weights, small);
-        s.backend.cam_scale(small, scratch, maps);
-        s.backend.copy(maps, Tensor(out, maps.shape(), DType::f32, Device::cpu()));
+        s.backend.cam_maps(method, act, grad, weights, small);
+        scale_maps(s.backend, *s.arena, small, S, out);
         break;
       }
       case CamMethod::cam: {
-        // Classic CAM: the dense layer's weights for the target class over the activation that
-        // feeds the global pooling.
+        // Classic CAM: the dense layer's weights for the target class as the channel weights of
+        // the activation that feeds the global pooling.
         const int64_t C = act.dim(1), h = act.dim(2), w = act.dim(3);
         SC_CHECK(size_t(C) == s.fc_weights.size() / size_t(K), "cam: layer ", layer_name_, " has ",
                  C, " channels but the dense layer reads ", s.fc_weights.size() / size_t(K),
                  "; use the last stage (--layer layer", s.model.spec().widths.size(), ")");
-        download(s.backend, act, &acts);
-        raw.assign(count * h * w, 0.0f);
-        for (int64_t k = 0; k < count; ++k) {
-          const float* wt = s.fc_weights.data() + e.targets[first + k] * C;
-          for (int64_t c = 0; c < C; ++c)
-            for (int64_t p = 0; p < h * w; ++p)
-              raw[k * h * w + p] += wt[c] * acts[(k * C + c) * h * w + p];
-          for (int64_t p = 0; p < h * w; ++p)
-            raw[k * h * w + p] = std::max(raw[k * h * w + p], 0.0f);
-        }
-        cam_scale(raw.data(), count, h, w, S, S, out);
+        raw.resize(count * C);
+        for (int64_t k = 0; k < count; ++k)
+          std::copy_n(s.fc_weights.data() + e.targets[first + k] * C, C, raw.data() + k * C);
+        const Tensor weights = s.arena->take(Shape{count, C}, DType::f32, "cam class weights");
+        const Tensor small = s.arena->take(Shape{count, h, w}, DType::f32, "cam");
+        s.backend.copy(Tensor(raw.data(), weights.shape(), DType::f32, Device::cpu()), weights);
+        s.backend.cam_weighted_sum_relu(act, weights, small);
+        scale_maps(s.backend, *s.arena, small, S, out);
         break;
       }
       case CamMethod::saliency:
@@ -342,7 +273,7 @@ Explanation Explainer::explain(const Dataset& data, const std::vector<int64_t>& 
             for (int64_t p = 0; p < S * S; ++p)
               raw[k * S * S + p] =
                   std::max(raw[k * S * S + p], std::abs(grad_sum[(k * 3 + c) * S * S + p]));
-        cam_scale(raw.data(), count, S, S, S, S, out);
+        scale_host_maps(s.backend, *s.arena, raw, count, S, S, S, out);
         break;
       }
       case CamMethod::occlusion: {
@@ -383,7 +314,7 @@ Explanation Explainer::explain(const Dataset& data, const std::vector<int64_t>& 
         }
         for (size_t i = 0; i < drop.size(); ++i)
           drop[i] = covered[i] > 0 ? std::max(drop[i] / covered[i], 0.0f) : 0.0f;
-        cam_scale(drop.data(), count, S, S, S, S, out);
+        scale_host_maps(s.backend, *s.arena, drop, count, S, S, S, out);
         break;
       }
     }
