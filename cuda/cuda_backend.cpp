@@ -9,6 +9,7 @@
 #include <cuda_runtime.h>
 #include <cudnn.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -513,6 +514,7 @@ class CudaBackend final : public KernelBackend {
             (options_.allow_tf32 || results[i].mathType == CUDNN_FMA_MATH)) {
           plan.algo = static_cast<int>(results[i].algo);
           plan.math = results[i].mathType;
+          plan.workspace = results[i].memory;
           found = true;
         }
     };
@@ -536,7 +538,11 @@ class CudaBackend final : public KernelBackend {
              options_.allow_tf32 ? "" : " in FMA math (TF32 off)", " fits the workspace limit of ",
              options_.workspace_limit_bytes, " bytes");
     SC_CUDNN_CHECK(cudnnSetConvolutionMathType(conv_desc_, plan.math));
-    plan.workspace = conv_workspace_bytes(pass, plan.algo);
+    plan.workspace = std::max(plan.workspace, conv_workspace_bytes(pass, plan.algo));
+    SC_CHECK(plan.workspace <= options_.workspace_limit_bytes, "conv2d: cuDNN's algorithm ",
+             plan.algo, " for x ", x.str(), ", w ", w.str(), " asks for ", plan.workspace,
+             " bytes of workspace under its math type, over the limit of ",
+             options_.workspace_limit_bytes);
     return plan;
   }
 

@@ -57,17 +57,26 @@ class CudaParity : public ::testing::Test {
     gpu->copy(t, Tensor(out.data(), t.shape(), DType::f32, Device::cpu()));
     return out;
   }
-  void expect_close(const char* what, const std::vector<float>& ref, const Tensor& got,
-                    double tol) {
+  // |gpu - cpu| <= tol * max(1, |cpu|), plus, for TF32 products, kTf32Unit times the element's
+  // sum of |a| |b| over its products (the same op on the inputs' absolute values).
+  void expect_close(const char* what, const std::vector<float>& ref, const Tensor& got, double tol,
+                    const std::vector<float>* magnitude = nullptr) {
     const std::vector<float> g = download(got);
     ASSERT_EQ(g.size(), ref.size()) << what;
     int reported = 0;
     for (size_t i = 0; i < ref.size(); ++i) {
-      const double scale = std::max(1.0, std::abs(double(ref[i])));
-      if (!(std::abs(double(g[i]) - ref[i]) <= tol * scale) && reported++ < 5)
-        ADD_FAILURE() << what << "[" << i << "]: gpu " << g[i] << " cpu " << ref[i];
+      const double allowed = tol * std::max(1.0, std::abs(double(ref[i]))) +
+                             (magnitude ? kTf32Unit * (*magnitude)[i] : 0.0);
+      if (!(std::abs(double(g[i]) - ref[i]) <= allowed) && reported++ < 5)
+        ADD_FAILURE() << what << "[" << i << "]: gpu " << g[i] << " cpu " << ref[i] << " (allowed "
+                      << allowed << ")";
     }
   }
+
+  // TF32 keeps 10 of float32's 23 mantissa bits, so each operand of a product may be off by
+  // 2^-10 of itself (truncated) and the product by 2^-9; twice that for the transforms of
+  // Winograd and FFT algorithms.
+  static constexpr double kTf32Unit = 1.0 / 256;
 };
 
 F random(const Shape& s, uint64_t seed, double gap = 0) {
@@ -76,9 +85,12 @@ F random(const Shape& s, uint64_t seed, double gap = 0) {
   return b;
 }
 
-// TF32 rounds each input to 10 mantissa bits (relative error 2^-11), so a sum of k products of
-// values in [-1, 1] may move by about k * 2^-11 * |term|: 1e-2 covers the shapes here.
-constexpr double kTf32Tolerance = 1e-2;
+F absolute(const F& b) {
+  F a(b.shape());
+  for (size_t i = 0; i < b.size(); ++i)
+    a[i] = std::abs(b[i]);
+  return a;
+}
 
 TEST_F(CudaParity, Conv2dAllPassesIeeeAndTf32) {
   struct Case {
@@ -97,17 +109,22 @@ TEST_F(CudaParity, Conv2dAllPassesIeeeAndTf32) {
     cpu->conv2d_forward(c.p, x.t(), w.t(), y.t());
     cpu->conv2d_backward_data(c.p, dy.t(), w.t(), dx.t());
     cpu->conv2d_backward_filter(c.p, x.t(), dy.t(), dw.t());
+    F ax = absolute(x), aw = absolute(w), ady = absolute(dy), my(ys), mdx(c.x), mdw(c.w);
+    cpu->conv2d_forward(c.p, ax.t(), aw.t(), my.t());
+    cpu->conv2d_backward_data(c.p, ady.t(), aw.t(), mdx.t());
+    cpu->conv2d_backward_filter(c.p, ax.t(), ady.t(), mdw.t());
     const Tensor gx = upload(x.t()), gw = upload(w.t()), gdy = upload(dy.t());
-    for (auto [g, tol] : {std::pair{gpu.get(), 1e-4}, std::pair{gpu_tf32.get(), kTf32Tolerance}}) {
-      SCOPED_TRACE(g == gpu.get() ? "IEEE" : "TF32");
+    for (Backend* g : {gpu.get(), gpu_tf32.get()}) {
+      const bool tf32 = g == gpu_tf32.get();
+      SCOPED_TRACE(tf32 ? "TF32" : "IEEE");
       const Tensor gy = poisoned(ys), gdx = poisoned(c.x), gdw = poisoned(c.w);
       g->conv2d_forward(c.p, gx, gw, gy);
       g->conv2d_backward_data(c.p, gdy, gw, gdx);
       g->conv2d_backward_filter(c.p, gx, gdy, gdw);
       g->synchronize();
-      expect_close("conv y", y.values(), gy, tol);
-      expect_close("conv dx", dx.values(), gdx, tol);
-      expect_close("conv dw", dw.values(), gdw, tol);
+      expect_close("conv y", y.values(), gy, 1e-4, tf32 ? &my.values() : nullptr);
+      expect_close("conv dx", dx.values(), gdx, 1e-4, tf32 ? &mdx.values() : nullptr);
+      expect_close("conv dw", dw.values(), gdw, 1e-4, tf32 ? &mdw.values() : nullptr);
     }
   }
 }
@@ -238,17 +255,22 @@ TEST_F(CudaParity, LinearIeeeAndTf32) {
       db(Shape{out});
     cpu->linear_forward(x.t(), w.t(), b.t(), y.t());
     cpu->linear_backward(x.t(), w.t(), dy.t(), dx.t(), dw.t(), db.t());
+    F ax = absolute(x), aw = absolute(w), ab = absolute(b), ady = absolute(dy), my(y.shape()),
+      mdx(x.shape()), mdw(w.shape()), mdb(b.shape());
+    cpu->linear_forward(ax.t(), aw.t(), ab.t(), my.t());
+    cpu->linear_backward(ax.t(), aw.t(), ady.t(), mdx.t(), mdw.t(), mdb.t());
     const Tensor gx = upload(x.t()), gw = upload(w.t()), gb = upload(b.t()), gdy = upload(dy.t());
-    for (auto [g, tol] : {std::pair{gpu.get(), 1e-4}, std::pair{gpu_tf32.get(), kTf32Tolerance}}) {
-      SCOPED_TRACE(g == gpu.get() ? "IEEE" : "TF32");
-      const Tensor gy = poisoned(y.shape()), gdx = poisoned(x.shape()),
-                   gdw = poisoned(w.shape()), gdb = poisoned(b.shape());
+    for (Backend* g : {gpu.get(), gpu_tf32.get()}) {
+      const bool tf32 = g == gpu_tf32.get();
+      SCOPED_TRACE(tf32 ? "TF32" : "IEEE");
+      const Tensor gy = poisoned(y.shape()), gdx = poisoned(x.shape()), gdw = poisoned(w.shape()),
+                   gdb = poisoned(b.shape());
       g->linear_forward(gx, gw, gb, gy);
       g->linear_backward(gx, gw, gdy, gdx, gdw, gdb);
       g->synchronize();
-      expect_close("linear y", y.values(), gy, tol);
-      expect_close("linear dx", dx.values(), gdx, tol);
-      expect_close("linear dw", dw.values(), gdw, tol);
+      expect_close("linear y", y.values(), gy, 1e-4, tf32 ? &my.values() : nullptr);
+      expect_close("linear dx", dx.values(), gdx, 1e-4, tf32 ? &mdx.values() : nullptr);
+      expect_close("linear dw", dw.values(), gdw, 1e-4, tf32 ? &mdw.values() : nullptr);
       expect_close("linear db", db.values(), gdb, 1e-5);
     }
   }

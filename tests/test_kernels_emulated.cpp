@@ -9,10 +9,10 @@
 
 #include <cmath>
 #include <numeric>
-#include <regex>
 
 #include "broken_kernels.hpp"
 #include "emulated_backend.hpp"
+#include "emulator.hpp"
 #include "kernel_cases.hpp"
 #include "model_step.hpp"
 #include "test_util.hpp"
@@ -37,14 +37,21 @@ std::vector<Case> table() {
 
 class EmulatedKernelCase : public ::testing::TestWithParam<Case> {};
 
+// Each case twice: threads resumed in increasing order, then in decreasing order, so a missing
+// barrier shows whichever side of it runs ahead.
 TEST_P(EmulatedKernelCase, MatchesTheCpuBackend) {
   auto emulated = make_emulated_kernel_backend();
   auto cpu = make_cpu_backend(1);
-  try {
-    bench::validate(*emulated, *cpu, GetParam());
-  } catch (const Error& e) {
-    FAIL() << e.what();
+  for (emu::Schedule order : {emu::Schedule::increasing, emu::Schedule::decreasing}) {
+    emu::set_schedule(order);
+    try {
+      bench::validate(*emulated, *cpu, GetParam());
+    } catch (const Error& e) {
+      ADD_FAILURE() << (order == emu::Schedule::increasing ? "increasing" : "decreasing")
+                    << " order: " << e.what();
+    }
   }
+  emu::set_schedule(emu::Schedule::increasing);
 }
 
 INSTANTIATE_TEST_SUITE_P(Table, EmulatedKernelCase, ::testing::ValuesIn(table()),
@@ -65,8 +72,8 @@ TEST(EmulatedKernels, OutOfRangeLabelMakesTheLossNaN) {
 
 // Five SGD steps of a small ResNet: every custom kernel of a training step in one run.
 TEST(EmulatedKernels, ResNetStepsMatchTheCpuBackend) {
-  test::ModelRig cpu(test::tiny_spec(), 7), emulated(test::tiny_spec(), 7, DType::f32,
-                                                     make_emulated_kernel_backend());
+  test::ModelRig cpu(test::tiny_spec(), 7),
+      emulated(test::tiny_spec(), 7, DType::f32, make_emulated_kernel_backend());
   test::F images(Shape{4, 3, 15, 15});
   test::fill_random(images, 8);
   test::Buffer<int32_t> labels(Shape{4}, {0, 1, 2, 3});
@@ -115,6 +122,21 @@ TEST(EmulatedKernels, AMissingSyncthreadsIsCaught) {
   EXPECT_NE(mean, 499.5f) << "the layer did not expose the missing barrier";
 }
 
+TEST(EmulatedKernels, ABroadcastWithoutABarrierIsCaught) {
+  const float one = 1, five = 5;
+  std::vector<float> out(256);
+  broken::broadcast(&one, out.data(), false);
+  EXPECT_EQ(out[255], 2.0f);
+  emu::set_schedule(emu::Schedule::decreasing);
+  broken::broadcast(&five, out.data(), false);
+  EXPECT_EQ(out[255], 10.0f) << "the faithful copy passes in either order";
+  broken::broadcast(&one, out.data(), true);
+  emu::set_schedule(emu::Schedule::increasing);
+  // Threads 255..1 ran before thread 0 wrote: they read the value the last launch left.
+  EXPECT_EQ(out[0], 2.0f);
+  EXPECT_EQ(out[255], 10.0f) << "the layer did not expose the missing barrier";
+}
+
 TEST(EmulatedKernels, AnOffByOneBoundIsCaught) {
   auto be = make_emulated_kernel_backend();
   auto pool = be->make_pool("broken", 1 << 16, false);
@@ -135,9 +157,8 @@ TEST(EmulatedKernels, AnOffByOneBoundIsCaught) {
 
 TEST(EmulatedKernels, AWrongShuffleMaskIsCaught) {
   std::vector<float> x(5 * 37, 1.0f), y(5);
-  test::expect_error(
-      [&] { broken::avg_pool_forward(x.data(), y.data(), 5, 37, true); },
-      {"lane 0 of warp 0 reads lane 16", "mask 0x0000ffff leaves out"});
+  test::expect_error([&] { broken::avg_pool_forward(x.data(), y.data(), 5, 37, true); },
+                     {"lane 0 of warp 0 reads lane 16", "mask 0x0000ffff leaves out"});
 }
 
 }  // namespace

@@ -8,9 +8,10 @@
 #    folders), exports LD_LIBRARY_PATH and runs ldd on every binary it will start: a library or
 #    glibc version that does not resolve stops it within seconds with one line naming both.
 # 2. Runs, most important first, each step under `timeout`: the probe, the CUDA parity tests
-#    (CUDA_LAUNCH_BLOCKING=1), the emulated kernel tests where built, training configs/demo.yaml
-#    (90% validation accuracy or better), the benchmark suite, the CPU tests, compute-sanitizer
-#    memcheck over the parity tests where the tool exists, and bench/compare.py where PyTorch is.
+#    (CUDA_LAUNCH_BLOCKING=1), training configs/demo.yaml (90% validation accuracy or better),
+#    the benchmark suite, compute-sanitizer memcheck over our kernels' parity cases where the
+#    tool exists, bench/compare.py where PyTorch is, then the CPU-only suites CI also runs (the
+#    emulated kernel tests, the CPU tests) with whatever time is left.
 # OUT_DIR gets environment.txt (machine, GPU, driver, what each library resolved to), one log
 # (and JSON) per step, and summary.md, which is finished even when the script is interrupted.
 #
@@ -227,8 +228,6 @@ fi
 built probe "$probe_bin" && step probe 10 60 probe_verdict 'device 0|SGD kernel|no CUDA' "$probe_bin"
 built cuda-tests "$cuda_bin" && step cuda-tests 20 180 gtest_verdict 'PASSED|FAILED|SKIPPED' \
   env CUDA_LAUNCH_BLOCKING=1 "$cuda_bin" "${gtest_flags[@]}" --gtest_output="xml:$out/cuda-tests.xml"
-built emu-tests "$emu_bin" && step emu-tests 20 120 gtest_verdict 'PASSED|FAILED' "$emu_bin" \
-  "${gtest_flags[@]}" --gtest_output="xml:$out/emu-tests.xml"
 step smoke-train 30 240 exit_code 'best|accuracy|error' "$cli_bin" train "$root/configs/demo.yaml" \
   --overwrite --set runtime.device="$device" --set output.dir="$out/demo-run" "${demo_sizes[@]}"
 # The demo reaches 99.9% on the CPU backend (93% at the quick sizes); the GPU must reach 90%.
@@ -247,7 +246,6 @@ step bench-explain 20 240 exit_code 'occlusion' "$bench" explain --device "$devi
   "${explain_sizes[@]}" --json "$out/explain.json"
 step bench-explain-256 15 120 exit_code 'saliency' "$bench" explain --device "$device" \
   "${explain_large[@]}" --json "$out/explain-256.json"
-step cpu-tests 30 240 gtest_verdict 'PASSED|FAILED' "$cpu_bin" "${gtest_flags[@]}"
 # memcheck makes kernels 10-100x slower: late, so that it only uses time the rest left over.
 find_sanitizer() {  # on PATH, in a toolkit, or beside pip's nvidia/*/lib (cuda_sanitizer_api)
   local f
@@ -263,10 +261,16 @@ if ((dry)); then
 elif [ -z "$sanitizer" ]; then
   row memcheck "skipped (no compute-sanitizer)" 0 "not on PATH, in /usr/local/cuda*/bin or a wheel"
 else
-  # The parity tests at the emulated tests' sizes (SCENECAM_PARITY_SMALL), so they fit.
-  step memcheck 60 180 gtest_verdict 'ERROR SUMMARY|PASSED|FAILED' env SCENECAM_PARITY_SMALL=1 \
-    "$sanitizer" --tool memcheck --error-exitcode 1 "$cuda_bin" "${gtest_flags[@]}"
+  # Our kernels (the table of parity cases) at the emulated tests' sizes, so that they fit.
+  step memcheck 30 120 gtest_verdict 'ERROR SUMMARY|PASSED|FAILED' env SCENECAM_PARITY_SMALL=1 \
+    "$sanitizer" --tool memcheck --error-exitcode 1 "$cuda_bin" "${gtest_flags[@]}" \
+    --gtest_filter='Table/CudaKernelCase.*'
 fi
 step compare-torch 30 300 compare_verdict 'geometric mean|not installed' python3 \
   "$root/bench/compare.py" --device "$device" --bench "$bench" --out "$out/compare" "${compare_sizes[@]}"
+# CPU-only suites, which CI runs on every commit: last, with whatever time is left.
+built emu-tests "$emu_bin" && step emu-tests 20 120 gtest_verdict 'PASSED|FAILED' "$emu_bin" \
+  "${gtest_flags[@]}" --gtest_output="xml:$out/emu-tests.xml"
+step cpu-tests 30 240 gtest_verdict 'PASSED|FAILED' "$cpu_bin" "${gtest_flags[@]}"
+
 exit "$(code)"

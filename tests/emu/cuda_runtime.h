@@ -2,11 +2,13 @@
 // custom kernels' real source (cuda/*.cu) compiles as host C++ and runs on the CPU.
 //
 // A launch runs its blocks one after another. Each block's threads are fibers on one OS thread,
-// run in increasing thread order, each until it finishes or waits: at __syncthreads() (released
-// when every live thread of the block has arrived) or at a warp shuffle (released when every
-// lane its mask names has arrived; a lane outside the mask, a lane that exited, or lanes that
-// disagree on the mask are errors). Running thread 0 ahead of the rest is what exposes a missing
-// barrier: it reads shared memory its neighbours have not written yet. `__shared__` variables
+// run in increasing (or, set_schedule, decreasing) thread order, each until it finishes or waits:
+// at __syncthreads() (released when every live thread of the block has arrived at the same one)
+// or at a warp shuffle (released when every lane its mask names has arrived; a lane outside the
+// mask, a lane that exited, or lanes that disagree on the mask are errors). Running one end of
+// the block ahead of the rest is what exposes a missing barrier: in increasing order thread 0
+// reads shared memory its neighbours have not written yet (a reduction tree); in decreasing order
+// the others read what thread 0 has not written yet (a broadcast). Tests run both. `__shared__` variables
 // are function-local statics, shared by a block's fibers (and holding the previous block's values
 // when a block starts, as real shared memory holds garbage); built-in indices are per fiber. Kernels must not rely on more than this model gives: no atomics, no
 // cooperative groups, no dynamic shared memory. Errors (deadlock, a bad mask, a thrown
@@ -19,6 +21,8 @@
 #include <cfloat>
 #include <cstring>
 #include <functional>
+
+#include "emulator.hpp"
 
 #if !defined(SCENECAM_CUDA_EMULATION)
 #error "tests/emu/cuda_runtime.h is the emulated CUDA runtime; build with SCENECAM_CUDA_EMULATION"
@@ -62,31 +66,26 @@ namespace scenecam::emu {
 // scenecam::Error when a thread throws, deadlocks or breaks a shuffle's rules.
 void launch(dim3 grid, dim3 block, const std::function<void()>& thread_body);
 
-// Waits for every live thread of the block (the body of __syncthreads()).
-void sync_block();
+// Waits for every live thread of the block at the same barrier (the body of __syncthreads();
+// file and line name the barrier).
+void sync_block(const char* file, int line);
 
 enum class ShuffleKind { index, down, up, xor_lanes };
 // One lane's part of a warp shuffle of a value of up to 8 bytes; returns the bytes it receives.
 uint64_t shuffle(ShuffleKind kind, unsigned mask, uint64_t bits, int arg, int width);
 
-// Called after every launch (the emulated backend checks its pools' guard bytes there); empty
-// to remove.
-void set_after_launch(std::function<void()> hook);
 
-// Launches and threads run since the process started (for tests of the layer itself).
-struct LaunchStats {
-  int64_t launches = 0;
-  int64_t threads = 0;
-};
-LaunchStats launch_stats();
 
 }  // namespace scenecam::emu
 
-inline void __syncthreads() {
-  asm volatile("" ::: "memory");  // shared memory is memory the other fibers change
-  ::scenecam::emu::sync_block();
-  asm volatile("" ::: "memory");
-}
+// A macro, so that each barrier is named by its place in the source whatever the inlining; the
+// clobbers make the compiler reload shared memory, which the other fibers change.
+#define __syncthreads()                                \
+  do {                                                 \
+    asm volatile("" ::: "memory");                     \
+    ::scenecam::emu::sync_block(__FILE__, __LINE__);   \
+    asm volatile("" ::: "memory");                     \
+  } while (0)
 
 namespace scenecam::emu {
 template <typename T>

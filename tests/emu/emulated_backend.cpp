@@ -33,13 +33,13 @@ class EmulatedKernelBackend final : public KernelBackend {
  public:
   EmulatedKernelBackend() : KernelBackend(Device::cpu()), cpu_(make_cpu_backend(1)) {
     workspace_ = make_pool("emulated workspace", 0, true);
-    emu::set_after_launch([this] {
-      for (const Pool* p : *pools_)
+    hook_ = emu::add_after_launch([pools = pools_] {
+      for (const Pool* p : *pools)
         p->check_guards();
     });
   }
   ~EmulatedKernelBackend() override {
-    emu::set_after_launch(nullptr);
+    emu::remove_after_launch(hook_);
     workspace_.reset();
   }
 
@@ -48,8 +48,8 @@ class EmulatedKernelBackend final : public KernelBackend {
   std::unique_ptr<Pool> make_pool(std::string name, size_t capacity, bool growable) override {
     auto allocator = std::make_unique<TrackedAllocator>(pools_);
     TrackedAllocator* tracked = allocator.get();
-    // A fixed pool's capacity grows by one guard per tensor it may hold; growable pools grow.
-    const size_t guards = growable ? 0 : Pool::kGuardBytes + kPoolAlignment;
+    // A fixed pool gets room for the guards of up to 64 tensors; growable pools grow.
+    const size_t guards = growable ? 0 : 64 * (Pool::kGuardBytes + kPoolAlignment);
     auto pool = std::make_unique<Pool>(std::move(name), std::move(allocator),
                                        capacity == 0 ? 0 : capacity + guards, growable);
     pool->enable_guards();
@@ -107,6 +107,7 @@ class EmulatedKernelBackend final : public KernelBackend {
 
  private:
   std::shared_ptr<std::set<const Pool*>> pools_ = std::make_shared<std::set<const Pool*>>();
+  int hook_ = -1;
   std::unique_ptr<Backend> cpu_;
 };
 

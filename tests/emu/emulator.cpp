@@ -3,7 +3,9 @@
 // __syncthreads() and warp shuffles. See the header for the model and its limits.
 #include <ucontext.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <exception>
 #include <memory>
 #include <string>
@@ -40,7 +42,8 @@ struct Fiber {
   State state = State::done;
   uint3 index;
   int linear = 0;
-  const void* barrier_site = nullptr;  // which __syncthreads() it waits at
+  const char* barrier_file = nullptr;  // which __syncthreads() it waits at
+  int barrier_line = 0;
   ShuffleKind kind = ShuffleKind::index;
   unsigned mask = 0;
   uint64_t bits = 0, result = 0;
@@ -60,7 +63,9 @@ struct Scheduler {
   void* main_fake_stack = nullptr;
   cudaError_t last_error = cudaSuccess;
   LaunchStats stats;
-  std::function<void()> after_launch;
+  Schedule schedule = Schedule::increasing;
+  std::vector<std::pair<int, std::function<void()>>> after_launch;
+  int next_hook = 0;
 };
 
 thread_local Scheduler t_sched;
@@ -141,9 +146,9 @@ int source_lane(const Fiber& f, int lane) {
       return offset + f.arg < width ? lane + f.arg : -1;
     case ShuffleKind::up:
       return offset >= f.arg ? lane - f.arg : -1;
-    case ShuffleKind::xor_lanes: {
-      const int target = lane ^ f.arg;
-      return target / width == lane / width ? target : -1;
+    case ShuffleKind::xor_lanes: {  // PTX: a partner past the segment's end keeps its own
+      const int target = lane ^ (f.arg & (warpSize - 1));
+      return target < base + width ? target : -1;
     }
   }
   return -1;
@@ -162,8 +167,8 @@ void release_shuffle(int warp, int lanes, Fiber* w, int first) {
     launch_error(who + ": shuffle width " + std::to_string(lead.width) + " is not a power of two");
   for (int lane = 0; lane < warpSize; ++lane) {
     if (!(mask >> lane & 1u)) continue;
-    const std::string named = "mask " + hex(mask) + " of " + who + " names lane " +
-                              std::to_string(lane);
+    const std::string named =
+        "mask " + hex(mask) + " of " + who + " names lane " + std::to_string(lane);
     if (lane >= lanes) launch_error(named + ", which this block does not have");
     const Fiber& f = w[lane];
     if (f.state == State::done) launch_error(named + ", which has exited");
@@ -205,17 +210,18 @@ bool release_shuffles(int threads) {
 void release_barrier(int threads) {
   Scheduler& s = t_sched;
   int waiting = 0, live = 0;
-  const void* site = nullptr;
+  const Fiber* first = nullptr;
   for (int t = 0; t < threads; ++t) {
     const Fiber& f = s.fibers[t];
     if (f.state == State::done) continue;
     ++live;
     if (f.state != State::at_barrier) continue;
-    if (waiting++ == 0) site = f.barrier_site;
-    if (f.barrier_site != site)
-      launch_error("thread " + std::to_string(t) +
-                   " waits at a different __syncthreads() than thread 0 of the waiting group "
-                   "(a barrier in divergent code)");
+    if (waiting++ == 0) first = &f;
+    if (f.barrier_line != first->barrier_line || std::strcmp(f.barrier_file, first->barrier_file))
+      launch_error("thread " + std::to_string(t) + " waits at the __syncthreads() of " +
+                   f.barrier_file + ":" + std::to_string(f.barrier_line) + ", thread " +
+                   std::to_string(first->linear) + " at " + first->barrier_file + ":" +
+                   std::to_string(first->barrier_line) + " (a barrier in divergent code)");
   }
   if (waiting != live)
     launch_error("deadlock: " + std::to_string(waiting) + " of " + std::to_string(live) +
@@ -245,8 +251,10 @@ void start_fibers(int threads, dim3 block) {
 void run_block(int threads, dim3 block) {
   Scheduler& s = t_sched;
   start_fibers(threads, block);
+  const bool decreasing = s.schedule == Schedule::decreasing;
   for (;;) {
-    for (int t = 0; t < threads; ++t) {
+    for (int i = 0; i < threads; ++i) {
+      const int t = decreasing ? threads - 1 - i : i;
       if (s.fibers[t].state != State::ready) continue;
       resume(s.fibers[t]);
       if (s.error) {
@@ -290,18 +298,33 @@ void launch(dim3 grid, dim3 block, const std::function<void()>& thread_body) {
         run_block(int(threads), block);
       }
   s.body = nullptr;
-  if (s.after_launch) s.after_launch();
+  for (const auto& [token, hook] : s.after_launch)
+    hook();
 }
 
-void set_after_launch(std::function<void()> hook) {
-  t_sched.after_launch = std::move(hook);
+int add_after_launch(std::function<void()> hook) {
+  Scheduler& s = t_sched;
+  s.after_launch.emplace_back(s.next_hook, std::move(hook));
+  return s.next_hook++;
 }
 
-void sync_block() {
+void remove_after_launch(int token) {
+  auto& hooks = t_sched.after_launch;
+  hooks.erase(std::remove_if(hooks.begin(), hooks.end(),
+                             [token](const auto& h) { return h.first == token; }),
+              hooks.end());
+}
+
+void set_schedule(Schedule schedule) {
+  t_sched.schedule = schedule;
+}
+
+void sync_block(const char* file, int line) {
   Scheduler& s = t_sched;
   SC_CHECK(s.current != nullptr, "__syncthreads() outside an emulated kernel");
   Fiber& f = *s.current;
-  f.barrier_site = __builtin_return_address(0);
+  f.barrier_file = file;
+  f.barrier_line = line;
   f.state = State::at_barrier;
   yield_to_scheduler(f, false);
 }
