@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "scenecam/backend.hpp"
-#include "scenecam/cuda_backend.hpp"
+#include "library_peers.hpp"
 
 namespace scenecam::bench {
 

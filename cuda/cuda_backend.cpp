@@ -17,6 +17,8 @@
 #include <tuple>
 
 #include "check.hpp"
+#include "handles.hpp"
+#include "internal.hpp"
 #include "kernel_backend.hpp"
 #include "kernels.hpp"
 #include "scenecam/cuda_backend.hpp"
@@ -80,45 +82,29 @@ using ConvKey = std::tuple<int, std::array<int64_t, 8>, std::array<int, 7>>;
 
 class CudaBackend final : public KernelBackend {
  public:
-  explicit CudaBackend(const CudaOptions& o) : KernelBackend(Device::cuda(o.device)), options_(o) {
-    SC_CUDA_CHECK(cudaSetDevice(o.device));
-    SC_CUDA_CHECK(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
-    SC_CUDNN_CHECK(cudnnCreate(&dnn_));
+  explicit CudaBackend(const CudaOptions& o)
+      : KernelBackend(Device::cuda(o.device)), options_(o), stream_owner_(set_device(o.device)) {
+    stream_ = stream_owner_;
     SC_CUDNN_CHECK(cudnnSetStream(dnn_, stream_));
-    SC_CUBLAS_CHECK(cublasCreate(&blas_));
     SC_CUBLAS_CHECK(cublasSetStream(blas_, stream_));
     SC_CUBLAS_CHECK(
         cublasSetMathMode(blas_, o.allow_tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_PEDANTIC_MATH));
-    for (cudnnTensorDescriptor_t* d : {&a_desc_, &b_desc_, &c_desc_})
-      SC_CUDNN_CHECK(cudnnCreateTensorDescriptor(d));
-    SC_CUDNN_CHECK(cudnnCreateFilterDescriptor(&w_desc_));
-    SC_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&conv_desc_));
-    SC_CUDNN_CHECK(cudnnCreatePoolingDescriptor(&pool_desc_));
     workspace_ = make_pool("cuda workspace", 0, /*growable=*/true);
   }
 
   ~CudaBackend() override {
     cudaStreamSynchronize(stream_);
-    workspace_.reset();
-    cudnnDestroyPoolingDescriptor(pool_desc_);
-    cudnnDestroyConvolutionDescriptor(conv_desc_);
-    cudnnDestroyFilterDescriptor(w_desc_);
-    for (cudnnTensorDescriptor_t d : {a_desc_, b_desc_, c_desc_})
-      cudnnDestroyTensorDescriptor(d);
-    if (relu_desc_) cudnnDestroyActivationDescriptor(relu_desc_);
-    if (timer_start_) cudaEventDestroy(timer_start_);
-    if (timer_stop_) cudaEventDestroy(timer_stop_);
-    cublasDestroy(blas_);
-    cudnnDestroy(dnn_);
-    cudaStreamDestroy(stream_);
+    workspace_.reset();  // before the stream and handles the members' destructors release
   }
+
+  cuda::DeviceHandles handles() const { return {dnn_, blas_, stream_, device()}; }
 
   void synchronize() override { SC_CUDA_CHECK(cudaStreamSynchronize(stream_)); }
 
   double time_seconds(const std::function<void()>& fn) override {
     if (!timer_start_) {
-      SC_CUDA_CHECK(cudaEventCreate(&timer_start_));
-      SC_CUDA_CHECK(cudaEventCreate(&timer_stop_));
+      timer_start_ = cuda::make_event();
+      timer_stop_ = cuda::make_event();
     }
     SC_CUDA_CHECK(cudaEventRecord(timer_start_, stream_));
     fn();
@@ -133,23 +119,7 @@ class CudaBackend final : public KernelBackend {
                              int pass) override {
     set_conv(p, x, w, conv2d_output_shape(p, x, w));
     const ConvPlan plan = conv_plan(pass, p, x, w);
-    static const char* const kForward[] = {
-        "IMPLICIT_GEMM", "IMPLICIT_PRECOMP_GEMM", "GEMM", "DIRECT", "FFT", "FFT_TILING",
-        "WINOGRAD",      "WINOGRAD_NONFUSED"};
-    static const char* const kData[] = {"ALGO_0",     "ALGO_1",   "FFT",
-                                        "FFT_TILING", "WINOGRAD", "WINOGRAD_NONFUSED"};
-    static const char* const kFilter[] = {
-        "ALGO_0", "ALGO_1", "FFT", "ALGO_3", "WINOGRAD", "WINOGRAD_NONFUSED", "FFT_TILING"};
-    const char* const* names = pass == 0 ? kForward : pass == 1 ? kData : kFilter;
-    const int count = pass == 0 ? 8 : pass == 1 ? 6 : 7;
-    std::string name = plan.algo >= 0 && plan.algo < count ? names[plan.algo]
-                                                           : "algo " + std::to_string(plan.algo);
-    const char* math = plan.math == CUDNN_FMA_MATH       ? "fma"
-                       : plan.math == CUDNN_DEFAULT_MATH ? "default"
-                                                         : "tensor-op";
-    char ws[64];
-    std::snprintf(ws, sizeof ws, " (%s math, ws %.1f MiB)", math, plan.workspace / 1048576.0);
-    return name + ws;
+    return cuda::conv_algorithm_text(pass, plan.algo, plan.math, plan.workspace);
   }
 
   std::string name() const override { return "cuda"; }
@@ -323,8 +293,7 @@ class CudaBackend final : public KernelBackend {
                                         dy.raw(), a_desc_, x.raw(), &zero, a_desc_, dx.raw()));
   }
 
-  // ---- dense layer (cuBLAS is column-major: a row-major [r, c] matrix is its [c, r] transpose)
-  // ----
+  // ---- dense layer: cuBLAS is column-major, so a row-major [r, c] matrix is its [c, r] transpose
 
   void linear_forward(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& y) override {
     const char* op = "linear_forward";
@@ -369,82 +338,6 @@ class CudaBackend final : public KernelBackend {
       check(op, "db", db, Shape{out});
       cuda::launch_sum_rows(cf32(dy), f32(db), N, out, stream_);
     }
-  }
-
- public:
-  // The library routines the kernel benchmark times beside our kernels (cuda_backend.hpp).
-  void run_peer(LibraryPeer peer, const Tensor& a, const Tensor& b, const Tensor& y) {
-    const char* op = library_peer_name(peer);
-    check(op, "a", a);
-    check(op, "y", y);
-    const float one = 1, zero = 0;
-    if (!relu_desc_) {
-      SC_CUDNN_CHECK(cudnnCreateActivationDescriptor(&relu_desc_));
-      SC_CUDNN_CHECK(
-          cudnnSetActivationDescriptor(relu_desc_, CUDNN_ACTIVATION_RELU, CUDNN_PROPAGATE_NAN, 0));
-    }
-    // Element-wise peers: a 4-D tensor keeps its NCHW shape, anything else is one flat row.
-    const Shape as = a.rank() == 4 ? a.shape() : Shape{1, 1, 1, a.numel()};
-    auto set_global_pool = [&](const Shape& x) {
-      SC_CUDNN_CHECK(
-          cudnnSetPooling2dDescriptor(pool_desc_, CUDNN_POOLING_AVERAGE_COUNT_INCLUDE_PADDING,
-                                      CUDNN_PROPAGATE_NAN, int(x[2]), int(x[3]), 0, 0, 1, 1));
-      set4d(a_desc_, x);
-      set4d(b_desc_, Shape{x[0], x[1], 1, 1});
-    };
-    switch (peer) {
-      case LibraryPeer::op_tensor_add_relu: {
-        check(op, "b", b, a.shape());
-        check(op, "y", y, a.shape());
-        cudnnOpTensorDescriptor_t add;
-        SC_CUDNN_CHECK(cudnnCreateOpTensorDescriptor(&add));
-        SC_CUDNN_CHECK(cudnnSetOpTensorDescriptor(add, CUDNN_OP_TENSOR_ADD, CUDNN_DATA_FLOAT,
-                                                  CUDNN_PROPAGATE_NAN));
-        set4d(a_desc_, as);
-        const cudnnStatus_t status = cudnnOpTensor(dnn_, add, &one, a_desc_, a.raw(), &one, a_desc_,
-                                                   b.raw(), &zero, a_desc_, y.raw());
-        cudnnDestroyOpTensorDescriptor(add);
-        SC_CUDNN_CHECK(status);
-        SC_CUDNN_CHECK(cudnnActivationForward(dnn_, relu_desc_, &one, a_desc_, y.raw(), &zero,
-                                              a_desc_, y.raw()));
-        return;
-      }
-      case LibraryPeer::add_tensor:
-        check(op, "y", y, a.shape());
-        set4d(a_desc_, as);
-        SC_CUDNN_CHECK(cudnnAddTensor(dnn_, &one, a_desc_, a.raw(), &one, a_desc_, y.raw()));
-        return;
-      case LibraryPeer::axpy:
-        check(op, "y", y, a.shape());
-        SC_CHECK(a.numel() <= INT32_MAX, op, ": more elements than cublasSaxpy takes");
-        SC_CUBLAS_CHECK(cublasSaxpy(blas_, int(a.numel()), &one, cf32(a), 1, f32(y), 1));
-        return;
-      case LibraryPeer::activation_backward:
-        check(op, "b", b, a.shape());
-        check(op, "y", y, a.shape());
-        set4d(a_desc_, as);
-        // For ReLU the input and the output agree on the sign, so the output stands in for x.
-        SC_CUDNN_CHECK(cudnnActivationBackward(dnn_, relu_desc_, &one, a_desc_, a.raw(), a_desc_,
-                                               b.raw(), a_desc_, a.raw(), &zero, a_desc_, y.raw()));
-        return;
-      case LibraryPeer::avg_pool_forward:
-        SC_CHECK(a.rank() == 4, op, ": a must be [N, C, H, W]");
-        check(op, "y", y, Shape{a.shape()[0], a.shape()[1]});
-        set_global_pool(a.shape());
-        SC_CUDNN_CHECK(
-            cudnnPoolingForward(dnn_, pool_desc_, &one, a_desc_, a.raw(), &zero, b_desc_, y.raw()));
-        return;
-      case LibraryPeer::avg_pool_backward:
-        SC_CHECK(y.rank() == 4, op, ": y must be [N, C, H, W]");
-        check(op, "a", a, Shape{y.shape()[0], y.shape()[1]});
-        check(op, "b", b, y.shape());
-        set_global_pool(y.shape());
-        // Average pooling's gradient reads neither the forward input nor output values.
-        SC_CUDNN_CHECK(cudnnPoolingBackward(dnn_, pool_desc_, &one, b_desc_, a.raw(), b_desc_,
-                                            a.raw(), a_desc_, b.raw(), &zero, a_desc_, y.raw()));
-        return;
-    }
-    fail(op, ": unknown library peer");
   }
 
  private:
@@ -564,43 +457,32 @@ class CudaBackend final : public KernelBackend {
     return bytes;
   }
 
+  // Selects the device before anything is made on it; returns the backend's stream.
+  static cuda::Stream set_device(int device) {
+    SC_CUDA_CHECK(cudaSetDevice(device));
+    return cuda::make_stream();
+  }
+
+  // Declared in the order they are made (and released in reverse): the stream first.
   CudaOptions options_;
-  cudnnHandle_t dnn_ = nullptr;
-  cublasHandle_t blas_ = nullptr;
-  cudnnTensorDescriptor_t a_desc_ = nullptr, b_desc_ = nullptr, c_desc_ = nullptr;
-  cudnnFilterDescriptor_t w_desc_ = nullptr;
-  cudnnConvolutionDescriptor_t conv_desc_ = nullptr;
-  cudnnPoolingDescriptor_t pool_desc_ = nullptr;
+  cuda::Stream stream_owner_;
+  cuda::DnnHandle dnn_ = cuda::make_dnn_handle();
+  cuda::BlasHandle blas_ = cuda::make_blas_handle();
+  cuda::TensorDesc a_desc_ = cuda::make_tensor_desc(), b_desc_ = cuda::make_tensor_desc(),
+                   c_desc_ = cuda::make_tensor_desc();
+  cuda::FilterDesc w_desc_ = cuda::make_filter_desc();
+  cuda::ConvDesc conv_desc_ = cuda::make_conv_desc();
+  cuda::PoolingDesc pool_desc_ = cuda::make_pooling_desc();
   std::map<ConvKey, ConvPlan> plans_;
-  cudaEvent_t timer_start_ = nullptr, timer_stop_ = nullptr;  // time_seconds(), made on first use
-  cudnnActivationDescriptor_t relu_desc_ = nullptr;           // run_peer(), made on first use
+  cuda::Event timer_start_, timer_stop_;  // time_seconds(), made on first use
 };
 
 }  // namespace
 
-const char* library_peer_name(LibraryPeer peer) {
-  switch (peer) {
-    case LibraryPeer::op_tensor_add_relu:
-      return "cudnnOpTensor+cudnnActivationForward";
-    case LibraryPeer::add_tensor:
-      return "cudnnAddTensor";
-    case LibraryPeer::axpy:
-      return "cublasSaxpy";
-    case LibraryPeer::activation_backward:
-      return "cudnnActivationBackward";
-    case LibraryPeer::avg_pool_forward:
-      return "cudnnPoolingForward (average)";
-    case LibraryPeer::avg_pool_backward:
-      return "cudnnPoolingBackward (average)";
-  }
-  return "unknown";
-}
-
-void run_library_peer(Backend& backend, LibraryPeer peer, const Tensor& a, const Tensor& b,
-                      const Tensor& y) {
+cuda::DeviceHandles cuda::device_handles(Backend& backend, const char* what) {
   auto* cuda = dynamic_cast<CudaBackend*>(&backend);
-  SC_CHECK(cuda, library_peer_name(peer), " needs the CUDA backend, not '", backend.name(), "'");
-  cuda->run_peer(peer, a, b, y);
+  SC_CHECK(cuda, what, " needs the CUDA backend, not '", backend.name(), "'");
+  return cuda->handles();
 }
 
 bool cuda_available(std::string* why) {

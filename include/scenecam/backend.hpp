@@ -8,9 +8,8 @@
 //     and written through;
 //   - outputs are overwritten, never accumulated into, unless the op's name ends in "_acc" or its
 //     comment says so (gradients of a shared input are summed by the caller with add_);
-//   - activations are [N, C, H, W] (logical shape; NCHW in memory for now), filters [O, I/g, kh,
-//   kw],
-//     dense weights [out, in] as torchvision stores them;
+//   - activations are [N, C, H, W] (logical shape; NCHW in memory for now), filters
+//     [O, I/g, kh, kw], dense weights [out, in] as torchvision stores them;
 //   - a tensor on the wrong device, of the wrong dtype or of the wrong shape is an Error that names
 //     the op, the argument, and both shapes;
 //   - scratch memory comes from the backend's own workspace pool (workspace_stats()), which sizes

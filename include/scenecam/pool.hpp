@@ -18,6 +18,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <initializer_list>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -155,5 +156,13 @@ class Pool {
 
 // A host pool: malloc-backed.
 std::unique_ptr<Pool> make_host_pool(std::string name, size_t capacity, bool growable);
+
+// The capacity a fixed pool needs to lease these tensors, in any order: each one's bytes rounded
+// up to the pool's alignment, with room for guard bytes (so a pool with guards fits them too).
+struct TensorSize {
+  Shape shape;
+  DType dtype;
+};
+size_t pool_capacity(std::initializer_list<TensorSize> tensors);
 
 }  // namespace scenecam

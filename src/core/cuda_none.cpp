@@ -1,4 +1,5 @@
 // The CUDA backend's door in a build without it (SCENECAM_WITH_CUDA=OFF or no nvcc).
+#include "library_peers.hpp"
 #include "scenecam/cuda_backend.hpp"
 
 namespace scenecam {

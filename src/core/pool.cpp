@@ -227,6 +227,14 @@ PoolStats Pool::stats() const {
   return s;
 }
 
+size_t pool_capacity(std::initializer_list<TensorSize> tensors) {
+  size_t total = 0;
+  for (const TensorSize& t : tensors)
+    total += align_up(size_t(std::max<int64_t>(t.shape.numel(), 1)) * dtype_size(t.dtype) +
+                      Pool::kGuardBytes);
+  return total;
+}
+
 std::unique_ptr<Pool> make_host_pool(std::string name, size_t capacity, bool growable) {
   return std::make_unique<Pool>(std::move(name), std::make_unique<HostAllocator>(), capacity,
                                 growable);

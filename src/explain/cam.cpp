@@ -133,7 +133,7 @@ Explainer::Explainer(const RunConfig& config, const SafetensorsFile* checkpoint,
   s_->layer = s_->model.layer_index(layer_name_);
   SC_CHECK(layer_name_ != "fc", "--layer fc has no spatial map; pick a convolutional layer");
   const int64_t B = config.train.batch_size, K = config.model.classes;
-  s_->scratch = backend.make_pool("explain", size_t(B * K) * 4 + 256, false);
+  s_->scratch = backend.make_pool("explain", pool_capacity({{{B, K}, DType::f32}}), false);
   s_->dlogits = s_->scratch->take(Shape{B, K}, DType::f32, "dlogits");
   for (const ParamEntry& e : s_->model.params().entries())
     if (e.name == "fc.weight") download(backend, e.value, &s_->fc_weights);

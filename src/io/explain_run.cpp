@@ -197,8 +197,11 @@ int64_t run_explain(const ExplainOptions& o, Backend& backend) {
       // The overlays are rendered on the backend (GPU kernels on a GPU); only PNG encoding is left.
       std::vector<uint8_t> overlays(n * S * S * 3);
       {
+        const TensorSize rgb{{n, S, S, 3}, DType::u8};
         auto pool = backend.make_pool(
-            "overlays", size_t(n) * S * S * 10 + 256 * 3 + size_t(n) * 4 + 8 * kPoolAlignment,
+            "overlays",
+            pool_capacity(
+                {{{n, S, S}, DType::f32}, rgb, rgb, {{256, 3}, DType::u8}, {{n}, DType::f32}}),
             false);
         const Tensor dmaps = pool->take(Shape{n, S, S}, DType::f32, "maps");
         const Tensor dimages = pool->take(Shape{n, S, S, 3}, DType::u8, "images");

@@ -1,4 +1,5 @@
-// ResNet of basic blocks, in torchvision's structure and parameter names.
+// ResNets of basic or bottleneck blocks (18, 34, 50 and narrower variants), in torchvision's
+// structure and parameter names.
 #include <string>
 
 #include "scenecam/config.hpp"

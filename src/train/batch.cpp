@@ -10,10 +10,12 @@ BatchInput::BatchInput(Backend& backend, int64_t B, int S, int64_t K, const Data
     norm_.mean[c] = data.mean[c];
     norm_.std[c] = data.std[c];
   }
-  const size_t staged =
-      size_t(B) * S * S * 3 + size_t(B) * (kTransformFields + 1 + K) * 4 + 5 * kPoolAlignment;
-  staging_ = backend.make_staging_pool("batch staging", staged);
-  device_ = backend.make_pool("batch", staged + size_t(B) * 3 * S * S * 4, false);
+  const TensorSize pixels{{B, S, S, 3}, DType::u8}, transforms{{B, kTransformFields}, DType::f32},
+      labels{{B}, DType::i32};
+  staging_ = backend.make_staging_pool(
+      "batch staging", pool_capacity({pixels, transforms, labels, {{B, K}, DType::f32}}));
+  device_ = backend.make_pool(
+      "batch", pool_capacity({pixels, transforms, labels, {{B, 3, S, S}, DType::f32}}), false);
   host_pixels_ = staging_->take(Shape{B, S, S, 3}, DType::u8, "batch pixels");
   host_transforms_ = staging_->take(Shape{B, kTransformFields}, DType::f32, "batch transforms");
   host_labels_ = staging_->take(Shape{B}, DType::i32, "batch labels");

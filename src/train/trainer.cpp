@@ -121,8 +121,10 @@ Run::Run(const RunConfig& config, const Dataset& data, const Split& split, Backe
   model_.materialize(backend_, cfg_.runtime.seed);
   const Tensor values = model_.params().values();
   const int slots = cfg_.train.optimizer.name == "adamw" ? 2 : 1;
-  state_pool_ =
-      backend_.make_pool("optimizer state", slots * values.nbytes() + 2 * kPoolAlignment, false);
+  const TensorSize state{values.shape(), DType::f32}, loss{{1}, DType::f32};
+  state_pool_ = backend_.make_pool(
+      "optimizer state",
+      slots == 2 ? pool_capacity({state, state, loss}) : pool_capacity({state, loss}), false);
   const char* state_names[2] = {"optimizer state 0", "optimizer state 1"};
   for (int i = 0; i < slots; ++i) {
     state_block_[i] =
