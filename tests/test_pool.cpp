@@ -1,15 +1,24 @@
-// Pools: alignment, stack release, reset, statistics, growth and the out-of-memory message.
+// Pools: alignment, stack release, reset, statistics, growth, the out-of-memory message and guard
+// bytes.
 #include "scenecam/pool.hpp"
 
 #include <cstdint>
+#include <cstring>
 
 #include "test_util.hpp"
 
 namespace scenecam {
 namespace {
 
+// A host pool without guard bytes (debug builds give make_host_pool's pools guards), so the byte
+// counts below hold in every build.
+std::unique_ptr<Pool> plain_pool(std::string name, size_t capacity, bool growable) {
+  return std::make_unique<Pool>(std::move(name), std::make_unique<HostAllocator>(), capacity,
+                                growable);
+}
+
 TEST(Pool, BlocksAreAlignedAndDisjoint) {
-  auto pool = make_host_pool("test", 1 << 16, false);
+  auto pool = plain_pool("test", 1 << 16, false);
   Block a = pool->allocate(1, "a");
   Block b = pool->allocate(300, "b");
   Block c = pool->allocate(7, "c");
@@ -23,7 +32,7 @@ TEST(Pool, BlocksAreAlignedAndDisjoint) {
 }
 
 TEST(Pool, ReleasingTheTopReusesItsBytes) {
-  auto pool = make_host_pool("test", 1 << 16, false);
+  auto pool = plain_pool("test", 1 << 16, false);
   Block a = pool->allocate(100, "a");
   void* first;
   {
@@ -36,7 +45,7 @@ TEST(Pool, ReleasingTheTopReusesItsBytes) {
 }
 
 TEST(Pool, ReleasingBelowTheTopWaitsForTheTop) {
-  auto pool = make_host_pool("test", 1 << 16, false);
+  auto pool = plain_pool("test", 1 << 16, false);
   Block a = pool->allocate(256, "a");
   Block b = pool->allocate(256, "b");
   void* base = a.data();
@@ -53,7 +62,7 @@ TEST(Pool, ReleasingBelowTheTopWaitsForTheTop) {
 }
 
 TEST(Pool, ResetForgetsEverythingAndOldHandlesAreInert) {
-  auto pool = make_host_pool("test", 4096, false);
+  auto pool = plain_pool("test", 4096, false);
   Block a = pool->allocate(1024, "a");
   void* base = a.data();
   Tensor t = pool->take(Shape{16}, DType::f32, "t");
@@ -72,7 +81,7 @@ TEST(Pool, ResetForgetsEverythingAndOldHandlesAreInert) {
 }
 
 TEST(Pool, PeakTracksTheHighestLiveBytes) {
-  auto pool = make_host_pool("test", 1 << 20, false);
+  auto pool = plain_pool("test", 1 << 20, false);
   {
     Block a = pool->allocate(4096, "a");
     Block b = pool->allocate(8192, "b");
@@ -86,7 +95,7 @@ TEST(Pool, PeakTracksTheHighestLiveBytes) {
 }
 
 TEST(Pool, ExhaustionNamesTensorRequestAndPoolSize) {
-  auto pool = make_host_pool("activations", 4096, false);
+  auto pool = plain_pool("activations", 4096, false);
   Block a = pool->allocate(3000, "conv1.out");
   try {
     pool->allocate(2000, "layer1.0.bn1.out");
@@ -102,7 +111,7 @@ TEST(Pool, ExhaustionNamesTensorRequestAndPoolSize) {
 }
 
 TEST(Pool, GrowableArenaMergesIntoOneReservationOnReset) {
-  auto pool = make_host_pool("step", 1024, true);
+  auto pool = plain_pool("step", 1024, true);
   for (int step = 0; step < 4; ++step) {
     pool->take(Shape{200}, DType::f32, "a");   // 800 -> 1024 bytes: fills the first chunk
     pool->take(Shape{1000}, DType::f32, "b");  // 4000 -> 4096: a second chunk on the first step
@@ -116,7 +125,7 @@ TEST(Pool, GrowableArenaMergesIntoOneReservationOnReset) {
 }
 
 TEST(Pool, GrowableScratchMergesWhenItsLastBlockIsReleased) {
-  auto pool = make_host_pool("workspace", 0, true);
+  auto pool = plain_pool("workspace", 0, true);
   {
     Block a = pool->allocate(1000, "a");
     Block b = pool->allocate(5000, "b");
@@ -132,7 +141,7 @@ TEST(Pool, GrowableScratchMergesWhenItsLastBlockIsReleased) {
 }
 
 TEST(Pool, BlockTensorViewChecksSize) {
-  auto pool = make_host_pool("test", 4096, false);
+  auto pool = plain_pool("test", 4096, false);
   Tensor t;
   Block b = pool->allocate_tensor(Shape{2, 3}, DType::f64, "t", &t);
   EXPECT_EQ(t.data<double>(), b.data());
@@ -141,13 +150,34 @@ TEST(Pool, BlockTensorViewChecksSize) {
 }
 
 TEST(Pool, MovedHandlesReleaseOnce) {
-  auto pool = make_host_pool("test", 4096, false);
+  auto pool = plain_pool("test", 4096, false);
   Block a = pool->allocate(256, "a");
   Block b = std::move(a);
   EXPECT_FALSE(a.valid());
   EXPECT_TRUE(b.valid());
   b = Block();
   EXPECT_EQ(pool->stats().live, 0u);
+}
+
+TEST(Pool, GuardBytesNameTheTensorAWriteWentPast) {
+  auto pool = plain_pool("guarded", pool_capacity({{{10}, DType::f32}, {{3}, DType::f32}}), false);
+  pool->enable_guards();
+  Tensor a, b;
+  Block ba = pool->allocate_tensor(Shape{10}, DType::f32, "a", &a);
+  Block bb = pool->allocate_tensor(Shape{3}, DType::f32, "b", &b);  // pool_capacity fits both
+  pool->check_guards();
+  a.data<float>()[10] = 1.0f;  // one past the end
+  test::expect_error([&] { pool->check_guards(); },
+                     {"pool 'guarded'", "guard bytes after 'a' (40 bytes)", "out-of-bounds write"});
+  EXPECT_DEATH(ba.release(), "guard bytes after 'a'");     // checked again when given back
+  std::memset(a.data<float>() + 10, 0xFD, sizeof(float));  // the canary again: intact
+  pool->check_guards();
+}
+
+TEST(Pool, GuardsMustComeBeforeTheFirstLease) {
+  auto pool = plain_pool("late", 4096, false);
+  Block b = pool->allocate(16, "x");
+  test::expect_error([&] { pool->enable_guards(); }, {"pool 'late'", "before the first lease"});
 }
 
 }  // namespace

@@ -105,10 +105,12 @@ class Pool {
   // Forgets every lease; outstanding handles become inert.
   void reset();
 
-  // A debugging aid for host pools (the emulated kernel tests use it): from now on every block is
-  // followed by kGuardBytes of canary bytes, which check_guards() verifies, naming the tensor an
-  // out-of-bounds write went past; under AddressSanitizer the guard bytes are also poisoned, so
-  // an out-of-bounds read stops the process with a report. Must be set before the first lease.
+  // A debugging aid for host pools (on in debug builds, SCENECAM_POOL_GUARDS; the emulated kernel
+  // tests use it too): from now on every block is followed by kGuardBytes of canary bytes, which
+  // check_guards() verifies, naming the tensor an out-of-bounds write went past, and which are
+  // checked again when the block is given back (released or reset), where damage stops the
+  // process with that message. Under AddressSanitizer the guard bytes are also poisoned, so an
+  // out-of-bounds read stops the process with a report. Must be set before the first lease.
   static constexpr size_t kGuardBytes = 256;
   void enable_guards();
   // Throws Error when a live block's guard bytes were overwritten.
@@ -136,6 +138,8 @@ class Pool {
   };
 
   void release(const Block& block);
+  std::string guard_damage(const Lease& lease) const;  // "" when the guard is intact
+  void check_released(const Lease& lease) const;
   void add_chunk(size_t bytes);
   void merge_chunks_if_empty();
   size_t footprint() const;

@@ -2,6 +2,7 @@
 #include "scenecam/pool.hpp"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstdlib>
 
 // AddressSanitizer's manual poisoning, resolved only when the program links the sanitizer's
@@ -151,21 +152,37 @@ void Pool::enable_guards() {
   guards_ = true;
 }
 
+std::string Pool::guard_damage(const Lease& lease) const {
+  const char* data = chunks_[lease.chunk].base + lease.offset;
+  const size_t tail = lease.bytes - lease.requested;
+  unpoison(data + lease.requested, tail);
+  size_t damaged = 0;
+  for (size_t i = lease.requested; i < lease.bytes; ++i)
+    damaged += static_cast<unsigned char>(data[i]) != kCanary;
+  poison(data + lease.requested, tail);
+  if (damaged == 0) return "";
+  return "pool '" + name_ + "': " + std::to_string(damaged) + " of the " + std::to_string(tail) +
+         " guard bytes after '" + lease.what + "' (" + std::to_string(lease.requested) +
+         " bytes) were overwritten: an out-of-bounds write";
+}
+
 void Pool::check_guards() const {
   if (!guards_) return;
-  for (const Lease& lease : stack_) {
-    if (!lease.live) continue;
-    const char* data = chunks_[lease.chunk].base + lease.offset;
-    const size_t tail = lease.bytes - lease.requested;
-    unpoison(data + lease.requested, tail);
-    size_t damaged = 0;
-    for (size_t i = lease.requested; i < lease.bytes; ++i)
-      damaged += static_cast<unsigned char>(data[i]) != kCanary;
-    poison(data + lease.requested, tail);
-    SC_CHECK(damaged == 0, "pool '", name_, "': ", damaged, " of the ", tail,
-             " guard bytes after '", lease.what, "' (", lease.requested,
-             " bytes) were overwritten: an out-of-bounds write");
-  }
+  for (const Lease& lease : stack_)
+    if (lease.live) {
+      const std::string damage = guard_damage(lease);
+      SC_CHECK(damage.empty(), damage);
+    }
+}
+
+// A block given back (released, or forgotten by a reset) is checked too; that happens in
+// destructors, where nothing can be thrown, so damage stops the process with the message.
+void Pool::check_released(const Lease& lease) const {
+  if (!guards_) return;
+  const std::string damage = guard_damage(lease);
+  if (damage.empty()) return;
+  std::fprintf(stderr, "scenecam: %s\n", damage.c_str());
+  std::abort();
 }
 
 Block Pool::allocate_tensor(const Shape& shape, DType dtype, std::string_view what, Tensor* out,
@@ -186,6 +203,7 @@ void Pool::release(const Block& block) {
   if (block.generation_ != generation_) return;  // leased before a reset: already forgotten
   Lease& lease = stack_[block.slot_];
   if (!lease.live) return;
+  check_released(lease);
   lease.live = false;
   live_ -= lease.bytes;
   --live_blocks_;
@@ -197,6 +215,8 @@ void Pool::release(const Block& block) {
 }
 
 void Pool::reset() {
+  for (const Lease& lease : stack_)
+    if (lease.live) check_released(lease);
   ++generation_;
   stack_.clear();
   for (Chunk& c : chunks_)
@@ -236,8 +256,12 @@ size_t pool_capacity(std::initializer_list<TensorSize> tensors) {
 }
 
 std::unique_ptr<Pool> make_host_pool(std::string name, size_t capacity, bool growable) {
-  return std::make_unique<Pool>(std::move(name), std::make_unique<HostAllocator>(), capacity,
-                                growable);
+  auto pool = std::make_unique<Pool>(std::move(name), std::make_unique<HostAllocator>(), capacity,
+                                     growable);
+#if defined(SCENECAM_POOL_GUARDS)
+  pool->enable_guards();  // debug builds: every host block is followed by checked guard bytes
+#endif
+  return pool;
 }
 
 }  // namespace scenecam
