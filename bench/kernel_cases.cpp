@@ -84,9 +84,8 @@ void PrintTo(const Case& c, std::ostream* os) {
 
 Bound::Bound(Backend& be, const Case& c) {
   for (const Arg& a : c.args) {
-    pools.push_back(
-        be.make_pool("case " + c.kernel, a.shape.numel() * dtype_size(a.dtype) + kPoolAlignment,
-                     false));
+    pools.push_back(be.make_pool("case " + c.kernel,
+                                 a.shape.numel() * dtype_size(a.dtype) + kPoolAlignment, false));
     t.push_back(pools.back()->take(a.shape, a.dtype, a.name));
   }
 }
@@ -121,9 +120,10 @@ namespace {
 
 // got vs want: every element finite and within rtol relative + atol absolute (u8 outputs: one
 // rounding step).
-void compare(const Case& c, const std::string& what, const Arg& arg,
-             const std::vector<double>& got, const std::vector<double>& want) {
-  const double rtol = arg.dtype == DType::u8 ? 0 : c.rtol, atol = arg.dtype == DType::u8 ? 1 : c.atol;
+void compare(const Case& c, const std::string& what, const Arg& arg, const std::vector<double>& got,
+             const std::vector<double>& want) {
+  const double rtol = arg.dtype == DType::u8 ? 0 : c.rtol,
+               atol = arg.dtype == DType::u8 ? 1 : c.atol;
   for (size_t i = 0; i < got.size(); ++i) {
     SC_CHECK(std::isfinite(got[i]), "kernel case: ", what, " ", c.title(), ": output '", arg.name,
              "' element ", i, " is ", got[i], " (never written?)");
@@ -156,16 +156,6 @@ void validate(Backend& be, Backend& reference, const Case& c, PeerRunner peer) {
 
 namespace {
 
-// c with a library peer that takes arguments a, b, y of c (indices; -1: not used).
-Case peered(Case c, LibraryPeer peer, int a, int b, int y) {
-  c.has_peer = true;
-  c.peer = peer;
-  c.peer_a = a;
-  c.peer_b = b;
-  c.peer_y = y;
-  return c;
-}
-
 // ResNet-18's spatial sides for a square input: layer1 (after the stem and max pool) and layer4.
 struct Sides {
   int64_t layer1, layer4;
@@ -186,197 +176,197 @@ std::string shape_text(const Shape& s) {
   return out;
 }
 
+Arg f32(std::string name, Shape shape, Role role) {
+  return Arg{std::move(name), std::move(shape), DType::f32, role};
+}
+
+using Run = std::function<void(Backend&, const Args&)>;
+
+// Builds a table: every case gets the list's input and batch columns; its bytes default to the
+// arguments' total size (each read or written once).
+class CaseList {
+ public:
+  CaseList(std::string input, std::string batch)
+      : input_(std::move(input)), batch_(std::move(batch)) {}
+  Case& add(std::string kernel, const Shape& shape, std::vector<Arg> args, Run run,
+            double bytes = -1) {
+    if (bytes < 0) {
+      bytes = 0;
+      for (const Arg& a : args)
+        bytes += double(a.shape.numel()) * dtype_size(a.dtype);
+    }
+    cases_.push_back({input_, batch_, std::move(kernel), shape_text(shape), std::move(args), bytes,
+                      std::move(run)});
+    return cases_.back();
+  }
+  // The last case again, for a second library peer (GPU runs only).
+  Case& repeat_for_peer() {
+    cases_.push_back(cases_.back());
+    cases_.back().peer_only = true;
+    return cases_.back();
+  }
+  std::vector<Case> take() { return std::move(cases_); }
+
+ private:
+  std::string input_, batch_;
+  std::vector<Case> cases_;
+};
+
+// The residual join's kernels at one stage's activation shape.
+void residual_cases(CaseList& list, const std::string& stage, const Shape& shape) {
+  const double n = shape.numel();
+  list.add("add_relu forward " + stage, shape,
+           {f32("a", shape, Role::input), f32("b", shape, Role::input),
+            f32("y", shape, Role::output)},
+           [](Backend& be, const Args& t) { be.add_relu_forward(t[0], t[1], t[2]); })
+      .with_peer(LibraryPeer::op_tensor_add_relu, 0, 1, 2);
+  list.add("add_relu backward " + stage, shape,
+           {f32("y", shape, Role::input), f32("dy", shape, Role::input),
+            f32("dsum", shape, Role::output)},
+           [](Backend& be, const Args& t) { be.add_relu_backward(t[0], t[1], t[2]); })
+      .with_peer(LibraryPeer::activation_backward, 0, 1, 2);
+  list.add(
+          "add_ (dst += src) " + stage, shape,
+          {f32("dst", shape, Role::inout), f32("src", shape, Role::input)},
+          [](Backend& be, const Args& t) { be.add_(t[0], t[1]); }, 12 * n)
+      .with_peer(LibraryPeer::add_tensor, 1, -1, 0);
+  list.repeat_for_peer().with_peer(LibraryPeer::axpy, 1, -1, 0);  // beside cuBLAS this time
+}
+
+// Global pooling, the loss and the input pipeline of one step.
+void head_and_input_cases(CaseList& list, int64_t S, int64_t B, const Shape& last) {
+  constexpr int64_t kClasses = 6;
+  const Shape pooled{B, last[1]}, logits{B, kClasses}, pixels{B, S, S, 3};
+  list.add("global_avg_pool forward", last,
+           {f32("x", last, Role::input), f32("y", pooled, Role::output)},
+           [](Backend& be, const Args& t) { be.global_avg_pool_forward(t[0], t[1]); })
+      .with_peer(LibraryPeer::avg_pool_forward, 0, -1, 1);
+  list.add("global_avg_pool backward", last,
+           {f32("dy", pooled, Role::input), f32("dx", last, Role::output)},
+           [](Backend& be, const Args& t) { be.global_avg_pool_backward(t[0], t[1]); })
+      .with_peer(LibraryPeer::avg_pool_backward, 0, 1, 1);
+  list.add(
+      "softmax_cross_entropy", logits,
+      {f32("logits", logits, Role::input), Arg{"labels", Shape{B}, DType::i32, Role::input},
+       f32("loss", Shape{1}, Role::output), f32("dlogits", logits, Role::output)},
+      [](Backend& be, const Args& t) { be.softmax_cross_entropy(t[0], t[1], 0.1f, t[2], t[3]); });
+  list.add("augment_batch (u8 -> f32)", pixels,
+           {Arg{"pixels", pixels, DType::u8, Role::input},
+            f32("transforms", Shape{B, kTransformFields}, Role::input),
+            f32("images", Shape{B, 3, S, S}, Role::output)},
+           [](Backend& be, const Args& t) { be.augment_batch(t[0], t[1], Normalization{}, t[2]); });
+}
+
+// Grad-CAM at the last stage (pytorch-grad-cam's default target layer for a ResNet).
+void step_cam_cases(CaseList& list, int64_t S, const Shape& last) {
+  const int64_t B = last[0];
+  const Shape pooled{B, last[1]}, cam{B, last[2], last[3]}, map{B, S, S};
+  list.add("cam channel weights", last,
+           {f32("grads", last, Role::input), f32("weights", pooled, Role::output)},
+           [](Backend& be, const Args& t) { be.cam_channel_weights(t[0], t[1]); })
+      .with_peer(LibraryPeer::avg_pool_forward, 0, -1, 1);
+  list.add("cam weighted sum + relu", last,
+           {f32("acts", last, Role::input), f32("weights", pooled, Role::input),
+            f32("cam", cam, Role::output)},
+           [](Backend& be, const Args& t) { be.cam_weighted_sum_relu(t[0], t[1], t[2]); });
+  Case& scale = list.add(
+      "cam scale (resize + min-max)", cam,
+      {f32("cam", cam, Role::input), f32("scratch", Shape{cam.numel()}, Role::scratch),
+       f32("map", map, Role::output)},
+      [](Backend& be, const Args& t) { be.cam_scale(t[0], t[1], t[2]); },
+      4.0 * (cam.numel() + map.numel()));
+  scale.shape += "->" + std::to_string(S);
+}
+
 }  // namespace
 
+Case& Case::with_peer(LibraryPeer library_peer, int a, int b, int y) {
+  has_peer = true;
+  peer = library_peer;
+  peer_a = a;
+  peer_b = b;
+  peer_y = y;
+  return *this;
+}
+
 std::vector<Case> step_cases(int64_t S, int64_t B) {
-  constexpr int64_t kClasses = 6;
   const Sides sides = resnet18_sides(S);
-  const std::string in = std::to_string(S), bt = std::to_string(B);
-  std::vector<Case> cases;
-  auto f32 = [](std::string n, Shape s, Role r) {
-    return Arg{std::move(n), std::move(s), DType::f32, r};
-  };
-  for (const auto& [stage, shape] :
-       {std::pair<const char*, Shape>{"layer1", {B, 64, sides.layer1, sides.layer1}},
-        {"layer4", {B, 512, sides.layer4, sides.layer4}}}) {
-    const double n = shape.numel();
-    Case fwd{
-        in,
-        bt,
-        std::string("add_relu forward ") + stage,
-        shape_text(shape),
-        {f32("a", shape, Role::input), f32("b", shape, Role::input), f32("y", shape, Role::output)},
-        12 * n,
-        [](Backend& be, const Args& t) { be.add_relu_forward(t[0], t[1], t[2]); }};
-    cases.push_back(peered(fwd, LibraryPeer::op_tensor_add_relu, 0, 1, 2));
-    Case bwd{in,
-             bt,
-             std::string("add_relu backward ") + stage,
-             shape_text(shape),
-             {f32("y", shape, Role::input), f32("dy", shape, Role::input),
-              f32("dsum", shape, Role::output)},
-             12 * n,
-             [](Backend& be, const Args& t) { be.add_relu_backward(t[0], t[1], t[2]); }};
-    cases.push_back(peered(bwd, LibraryPeer::activation_backward, 0, 1, 2));
-    Case acc{in,
-             bt,
-             std::string("add_ (dst += src) ") + stage,
-             shape_text(shape),
-             {f32("dst", shape, Role::inout), f32("src", shape, Role::input)},
-             12 * n,
-             [](Backend& be, const Args& t) { be.add_(t[0], t[1]); }};
-    cases.push_back(peered(acc, LibraryPeer::add_tensor, 1, -1, 0));
-    acc.peer_only = true;  // the same kernel again, beside cuBLAS this time
-    cases.push_back(peered(acc, LibraryPeer::axpy, 1, -1, 0));
-  }
-
-  const Shape last{B, 512, sides.layer4, sides.layer4}, pooled{B, 512};
-  const double n4 = last.numel(), hw = sides.layer4 * sides.layer4;
-  Case gap{in,
-           bt,
-           "global_avg_pool forward",
-           shape_text(last),
-           {f32("x", last, Role::input), f32("y", pooled, Role::output)},
-           4 * (n4 + n4 / hw),
-           [](Backend& be, const Args& t) { be.global_avg_pool_forward(t[0], t[1]); }};
-  cases.push_back(peered(gap, LibraryPeer::avg_pool_forward, 0, -1, 1));
-  Case gap_bwd{in,
-               bt,
-               "global_avg_pool backward",
-               shape_text(last),
-               {f32("dy", pooled, Role::input), f32("dx", last, Role::output)},
-               4 * (n4 + n4 / hw),
-               [](Backend& be, const Args& t) { be.global_avg_pool_backward(t[0], t[1]); }};
-  cases.push_back(peered(gap_bwd, LibraryPeer::avg_pool_backward, 0, 1, 1));
-
-  const Shape logits{B, kClasses};
-  cases.push_back(
-      {in,
-       bt,
-       "softmax_cross_entropy",
-       shape_text(logits),
-       {f32("logits", logits, Role::input), Arg{"labels", Shape{B}, DType::i32, Role::input},
-        f32("loss", Shape{1}, Role::output), f32("dlogits", logits, Role::output)},
-       4.0 * (2 * B * kClasses + B + 1),
-       [](Backend& be, const Args& t) { be.softmax_cross_entropy(t[0], t[1], 0.1f, t[2], t[3]); }});
-
-  const Shape pixels{B, S, S, 3}, images{B, 3, S, S};
-  cases.push_back(
-      {in,
-       bt,
-       "augment_batch (u8 -> f32)",
-       shape_text(pixels),
-       {Arg{"pixels", pixels, DType::u8, Role::input},
-        f32("transforms", Shape{B, kTransformFields}, Role::input),
-        f32("images", images, Role::output)},
-       double(pixels.numel()) + 4.0 * images.numel(),
-       [](Backend& be, const Args& t) { be.augment_batch(t[0], t[1], Normalization{}, t[2]); }});
-
-  // Grad-CAM at the last stage (pytorch-grad-cam's default target layer for a ResNet).
-  const Shape cam{B, sides.layer4, sides.layer4}, map{B, S, S};
-  Case weights{in,
-               bt,
-               "cam channel weights",
-               shape_text(last),
-               {f32("grads", last, Role::input), f32("weights", pooled, Role::output)},
-               4 * (n4 + n4 / hw),
-               [](Backend& be, const Args& t) { be.cam_channel_weights(t[0], t[1]); }};
-  cases.push_back(peered(weights, LibraryPeer::avg_pool_forward, 0, -1, 1));
-  cases.push_back({in,
-                   bt,
-                   "cam weighted sum + relu",
-                   shape_text(last),
-                   {f32("acts", last, Role::input), f32("weights", pooled, Role::input),
-                    f32("cam", cam, Role::output)},
-                   4 * (n4 + n4 / hw + double(cam.numel())),
-                   [](Backend& be, const Args& t) { be.cam_weighted_sum_relu(t[0], t[1], t[2]); }});
-  cases.push_back({in,
-                   bt,
-                   "cam scale (resize + min-max)",
-                   shape_text(cam) + "->" + std::to_string(S),
-                   {f32("cam", cam, Role::input), f32("scratch", Shape{cam.numel()}, Role::scratch),
-                    f32("map", map, Role::output)},
-                   4.0 * (cam.numel() + map.numel()),
-                   [](Backend& be, const Args& t) { be.cam_scale(t[0], t[1], t[2]); }});
-  return cases;
+  CaseList list(std::to_string(S), std::to_string(B));
+  residual_cases(list, "layer1", Shape{B, 64, sides.layer1, sides.layer1});
+  const Shape last{B, 512, sides.layer4, sides.layer4};
+  residual_cases(list, "layer4", last);
+  head_and_input_cases(list, S, B, last);
+  step_cam_cases(list, S, last);
+  return list.take();
 }
 
 std::vector<Case> optimizer_cases(int64_t params) {
   const Shape p{params};
-  auto arg = [&](const char* n, Role r) { return Arg{n, p, DType::f32, r}; };
-  SgdParams sgd;
-  sgd.lr = 1e-6f;  // small steps keep the values bounded over many repeats
-  AdamWParams adam;
-  adam.lr = 1e-6f;
-  return {
-      {"-",
-       "-",
-       "sgd update (momentum, nesterov)",
-       std::to_string(params),
-       {arg("params", Role::inout), arg("grads", Role::input), arg("momentum", Role::inout)},
-       20.0 * params,
-       [sgd](Backend& be, const Args& t) {
-         SgdParams s = sgd;
-         s.nesterov = true;
-         s.weight_decay = 5e-4f;
-         be.sgd_update(s, t[0], t[1], t[2]);
-       }},
-      {"-",
-       "-",
-       "adamw update",
-       std::to_string(params),
-       {arg("params", Role::inout), arg("grads", Role::input), arg("m", Role::inout),
-        arg("v", Role::inout)},
-       28.0 * params,
-       [adam](Backend& be, const Args& t) { be.adamw_update(adam, 3, t[0], t[1], t[2], t[3]); }},
-  };
+  CaseList list("-", "-");
+  list.add(
+      "sgd update (momentum, nesterov)", p,
+      {f32("params", p, Role::inout), f32("grads", p, Role::input),
+       f32("momentum", p, Role::inout)},
+      [](Backend& be, const Args& t) {
+        SgdParams s;
+        s.lr = 1e-6f;  // small steps keep the values bounded over many repeats
+        s.nesterov = true;
+        s.weight_decay = 5e-4f;
+        be.sgd_update(s, t[0], t[1], t[2]);
+      },
+      20.0 * params);
+  list.add(
+      "adamw update", p,
+      {f32("params", p, Role::inout), f32("grads", p, Role::input), f32("m", p, Role::inout),
+       f32("v", p, Role::inout)},
+      [](Backend& be, const Args& t) {
+        AdamWParams adam;
+        adam.lr = 1e-6f;
+        be.adamw_update(adam, 3, t[0], t[1], t[2], t[3]);
+      },
+      28.0 * params);
+  return list.take();
 }
 
-std::vector<Case> odd_size_cases(int64_t flat) {
-  std::vector<Case> cases;
-  auto f32 = [](std::string n, Shape s, Role r) {
-    return Arg{std::move(n), std::move(s), DType::f32, r};
-  };
-  auto add = [&](std::string kernel, const Shape& shape, std::vector<Arg> args,
-                 std::function<void(Backend&, const Args&)> run) {
-    double bytes = 0;
-    for (const Arg& a : args)
-      bytes += double(a.shape.numel()) * dtype_size(a.dtype);
-    cases.push_back({"-", "-", std::move(kernel), shape_text(shape), std::move(args), bytes,
-                     std::move(run)});
-  };
-  const Shape n{flat}, n1{flat + 1};
-  add("fill f32", n, {f32("y", n, Role::output)},
-      [](Backend& be, const Args& t) { be.fill(t[0], -2.5); });
-  add("fill i32", n, {Arg{"y", n, DType::i32, Role::output}},
-      [](Backend& be, const Args& t) { be.fill(t[0], -7); });
-  add("relu forward", n, {f32("x", n, Role::input), f32("y", n, Role::output)},
-      [](Backend& be, const Args& t) { be.relu_forward(t[0], t[1]); });
-  add("relu backward", n,
-      {f32("y", n, Role::input), f32("dy", n, Role::input), f32("dx", n, Role::output)},
-      [](Backend& be, const Args& t) { be.relu_backward(t[0], t[1], t[2]); });
-  add("add_relu forward", n,
-      {f32("a", n, Role::input), f32("b", n, Role::input), f32("y", n, Role::output)},
-      [](Backend& be, const Args& t) { be.add_relu_forward(t[0], t[1], t[2]); });
-  add("add_relu backward", n,
-      {f32("y", n, Role::input), f32("dy", n, Role::input), f32("dsum", n, Role::output)},
-      [](Backend& be, const Args& t) { be.add_relu_backward(t[0], t[1], t[2]); });
-  add("add_ (dst += src)", n, {f32("dst", n, Role::inout), f32("src", n, Role::input)},
-      [](Backend& be, const Args& t) { be.add_(t[0], t[1]); });
-  // Views that start one float in: not 16-byte aligned, so the scalar path runs.
-  add("add_relu forward (misaligned views)", n1,
-      {f32("a", n1, Role::input), f32("b", n1, Role::input), f32("y", n1, Role::output)},
-      [flat](Backend& be, const Args& t) {
-        be.fill(t[2].slice_flat(0, 1), 0.0);
-        be.add_relu_forward(t[0].slice_flat(1, flat + 1), t[1].slice_flat(1, flat + 1),
-                            t[2].slice_flat(1, flat + 1));
-      });
+namespace {
 
+// Fill, ReLU, the residual join and add_ over `flat` elements, and misaligned views.
+void flat_cases(CaseList& list, int64_t flat) {
+  const Shape n{flat}, n1{flat + 1};
+  list.add("fill f32", n, {f32("y", n, Role::output)},
+           [](Backend& be, const Args& t) { be.fill(t[0], -2.5); });
+  list.add("fill i32", n, {Arg{"y", n, DType::i32, Role::output}},
+           [](Backend& be, const Args& t) { be.fill(t[0], -7); });
+  list.add("relu forward", n, {f32("x", n, Role::input), f32("y", n, Role::output)},
+           [](Backend& be, const Args& t) { be.relu_forward(t[0], t[1]); });
+  list.add("relu backward", n,
+           {f32("y", n, Role::input), f32("dy", n, Role::input), f32("dx", n, Role::output)},
+           [](Backend& be, const Args& t) { be.relu_backward(t[0], t[1], t[2]); });
+  list.add("add_relu forward", n,
+           {f32("a", n, Role::input), f32("b", n, Role::input), f32("y", n, Role::output)},
+           [](Backend& be, const Args& t) { be.add_relu_forward(t[0], t[1], t[2]); });
+  list.add("add_relu backward", n,
+           {f32("y", n, Role::input), f32("dy", n, Role::input), f32("dsum", n, Role::output)},
+           [](Backend& be, const Args& t) { be.add_relu_backward(t[0], t[1], t[2]); });
+  list.add("add_ (dst += src)", n, {f32("dst", n, Role::inout), f32("src", n, Role::input)},
+           [](Backend& be, const Args& t) { be.add_(t[0], t[1]); });
+  // Views that start one float in: not 16-byte aligned, so the scalar path runs.
+  list.add("add_relu forward (misaligned views)", n1,
+           {f32("a", n1, Role::input), f32("b", n1, Role::input), f32("y", n1, Role::output)},
+           [flat](Backend& be, const Args& t) {
+             be.fill(t[2].slice_flat(0, 1), 0.0);
+             be.add_relu_forward(t[0].slice_flat(1, flat + 1), t[1].slice_flat(1, flat + 1),
+                                 t[2].slice_flat(1, flat + 1));
+           });
+}
+
+// Every SGD variant over `flat` parameters.
+void sgd_cases(CaseList& list, int64_t flat) {
   const Shape p{flat};
   auto sgd_case = [&](std::string name, float momentum, bool nesterov, float wd, bool decoupled) {
     std::vector<Arg> args{f32("params", p, Role::inout), f32("grads", p, Role::input)};
     if (momentum != 0) args.push_back(f32("momentum", p, Role::inout));
-    add(std::move(name), p, std::move(args), [=](Backend& be, const Args& t) {
+    list.add(std::move(name), p, std::move(args), [=](Backend& be, const Args& t) {
       SgdParams s;
       s.lr = 0.01f;
       s.momentum = momentum;
@@ -389,80 +379,94 @@ std::vector<Case> odd_size_cases(int64_t flat) {
   sgd_case("sgd update (no momentum)", 0.0f, false, 0.0f, false);
   sgd_case("sgd update (momentum, L2 decay)", 0.9f, false, 1e-3f, false);
   sgd_case("sgd update (nesterov, decoupled decay)", 0.9f, true, 1e-3f, true);
+}
 
-  for (const Shape& s : {Shape{3, 5, 7, 9}, Shape{7, 11}}) {
-    const Shape c{s[1]};
-    add("batch_norm backward (inference, eps 1e-3)", s,
-        {f32("dy", s, Role::input), f32("gamma", c, Role::input), f32("var", c, Role::input),
-         f32("dx", s, Role::output)},
-        [](Backend& be, const Args& t) {
-          BatchNormParams bn;
-          bn.eps = 1e-3;
-          be.batch_norm_backward_inference(bn, t[0], t[1], t[2], t[3]);
-        });
-  }
-
+// Batch norm's inference backward, global pooling and every Grad-CAM op at 37 channels.
+void pooling_and_cam_cases(CaseList& list) {
+  for (const Shape& s : {Shape{3, 5, 7, 9}, Shape{7, 11}})
+    list.add("batch_norm backward (inference, eps 1e-3)", s,
+             {f32("dy", s, Role::input), f32("gamma", Shape{s[1]}, Role::input),
+              f32("var", Shape{s[1]}, Role::input), f32("dx", s, Role::output)},
+             [](Backend& be, const Args& t) {
+               BatchNormParams bn;
+               bn.eps = 1e-3;
+               be.batch_norm_backward_inference(bn, t[0], t[1], t[2], t[3]);
+             });
   for (const Shape& s : {Shape{3, 37, 5, 7}, Shape{1, 3, 33, 35}, Shape{2, 3, 1, 1}}) {
     const Shape g{s[0], s[1]}, cam{s[0], s[2], s[3]};
-    add("global_avg_pool forward", s, {f32("x", s, Role::input), f32("y", g, Role::output)},
-        [](Backend& be, const Args& t) { be.global_avg_pool_forward(t[0], t[1]); });
-    add("global_avg_pool backward", s, {f32("dy", g, Role::input), f32("dx", s, Role::output)},
-        [](Backend& be, const Args& t) { be.global_avg_pool_backward(t[0], t[1]); });
-    add("cam channel weights", s, {f32("grads", s, Role::input), f32("weights", g, Role::output)},
-        [](Backend& be, const Args& t) { be.cam_channel_weights(t[0], t[1]); });
-    add("cam weighted sum + relu", s,
-        {f32("acts", s, Role::input), f32("weights", g, Role::input),
-         f32("cam", cam, Role::output)},
-        [](Backend& be, const Args& t) { be.cam_weighted_sum_relu(t[0], t[1], t[2]); });
+    list.add("global_avg_pool forward", s, {f32("x", s, Role::input), f32("y", g, Role::output)},
+             [](Backend& be, const Args& t) { be.global_avg_pool_forward(t[0], t[1]); });
+    list.add("global_avg_pool backward", s, {f32("dy", g, Role::input), f32("dx", s, Role::output)},
+             [](Backend& be, const Args& t) { be.global_avg_pool_backward(t[0], t[1]); });
+    list.add("cam channel weights", s,
+             {f32("grads", s, Role::input), f32("weights", g, Role::output)},
+             [](Backend& be, const Args& t) { be.cam_channel_weights(t[0], t[1]); });
+    list.add("cam weighted sum + relu", s,
+             {f32("acts", s, Role::input), f32("weights", g, Role::input),
+              f32("cam", cam, Role::output)},
+             [](Backend& be, const Args& t) { be.cam_weighted_sum_relu(t[0], t[1], t[2]); });
     static const char* const kMethods[] = {"gradcam", "gradcam++", "xgradcam", "hirescam",
                                            "layercam"};
     for (int index = 0; index < 5; ++index) {
       const auto method = static_cast<CamMethod>(index);  // the gradient methods come first
-      add(std::string("cam maps ") + kMethods[index], s,
+      list.add(
+          std::string("cam maps ") + kMethods[index], s,
           {f32("acts", s, Role::input), f32("grads", s, Role::input),
            f32("weights", Shape{s[0] * s[1]}, Role::scratch), f32("cam", cam, Role::output)},
           [method](Backend& be, const Args& t) { be.cam_maps(method, t[0], t[1], t[2], t[3]); });
     }
   }
+}
 
-  const Shape small{3, 7, 5}, big{3, 37, 29};
-  add("cam scale (resize + min-max)", big,
-      {f32("cam", small, Role::input), f32("scratch", Shape{small.numel()}, Role::scratch),
-       f32("map", big, Role::output)},
-      [](Backend& be, const Args& t) { be.cam_scale(t[0], t[1], t[2]); });
-  const Shape maps{3, 29, 29}, rgb{3, 29, 29, 3};
-  add("cam overlay", rgb,
-      {f32("maps", maps, Role::input), Arg{"images", rgb, DType::u8, Role::input},
-       Arg{"lut", Shape{256, 3}, DType::u8, Role::input}, f32("hi", Shape{3}, Role::scratch),
-       Arg{"overlay", rgb, DType::u8, Role::output}},
-      [](Backend& be, const Args& t) { be.cam_overlay(t[0], t[1], t[2], 0.5f, t[3], t[4]); });
-  const Shape pixels{5, 37, 37, 3}, images{5, 3, 37, 37};
-  add("augment_batch (identity, padded, resized, flipped)", pixels,
-      {Arg{"pixels", pixels, DType::u8, Role::input},
-       f32("transforms_mixed", Shape{5, kTransformFields}, Role::input),
-       f32("images", images, Role::output)},
-      [](Backend& be, const Args& t) { be.augment_batch(t[0], t[1], Normalization{}, t[2]); });
-
+// Scaling, overlays, augmentation, the dense layer and softmax over 1000 classes.
+void image_and_head_cases(CaseList& list) {
+  const Shape small{3, 7, 5}, big{3, 37, 29}, maps{3, 29, 29}, rgb{3, 29, 29, 3};
+  list.add("cam scale (resize + min-max)", big,
+           {f32("cam", small, Role::input), f32("scratch", Shape{small.numel()}, Role::scratch),
+            f32("map", big, Role::output)},
+           [](Backend& be, const Args& t) { be.cam_scale(t[0], t[1], t[2]); });
+  list.add("cam overlay", rgb,
+           {f32("maps", maps, Role::input), Arg{"images", rgb, DType::u8, Role::input},
+            Arg{"lut", Shape{256, 3}, DType::u8, Role::input}, f32("hi", Shape{3}, Role::scratch),
+            Arg{"overlay", rgb, DType::u8, Role::output}},
+           [](Backend& be, const Args& t) { be.cam_overlay(t[0], t[1], t[2], 0.5f, t[3], t[4]); });
+  const Shape pixels{5, 37, 37, 3};
+  list.add("augment_batch (identity, padded, resized, flipped)", pixels,
+           {Arg{"pixels", pixels, DType::u8, Role::input},
+            f32("transforms_mixed", Shape{5, kTransformFields}, Role::input),
+            f32("images", Shape{5, 3, 37, 37}, Role::output)},
+           [](Backend& be, const Args& t) { be.augment_batch(t[0], t[1], Normalization{}, t[2]); });
   for (auto [rows, in, out] : {std::tuple{int64_t(37), int64_t(300), int64_t(6)},
                                std::tuple{int64_t(1), int64_t(7), int64_t(1000)}}) {
     const Shape x{rows, in}, w{out, in}, b{out}, y{rows, out};
-    add("linear forward + backward", x,
-        {f32("x", x, Role::input), f32("w", w, Role::input), f32("b", b, Role::input),
-         f32("dy", y, Role::input), f32("y", y, Role::output), f32("dx", x, Role::output),
-         f32("dw", w, Role::output), f32("db", b, Role::output)},
-        [](Backend& be, const Args& t) {
-          be.linear_forward(t[0], t[1], t[2], t[4]);
-          be.linear_backward(t[0], t[1], t[3], t[5], t[6], t[7]);
-        });
+    list.add("linear forward + backward", x,
+             {f32("x", x, Role::input), f32("w", w, Role::input), f32("b", b, Role::input),
+              f32("dy", y, Role::input), f32("y", y, Role::output), f32("dx", x, Role::output),
+              f32("dw", w, Role::output), f32("db", b, Role::output)},
+             [](Backend& be, const Args& t) {
+               be.linear_forward(t[0], t[1], t[2], t[4]);
+               be.linear_backward(t[0], t[1], t[3], t[5], t[6], t[7]);
+             });
     for (float smoothing : {0.0f, 0.1f})
-      add(std::string("softmax_cross_entropy (smoothing ") + (smoothing > 0 ? "0.1)" : "0)"), y,
-          {f32("logits", y, Role::input), Arg{"labels", Shape{rows}, DType::i32, Role::input},
-           f32("loss", Shape{1}, Role::output), f32("dlogits", y, Role::output)},
-          [smoothing](Backend& be, const Args& t) {
-            be.softmax_cross_entropy(t[0], t[1], smoothing, t[2], t[3]);
-          });
+      list.add(std::string("softmax_cross_entropy (smoothing ") + (smoothing > 0 ? "0.1)" : "0)"),
+               y,
+               {f32("logits", y, Role::input), Arg{"labels", Shape{rows}, DType::i32, Role::input},
+                f32("loss", Shape{1}, Role::output), f32("dlogits", y, Role::output)},
+               [smoothing](Backend& be, const Args& t) {
+                 be.softmax_cross_entropy(t[0], t[1], smoothing, t[2], t[3]);
+               });
   }
-  return cases;
+}
+
+}  // namespace
+
+std::vector<Case> odd_size_cases(int64_t flat) {
+  CaseList list("-", "-");
+  flat_cases(list, flat);
+  sgd_cases(list, flat);
+  pooling_and_cam_cases(list);
+  image_and_head_cases(list);
+  return list.take();
 }
 
 }  // namespace scenecam::bench

@@ -41,6 +41,8 @@ struct Case {
   bool peer_only = false;  // a repeat of the previous kernel for a second peer: GPU runs only
   double rtol = 1e-4, atol = 1e-5;
   std::string title() const { return kernel + " " + shape; }
+  // This case with library peer `peer`, which takes arguments a, b, y (indices; -1: not used).
+  Case& with_peer(LibraryPeer peer, int a, int b, int y);
   // A test name: the index in its table, then the title with every other character as '_'.
   std::string identifier(size_t index) const;
 };

@@ -92,6 +92,16 @@ void scale_host_maps(Backend& backend, Pool& arena, std::vector<float>& raw, int
 
 }  // namespace
 
+// One batch being explained: its normalised images and the target layer's activation on the
+// backend, the one-hot gradient of each image's target score (the raw logit), and the clean
+// softmax of its logits on the host.
+struct ExplainBatch {
+  int64_t first = 0, count = 0;
+  Tensor images, act, dlogits;
+  std::vector<float> probabilities;  // [count, K]
+  std::vector<int32_t> targets;
+};
+
 struct Explainer::State {
   RunConfig config;
   Backend& backend;
@@ -110,6 +120,14 @@ struct Explainer::State {
         layer(0),
         arena(be.make_pool("activations", 0, true)),
         batch(be, c.train.batch_size, c.data.image_size, c.model.classes, config.data) {}
+
+  // The steps of explain(), one per method family (defined below).
+  ExplainBatch forward(const Dataset& data, const std::vector<int64_t>& indices, int64_t first,
+                       int64_t count, const CamTarget& target, StepContext& ctx, Explanation& e);
+  void gradient_cam(CamMethod method, const ExplainBatch& b, StepContext& ctx, float* out);
+  void classic_cam(const ExplainBatch& b, const std::string& layer_name, float* out);
+  void input_gradients(CamMethod method, const ExplainBatch& b, StepContext& ctx, float* out);
+  void occlusion(const ExplainBatch& b, StepContext& ctx, float* out);
 };
 
 Explainer::Explainer(const RunConfig& config, const SafetensorsFile& checkpoint, Backend& backend,
@@ -145,6 +163,174 @@ const std::vector<std::string>& Explainer::classes() const {
   return s_->classes;
 }
 
+namespace {
+
+// The class a map explains for one image, from its logits row.
+int32_t choose_target(const float* row, int64_t K, const CamTarget& target, int32_t label) {
+  const int32_t pred = int32_t(std::max_element(row, row + K) - row);
+  switch (target.kind) {
+    case CamTarget::predicted:
+      return pred;
+    case CamTarget::true_class:
+      return label;
+    case CamTarget::fixed:
+      return target.cls;
+    case CamTarget::ranked: {
+      std::vector<int32_t> order(K);
+      std::iota(order.begin(), order.end(), 0);
+      std::stable_sort(order.begin(), order.end(),
+                       [&](int32_t a, int32_t b) { return row[a] > row[b]; });
+      return order[std::min<int64_t>(target.cls, K - 1)];
+    }
+  }
+  return pred;
+}
+
+// Each image's softmax probability of its target class, from logits [count, K].
+std::vector<double> target_probabilities(std::vector<float> logits, int64_t K,
+                                         const std::vector<int32_t>& targets) {
+  softmax_rows(logits, K);
+  std::vector<double> p(targets.size());
+  for (size_t k = 0; k < targets.size(); ++k)
+    p[k] = logits[k * K + targets[k]];
+  return p;
+}
+
+}  // namespace
+
+// The forward pass of one batch, its targets (recorded in e) and the gradient of their scores.
+ExplainBatch Explainer::State::forward(const Dataset& data, const std::vector<int64_t>& indices,
+                                       int64_t first, int64_t count, const CamTarget& target,
+                                       StepContext& ctx, Explanation& e) {
+  const int64_t K = config.model.classes;
+  ExplainBatch b;
+  b.first = first;
+  b.count = count;
+  Tensor labels;
+  batch.load(data, indices.data() + first, count, false, 0, 0, &b.images, &labels);
+  const Tensor logits = model.forward(ctx, b.images, layer, &b.act);
+  const float* z = batch.download_logits(logits);
+  b.probabilities.assign(z, z + count * K);
+  softmax_rows(b.probabilities, K);
+  std::vector<float> one_hot(count * K, 0.0f);  // d(score)/d(logits): the raw logit is the score
+  for (int64_t k = 0; k < count; ++k) {
+    const float* row = z + k * K;
+    const int32_t cls = choose_target(row, K, target, data.labels[indices[first + k]]);
+    one_hot[k * K + cls] = 1.0f;
+    b.targets.push_back(cls);
+    e.targets.push_back(cls);
+    e.predicted.push_back(int32_t(std::max_element(row, row + K) - row));
+    e.probability.push_back(
+        *std::max_element(&b.probabilities[k * K], &b.probabilities[(k + 1) * K]));
+  }
+  b.dlogits = Tensor(dlogits.raw(), logits.shape(), DType::f32, dlogits.device());
+  backend.copy(Tensor(one_hot.data(), logits.shape(), DType::f32, Device::cpu()), b.dlogits);
+  return b;
+}
+
+// Gradient CAM methods: everything after the backward pass stays on the backend's device (the
+// method's map, then the scaling); only the finished maps come back.
+void Explainer::State::gradient_cam(CamMethod method, const ExplainBatch& b, StepContext& ctx,
+                                    float* out) {
+  const Tensor grad = model.backward_to(ctx, b.dlogits, layer);
+  const int64_t C = b.act.dim(1), h = b.act.dim(2), w = b.act.dim(3);
+  const Tensor weights = arena->take(Shape{b.count * C}, DType::f32, "cam weights");
+  const Tensor small = arena->take(Shape{b.count, h, w}, DType::f32, "cam");
+  backend.cam_maps(method, b.act, grad, weights, small);
+  scale_maps(backend, *arena, small, config.data.image_size, out);
+}
+
+// Classic CAM: the dense layer's weights for the target class as the channel weights of the
+// activation that feeds the global pooling.
+void Explainer::State::classic_cam(const ExplainBatch& b, const std::string& layer_name,
+                                   float* out) {
+  const int64_t K = config.model.classes, C = b.act.dim(1), h = b.act.dim(2), w = b.act.dim(3);
+  SC_CHECK(size_t(C) == fc_weights.size() / size_t(K), "cam: layer ", layer_name, " has ", C,
+           " channels but the dense layer reads ", fc_weights.size() / size_t(K),
+           "; use the last stage (--layer layer", model.spec().widths.size(), ")");
+  std::vector<float> rows(b.count * C);
+  for (int64_t k = 0; k < b.count; ++k)
+    std::copy_n(fc_weights.data() + b.targets[k] * C, C, rows.data() + k * C);
+  const Tensor weights = arena->take(Shape{b.count, C}, DType::f32, "cam class weights");
+  const Tensor small = arena->take(Shape{b.count, h, w}, DType::f32, "cam");
+  backend.copy(Tensor(rows.data(), weights.shape(), DType::f32, Device::cpu()), weights);
+  backend.cam_weighted_sum_relu(b.act, weights, small);
+  scale_maps(backend, *arena, small, config.data.image_size, out);
+}
+
+// Saliency: |d score / d input|, the maximum over colour channels. SmoothGrad averages the
+// gradient over copies with Gaussian noise of 15% of each image's value range.
+void Explainer::State::input_gradients(CamMethod method, const ExplainBatch& b, StepContext& ctx,
+                                       float* out) {
+  const int64_t S = config.data.image_size, per = 3 * S * S;
+  std::vector<float> image, noisy, grads, grad_sum(b.count * per, 0.0f);
+  download(backend, b.images, &image);
+  const int samples = method == CamMethod::smoothgrad ? kSmoothGradSamples : 1;
+  std::mt19937 rng(derive_seed(config.runtime.seed, {0x5au, static_cast<uint64_t>(b.first)}));
+  for (int t = 0; t < samples; ++t) {
+    if (method == CamMethod::smoothgrad) {
+      arena->reset();
+      noisy = image;
+      for (int64_t k = 0; k < b.count; ++k) {
+        float* x = noisy.data() + k * per;
+        const auto [lo, hi] = std::minmax_element(x, x + per);
+        std::normal_distribution<float> noise(0.0f, 0.15f * (*hi - *lo));
+        for (int64_t i = 0; i < per; ++i)
+          x[i] += noise(rng);
+      }
+      const Tensor x = arena->take(b.images.shape(), DType::f32, "noisy images");
+      backend.copy(Tensor(noisy.data(), b.images.shape(), DType::f32, Device::cpu()), x);
+      model.forward(ctx, x);
+    }
+    download(backend, model.backward_to(ctx, b.dlogits, -1), &grads);
+    for (size_t i = 0; i < grads.size(); ++i)
+      grad_sum[i] += grads[i] / samples;
+  }
+  std::vector<float> raw(b.count * S * S, 0.0f);
+  for (int64_t k = 0; k < b.count; ++k)
+    for (int c = 0; c < 3; ++c)
+      for (int64_t p = 0; p < S * S; ++p)
+        raw[k * S * S + p] =
+            std::max(raw[k * S * S + p], std::abs(grad_sum[k * per + c * S * S + p]));
+  scale_host_maps(backend, *arena, raw, b.count, S, S, S, out);
+}
+
+// Occlusion: a patch of the dataset's mean colour (0 after normalisation) slides over the
+// image; each pixel's importance is the mean drop of the target's probability over the patches
+// that cover it.
+void Explainer::State::occlusion(const ExplainBatch& b, StepContext& ctx, float* out) {
+  const int64_t S = config.data.image_size, K = config.model.classes;
+  std::vector<float> image, occluded;
+  download(backend, b.images, &image);
+  std::vector<double> clean(b.count);
+  for (int64_t k = 0; k < b.count; ++k)
+    clean[k] = b.probabilities[k * K + b.targets[k]];
+  const int64_t patch = std::max<int64_t>(2, S / 8), stride = std::max<int64_t>(1, patch / 2);
+  std::vector<float> drop(b.count * S * S, 0.0f), covered(b.count * S * S, 0.0f);
+  for (int64_t y0 = 0; y0 + patch <= S; y0 += stride)
+    for (int64_t x0 = 0; x0 + patch <= S; x0 += stride) {
+      arena->reset();
+      occluded = image;
+      for (int64_t k = 0; k < b.count * 3; ++k)
+        for (int64_t y = y0; y < y0 + patch; ++y)
+          std::fill_n(occluded.data() + (k * S + y) * S + x0, patch, 0.0f);
+      const Tensor x = arena->take(b.images.shape(), DType::f32, "occluded images");
+      backend.copy(Tensor(occluded.data(), b.images.shape(), DType::f32, Device::cpu()), x);
+      const float* z = batch.download_logits(model.forward(ctx, x));
+      const std::vector<double> p =
+          target_probabilities(std::vector<float>(z, z + b.count * K), K, b.targets);
+      for (int64_t k = 0; k < b.count; ++k)
+        for (int64_t y = y0; y < y0 + patch; ++y)
+          for (int64_t xx = x0; xx < x0 + patch; ++xx) {
+            drop[k * S * S + y * S + xx] += static_cast<float>(clean[k] - p[k]);
+            covered[k * S * S + y * S + xx] += 1.0f;
+          }
+    }
+  for (size_t i = 0; i < drop.size(); ++i)
+    drop[i] = covered[i] > 0 ? std::max(drop[i] / covered[i], 0.0f) : 0.0f;
+  scale_host_maps(backend, *arena, drop, b.count, S, S, S, out);
+}
+
 Explanation Explainer::explain(const Dataset& data, const std::vector<int64_t>& indices,
                                CamMethod method, const CamTarget& target, bool show_progress) {
   State& s = *s_;
@@ -155,171 +341,25 @@ Explanation Explainer::explain(const Dataset& data, const std::vector<int64_t>& 
            " is not a class of this model (0..", K - 1, ")");
   SC_CHECK(target.kind != CamTarget::ranked || target.cls < K, "--target top", target.cls + 1,
            " asks for more classes than the model's ", K);
-
   const int64_t n = static_cast<int64_t>(indices.size());
   Explanation e;
   e.maps.resize(n * S * S);
   Progress progress(std::string("explain ") + cam_method_name(method), n);
-  std::vector<float> host_dlogits, grads, raw;
   for (int64_t first = 0; first < n; first += B) {
-    const int64_t count = std::min(B, n - first);
-    Tensor images, labels;
-    s.batch.load(data, indices.data() + first, count, false, 0, 0, &images, &labels);
     StepContext ctx{s.backend, *s.arena, false};
-    Tensor act;
-    const Tensor logits = s.model.forward(ctx, images, s.layer, &act);
-    const float* z = s.batch.download_logits(logits);
-    // The clean logits' softmax pieces, kept for occlusion (download_logits reuses its buffer).
-    std::vector<float> z_copy(z, z + count * K), z_max(count);
-    std::vector<double> z_sum(count);
-    for (int64_t k = 0; k < count; ++k) {
-      z_max[k] = *std::max_element(z + k * K, z + (k + 1) * K);
-      for (int64_t j = 0; j < K; ++j)
-        z_sum[k] += std::exp(double(z[k * K + j]) - z_max[k]);
-    }
-    // d(score)/d(logits) is one-hot at the target: the raw logit is the score.
-    host_dlogits.assign(count * K, 0.0f);
-    for (int64_t k = 0; k < count; ++k) {
-      const float* row = z + k * K;
-      const int32_t pred = int32_t(std::max_element(row, row + K) - row);
-      double sum = 0;
-      for (int64_t j = 0; j < K; ++j)
-        sum += std::exp(double(row[j]) - row[pred]);
-      int32_t cls = target.kind == CamTarget::predicted    ? pred
-                    : target.kind == CamTarget::true_class ? data.labels[indices[first + k]]
-                                                           : target.cls;
-      if (target.kind == CamTarget::ranked) {
-        std::vector<int32_t> order(K);
-        std::iota(order.begin(), order.end(), 0);
-        std::stable_sort(order.begin(), order.end(),
-                         [&](int32_t a, int32_t b) { return row[a] > row[b]; });
-        cls = order[std::min<int64_t>(target.cls, K - 1)];
-      }
-      host_dlogits[k * K + cls] = 1.0f;
-      e.targets.push_back(cls);
-      e.predicted.push_back(pred);
-      e.probability.push_back(static_cast<float>(1.0 / sum));
-    }
-    const Tensor dlogits(s.dlogits.raw(), logits.shape(), DType::f32, s.dlogits.device());
-    s.backend.copy(Tensor(host_dlogits.data(), logits.shape(), DType::f32, Device::cpu()), dlogits);
+    const ExplainBatch b = s.forward(data, indices, first, std::min(B, n - first), target, ctx, e);
     float* out = e.maps.data() + first * S * S;
-    switch (method) {
-      case CamMethod::gradcam:
-      case CamMethod::gradcam_pp:
-      case CamMethod::xgradcam:
-      case CamMethod::hirescam:
-      case CamMethod::layercam: {
-        // Everything after the backward pass stays on the backend's device: the method's map,
-        // then the scaling; only the finished maps come back.
-        const Tensor grad = s.model.backward_to(ctx, dlogits, s.layer);
-        const int64_t C = act.dim(1), h = act.dim(2), w = act.dim(3);
-        const Tensor weights = s.arena->take(Shape{count * C}, DType::f32, "cam weights");
-        const Tensor small = s.arena->take(Shape{count, h, w}, DType::f32, "cam");
-        s.backend.cam_maps(method, act, grad, weights, small);
-        scale_maps(s.backend, *s.arena, small, S, out);
-        break;
-      }
-      case CamMethod::cam: {
-        // Classic CAM: the dense layer's weights for the target class as the channel weights of
-        // the activation that feeds the global pooling.
-        const int64_t C = act.dim(1), h = act.dim(2), w = act.dim(3);
-        SC_CHECK(size_t(C) == s.fc_weights.size() / size_t(K), "cam: layer ", layer_name_, " has ",
-                 C, " channels but the dense layer reads ", s.fc_weights.size() / size_t(K),
-                 "; use the last stage (--layer layer", s.model.spec().widths.size(), ")");
-        raw.resize(count * C);
-        for (int64_t k = 0; k < count; ++k)
-          std::copy_n(s.fc_weights.data() + e.targets[first + k] * C, C, raw.data() + k * C);
-        const Tensor weights = s.arena->take(Shape{count, C}, DType::f32, "cam class weights");
-        const Tensor small = s.arena->take(Shape{count, h, w}, DType::f32, "cam");
-        s.backend.copy(Tensor(raw.data(), weights.shape(), DType::f32, Device::cpu()), weights);
-        s.backend.cam_weighted_sum_relu(act, weights, small);
-        scale_maps(s.backend, *s.arena, small, S, out);
-        break;
-      }
-      case CamMethod::saliency:
-      case CamMethod::smoothgrad: {
-        // Gradients of the score with respect to the input image; SmoothGrad averages them over
-        // copies with Gaussian noise of 15% of each image's value range.
-        std::vector<float> image, noisy, grad_sum(count * 3 * S * S, 0.0f);
-        download(s.backend, images, &image);
-        const int samples = method == CamMethod::smoothgrad ? kSmoothGradSamples : 1;
-        std::mt19937 rng(derive_seed(s.config.runtime.seed, {0x5au, static_cast<uint64_t>(first)}));
-        for (int t = 0; t < samples; ++t) {
-          Tensor grad;
-          if (method == CamMethod::saliency) {
-            grad = s.model.backward_to(ctx, dlogits, -1);
-          } else {
-            s.arena->reset();
-            noisy = image;
-            for (int64_t k = 0; k < count; ++k) {
-              float* x = noisy.data() + k * 3 * S * S;
-              const auto [lo, hi] = std::minmax_element(x, x + 3 * S * S);
-              std::normal_distribution<float> noise(0.0f, 0.15f * (*hi - *lo));
-              for (int64_t i = 0; i < 3 * S * S; ++i)
-                x[i] += noise(rng);
-            }
-            const Tensor x = s.arena->take(images.shape(), DType::f32, "noisy images");
-            s.backend.copy(Tensor(noisy.data(), images.shape(), DType::f32, Device::cpu()), x);
-            s.model.forward(ctx, x);
-            grad = s.model.backward_to(ctx, dlogits, -1);
-          }
-          download(s.backend, grad, &grads);
-          for (size_t i = 0; i < grads.size(); ++i)
-            grad_sum[i] += grads[i] / samples;
-        }
-        raw.assign(count * S * S, 0.0f);
-        for (int64_t k = 0; k < count; ++k)
-          for (int c = 0; c < 3; ++c)
-            for (int64_t p = 0; p < S * S; ++p)
-              raw[k * S * S + p] =
-                  std::max(raw[k * S * S + p], std::abs(grad_sum[(k * 3 + c) * S * S + p]));
-        scale_host_maps(s.backend, *s.arena, raw, count, S, S, S, out);
-        break;
-      }
-      case CamMethod::occlusion: {
-        // Slide a patch of the dataset's mean colour (0 after normalisation) over the image; each
-        // pixel's importance is the mean drop of the target's probability over the patches that
-        // cover it.
-        std::vector<float> image, occluded;
-        download(s.backend, images, &image);
-        const int64_t patch = std::max<int64_t>(2, S / 8), stride = std::max<int64_t>(1, patch / 2);
-        std::vector<float> drop(count * S * S, 0.0f), covered(count * S * S, 0.0f);
-        for (int64_t y0 = 0; y0 + patch <= S; y0 += stride) {
-          for (int64_t x0 = 0; x0 + patch <= S; x0 += stride) {
-            s.arena->reset();
-            occluded = image;
-            for (int64_t k = 0; k < count; ++k)
-              for (int c = 0; c < 3; ++c)
-                for (int64_t y = y0; y < y0 + patch; ++y)
-                  std::fill_n(occluded.data() + ((k * 3 + c) * S + y) * S + x0, patch, 0.0f);
-            const Tensor x = s.arena->take(images.shape(), DType::f32, "occluded images");
-            s.backend.copy(Tensor(occluded.data(), images.shape(), DType::f32, Device::cpu()), x);
-            const float* zz = s.batch.download_logits(s.model.forward(ctx, x));
-            for (int64_t k = 0; k < count; ++k) {
-              const float* row = zz + k * K;
-              const float top = *std::max_element(row, row + K);
-              double sum = 0;
-              for (int64_t j = 0; j < K; ++j)
-                sum += std::exp(double(row[j]) - top);
-              const double p_target = std::exp(double(row[e.targets[first + k]]) - top) / sum;
-              const double p_full =
-                  std::exp(double(z_copy[k * K + e.targets[first + k]]) - z_max[k]) / z_sum[k];
-              for (int64_t y = y0; y < y0 + patch; ++y)
-                for (int64_t xx = x0; xx < x0 + patch; ++xx) {
-                  drop[k * S * S + y * S + xx] += static_cast<float>(p_full - p_target);
-                  covered[k * S * S + y * S + xx] += 1.0f;
-                }
-            }
-          }
-        }
-        for (size_t i = 0; i < drop.size(); ++i)
-          drop[i] = covered[i] > 0 ? std::max(drop[i] / covered[i], 0.0f) : 0.0f;
-        scale_host_maps(s.backend, *s.arena, drop, count, S, S, S, out);
-        break;
-      }
+    if (is_gradient_cam(method)) {
+      s.gradient_cam(method, b, ctx, out);
+    } else if (method == CamMethod::cam) {
+      s.classic_cam(b, layer_name_, out);
+    } else if (method == CamMethod::saliency || method == CamMethod::smoothgrad) {
+      s.input_gradients(method, b, ctx, out);
+    } else {
+      s.occlusion(b, ctx, out);
     }
     s.arena->reset();
-    if (show_progress) progress.update(first + count, "");
+    if (show_progress) progress.update(first + b.count, "");
   }
   if (show_progress) progress.finish("");
   return e;
