@@ -68,6 +68,11 @@ class Run {
   TrainResult train();
 
  private:
+  void begin();
+  bool train_epoch(EpochStats* stats);
+  void log_steps(const EpochStats& window, double lr, Progress* progress);
+  double end_epoch(const EpochStats& stats, std::chrono::steady_clock::time_point start,
+                   int last_epoch, TrainResult* result);
   void check_inputs() const;
   void prepare_folder();
   void restore(const std::string& checkpoint);
@@ -102,6 +107,11 @@ class Run {
   int64_t step_in_epoch_ = 0;  // steps done in the current epoch
   int64_t global_step_ = 0;
   double best_val_accuracy_ = -1;
+
+  struct Timing {
+    double train_seconds = 0;  // in training steps only
+    int64_t trained_images = 0;
+  } timing_;
 };
 
 Run::Run(const RunConfig& config, const Dataset& data, const Split& split, Backend& backend,
@@ -308,75 +318,118 @@ EpochStats Run::evaluate() {
   return stats;
 }
 
-TrainResult Run::train() {
+void Run::begin() {
   prepare_folder();
   if (!options_.resume_dir.empty())
     restore((fs::path(options_.resume_dir) / "last.safetensors").string());
   metrics_.open(dir_ / "metrics.jsonl", std::ios::app);
   SC_CHECK(metrics_.good(), (dir_ / "metrics.jsonl").string(), ": cannot open for appending");
-  const TrainConfig& t = cfg_.train;
-  const int64_t B = t.batch_size;
   std::printf(
       "train: %s, %ld parameters, %zu training / %zu validation images of %dx%d, "
       "%ld steps per epoch, %s backend\n",
       cfg_.model.arch.c_str(), long(model_.params().trainable_count()), split_.train.size(),
       split_.val.size(), data_.image_size, data_.image_size, long(steps_per_epoch_),
       backend_.name().c_str());
+}
 
+// The rest of the current epoch's steps; false when the run was asked to stop part-way.
+bool Run::train_epoch(EpochStats* stats) {
+  const TrainConfig& t = cfg_.train;
+  const int64_t B = t.batch_size;
+  // The epoch's order depends only on (seed, epoch).
+  std::vector<int64_t> order = split_.train;
+  std::mt19937_64 rng(derive_seed(cfg_.runtime.seed, {0xe0u, static_cast<uint64_t>(epoch_)}));
+  std::shuffle(order.begin(), order.end(), rng);
+  char label[48];
+  std::snprintf(label, sizeof label, "epoch %ld/%d", long(epoch_ + 1), t.epochs);
+  Progress progress(label, steps_per_epoch_);
+  EpochStats window;
+  while (step_in_epoch_ < steps_per_epoch_) {
+    const auto start = std::chrono::steady_clock::now();
+    const double lr = learning_rate(t, global_step_, steps_per_epoch_);
+    step(order.data() + step_in_epoch_ * B, B, true, epoch_, lr, &window);
+    timing_.train_seconds +=
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    timing_.trained_images += B;
+    ++step_in_epoch_;
+    ++global_step_;
+    if (global_step_ % t.log_every == 0 || step_in_epoch_ == steps_per_epoch_) {
+      log_steps(window, lr, &progress);
+      stats->loss += window.loss;
+      stats->correct += window.correct;
+      stats->seen += window.seen;
+      window = EpochStats{};
+    }
+    const bool interrupted = options_.interrupt && options_.interrupt->load();
+    if (interrupted || (options_.stop_at_step > 0 && global_step_ >= options_.stop_at_step)) {
+      progress.finish("stopped", step_in_epoch_);
+      return false;
+    }
+  }
+  progress.finish("done");
+  return true;
+}
+
+void Run::log_steps(const EpochStats& window, double lr, Progress* progress) {
+  const double ips = timing_.train_seconds > 0 ? timing_.trained_images / timing_.train_seconds : 0;
+  write_metric({{"type", "step"},
+                {"epoch", epoch_ + 1},
+                {"step", step_in_epoch_},
+                {"global_step", global_step_},
+                {"loss", window.mean_loss()},
+                {"accuracy", window.accuracy()},
+                {"lr", lr},
+                {"images_per_second", ips}});
+  char status[128];
+  std::snprintf(status, sizeof status, "loss %.4f acc %.1f%% lr %.4g %.0f img/s",
+                window.mean_loss(), 100 * window.accuracy(), lr, ips);
+  progress->update(step_in_epoch_, status);
+}
+
+// After an epoch's steps: validation, the epoch's record and line, and the checkpoints.
+// Returns the epoch's seconds, validation included.
+double Run::end_epoch(const EpochStats& stats, std::chrono::steady_clock::time_point start,
+                      int last_epoch, TrainResult* result) {
+  ++epoch_;
+  step_in_epoch_ = 0;
+  const EpochStats val = evaluate();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  const bool best = val.accuracy() > best_val_accuracy_;
+  if (best) best_val_accuracy_ = val.accuracy();
+  write_metric({{"type", "epoch"},
+                {"epoch", epoch_},
+                {"global_step", global_step_},
+                {"train_loss", stats.mean_loss()},
+                {"train_accuracy", stats.accuracy()},
+                {"val_loss", val.mean_loss()},
+                {"val_accuracy", val.accuracy()},
+                {"lr", learning_rate(cfg_.train, global_step_ - 1, steps_per_epoch_)},
+                {"seconds", seconds}});
+  std::printf("epoch %ld/%d: train loss %.4f acc %.2f%% | val loss %.4f acc %.2f%%%s\n",
+              long(epoch_), cfg_.train.epochs, stats.mean_loss(), 100 * stats.accuracy(),
+              val.mean_loss(), 100 * val.accuracy(), best ? " (best)" : "");
+  result->train_loss = stats.mean_loss();
+  result->val_loss = val.mean_loss();
+  result->val_accuracy = val.accuracy();
+  if (best) save((dir_ / "best.safetensors").string());
+  if (epoch_ % cfg_.output.checkpoint_every == 0 || epoch_ == last_epoch)
+    save((dir_ / "last.safetensors").string());
+  return seconds;
+}
+
+TrainResult Run::train() {
+  begin();
+  const TrainConfig& t = cfg_.train;
   TrainResult result;
-  double train_seconds = 0, epoch_seconds = 0;
-  int64_t trained_images = 0, epochs_run = 0;
+  double epoch_seconds = 0;
+  int64_t epochs_run = 0;
   const int last_epoch =
       options_.stop_after_epochs > 0 ? std::min(options_.stop_after_epochs, t.epochs) : t.epochs;
-  std::vector<int64_t> order;
   while (epoch_ < last_epoch) {
     const auto epoch_start = std::chrono::steady_clock::now();
-    // The epoch's order depends only on (seed, epoch).
-    order = split_.train;
-    std::mt19937_64 rng(derive_seed(cfg_.runtime.seed, {0xe0u, static_cast<uint64_t>(epoch_)}));
-    std::shuffle(order.begin(), order.end(), rng);
-
-    char label[48];
-    std::snprintf(label, sizeof label, "epoch %ld/%d", long(epoch_ + 1), t.epochs);
-    Progress progress(label, steps_per_epoch_);
-    EpochStats stats, window;
-    bool stop = false;
-    while (step_in_epoch_ < steps_per_epoch_) {
-      const auto start = std::chrono::steady_clock::now();
-      const double lr = learning_rate(t, global_step_, steps_per_epoch_);
-      step(order.data() + step_in_epoch_ * B, B, true, epoch_, lr, &window);
-      train_seconds +=
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-      trained_images += B;
-      ++step_in_epoch_;
-      ++global_step_;
-      if (global_step_ % t.log_every == 0 || step_in_epoch_ == steps_per_epoch_) {
-        const double ips = train_seconds > 0 ? trained_images / train_seconds : 0;
-        write_metric({{"type", "step"},
-                      {"epoch", epoch_ + 1},
-                      {"step", step_in_epoch_},
-                      {"global_step", global_step_},
-                      {"loss", window.mean_loss()},
-                      {"accuracy", window.accuracy()},
-                      {"lr", lr},
-                      {"images_per_second", ips}});
-        char status[128];
-        std::snprintf(status, sizeof status, "loss %.4f acc %.1f%% lr %.4g %.0f img/s",
-                      window.mean_loss(), 100 * window.accuracy(), lr, ips);
-        progress.update(step_in_epoch_, status);
-        stats.loss += window.loss;
-        stats.correct += window.correct;
-        stats.seen += window.seen;
-        window = EpochStats{};
-      }
-      const bool interrupted = options_.interrupt && options_.interrupt->load();
-      if (interrupted || (options_.stop_at_step > 0 && global_step_ >= options_.stop_at_step)) {
-        stop = true;
-        break;
-      }
-    }
-    if (stop) {
-      progress.finish("stopped", step_in_epoch_);
+    EpochStats stats;
+    if (!train_epoch(&stats)) {
       save((dir_ / "last.safetensors").string());
       std::printf(
           "train: stopped at epoch %ld, step %ld; checkpoint %s (continue with --resume %s)\n",
@@ -385,34 +438,8 @@ TrainResult Run::train() {
       result.stopped_early = true;
       break;
     }
-    progress.finish("done");
-    ++epoch_;
-    step_in_epoch_ = 0;
-    const EpochStats val = evaluate();
+    epoch_seconds += end_epoch(stats, epoch_start, last_epoch, &result);
     ++epochs_run;
-    const double this_epoch =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - epoch_start).count();
-    epoch_seconds += this_epoch;
-    const bool best = val.accuracy() > best_val_accuracy_;
-    if (best) best_val_accuracy_ = val.accuracy();
-    write_metric({{"type", "epoch"},
-                  {"epoch", epoch_},
-                  {"global_step", global_step_},
-                  {"train_loss", stats.mean_loss()},
-                  {"train_accuracy", stats.accuracy()},
-                  {"val_loss", val.mean_loss()},
-                  {"val_accuracy", val.accuracy()},
-                  {"lr", learning_rate(t, global_step_ - 1, steps_per_epoch_)},
-                  {"seconds", this_epoch}});
-    std::printf("epoch %ld/%d: train loss %.4f acc %.2f%% | val loss %.4f acc %.2f%%%s\n",
-                long(epoch_), t.epochs, stats.mean_loss(), 100 * stats.accuracy(), val.mean_loss(),
-                100 * val.accuracy(), best ? " (best)" : "");
-    result.train_loss = stats.mean_loss();
-    result.val_loss = val.mean_loss();
-    result.val_accuracy = val.accuracy();
-    if (best) save((dir_ / "best.safetensors").string());
-    if (epoch_ % cfg_.output.checkpoint_every == 0 || epoch_ == last_epoch)
-      save((dir_ / "last.safetensors").string());
   }
   if (!result.stopped_early && epoch_ < t.epochs) {
     result.stopped_early = true;
@@ -422,7 +449,8 @@ TrainResult Run::train() {
   result.epochs_done = epoch_;
   result.global_step = global_step_;
   result.best_val_accuracy = best_val_accuracy_;
-  result.images_per_second = train_seconds > 0 ? trained_images / train_seconds : 0;
+  result.images_per_second =
+      timing_.train_seconds > 0 ? timing_.trained_images / timing_.train_seconds : 0;
   result.seconds_per_epoch = epochs_run ? epoch_seconds / epochs_run : 0;
   return result;
 }
