@@ -134,8 +134,8 @@ int run_conv(int argc, char** argv, int first) {
   const int repeats = flags.given("repeats") ? static_cast<int>(flags.integer("repeats"))
                       : gpu                  ? 50
                                              : 5;
-  SC_CHECK(batch >= 1 && input >= 32 && repeats >= 1,
-           "need --batch >= 1, --input >= 32, --repeats >= 1");
+  SC_USAGE_CHECK(batch >= 1 && input >= 32 && repeats >= 1,
+                 "need --batch >= 1, --input >= 32, --repeats >= 1");
 
   // The matrix-product reference: a 1x1 convolution without stride or padding (no im2col), 512
   // channels at layer3's resolution. On the CPU each layer's forward is timed alternately with

@@ -61,6 +61,16 @@ int run_explain(int argc, char** argv, int first) {
                      {"repeats", "3"},
                      {"threads", "0"},
                      {"json", ""}});
+  // The methods first: a misspelt name is a wrong command line, told before any device starts.
+  std::vector<CamMethod> methods;
+  for (const std::string& name : split_names(flags.str("methods"))) {
+    try {
+      methods.push_back(parse_cam_method(name));
+    } catch (const Error& e) {
+      throw UsageError(e.what());
+    }
+  }
+  SC_USAGE_CHECK(!methods.empty(), "--methods is empty");
   auto backend = bench_backend(flags.str("device"), static_cast<int>(flags.integer("threads")));
   const bool gpu = backend->device().is_cuda();
   RunConfig config = bench_config(flags);
@@ -72,12 +82,8 @@ int run_explain(int argc, char** argv, int first) {
                                                          : std::vector<long>{1, 8};
   const long images = flags.given("images") ? flags.integer("images") : gpu ? 256 : 8;
   const int repeats = static_cast<int>(flags.integer("repeats"));
-  SC_CHECK(S >= 32 && images >= 1 && repeats >= 1,
-           "need --input >= 32, --images >= 1, --repeats >= 1");
-  std::vector<CamMethod> methods;
-  for (const std::string& name : split_names(flags.str("methods")))
-    methods.push_back(parse_cam_method(name));
-  SC_CHECK(!methods.empty(), "--methods is empty");
+  SC_USAGE_CHECK(S >= 32 && images >= 1 && repeats >= 1,
+                 "need --input >= 32, --images >= 1, --repeats >= 1");
 
   // Synthetic scenes: drawn once, before any timing.
   const long count = std::max<long>(images, *std::max_element(batches.begin(), batches.end()));

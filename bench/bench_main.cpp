@@ -1,7 +1,9 @@
 // scenecam-bench: the benchmark suite's entry point. Each subcommand prints its table last and
-// can write JSON (--json FILE).
+// can write JSON (--json FILE). Exit codes as scenecam's: 0 done, 1 a check or the work failed,
+// 2 the command line was wrong (one line on stderr either way).
 #include <cstdio>
 #include <cstring>
+#include <string>
 
 #include "bench_util.hpp"
 #include "scenecam/cuda_backend.hpp"
@@ -11,10 +13,14 @@ namespace scenecam::bench {
 
 std::unique_ptr<Backend> bench_backend(const std::string& device, int threads) {
   if (device == "cpu") return make_cpu_backend(threads);
-  SC_CHECK(device.rfind("cuda", 0) == 0, "--device must be cpu, cuda or cuda:N, got '", device,
-           "'");
+  Device parsed;
+  try {
+    parsed = Device::parse(device);
+  } catch (const Error&) {
+    fail_usage("flag --device expects cpu, cuda or cuda:N, got '", device, "'");
+  }
   CudaOptions o;
-  o.device = Device::parse(device).index;
+  o.device = parsed.index;
   return make_cuda_backend(o);
 }
 
@@ -22,8 +28,8 @@ RunConfig bench_config(const Flags& flags) {
   RunConfig config;
   if (!flags.str("config").empty()) {
     config = load_config(flags.str("config"));
-    SC_CHECK(!flags.given("arch") && !flags.given("classes"),
-             "--arch and --classes come from --config; set them in the config instead");
+    SC_USAGE_CHECK(!flags.given("arch") && !flags.given("classes"),
+                   "--arch and --classes come from --config; set them in the config instead");
   } else {
     config.model.arch = flags.str("arch");
     config.model.classes = flags.integer("classes");
@@ -70,26 +76,53 @@ void usage(std::FILE* out) {
       "           flags: --device --config FILE | --arch resnet18 --classes 6\n"
       "                  --input 64 (cuda: 224)\n"
       "                  --batch 1,8 (cuda: 1,8,32,64,128,256) --images 8 (cuda: 256)\n"
-      "                  --methods gradcam,...,occlusion --layer layer4 --repeats 3\n");
+      "                  --methods gradcam,...,occlusion --layer layer4 --repeats 3\n"
+      "\n"
+      "Flags take their value as --flag VALUE or --flag=VALUE. Exit codes: 0 done, 1 a check or\n"
+      "the work failed, 2 the command line was wrong.\n");
+}
+
+// The subcommand named by argv[1]; a name that is none of them is a UsageError.
+int run_subcommand(int argc, char** argv) {
+  const std::string name = argv[1];
+  if (name == "conv") return scenecam::bench::run_conv(argc, argv, 2);
+  if (name == "train") return scenecam::bench::run_train(argc, argv, 2);
+  if (name == "kernels") return scenecam::bench::run_kernels(argc, argv, 2);
+  if (name == "explain") return scenecam::bench::run_explain(argc, argv, 2);
+  const std::string near = scenecam::closest_match(name, {"kernels", "conv", "train", "explain"});
+  scenecam::fail_usage("unknown subcommand '", name, "' (",
+                       near.empty() ? std::string() : "did you mean " + near + "? ",
+                       "see scenecam-bench --help)");
+}
+
+bool asks_for_help(int argc, char** argv) {
+  for (int i = 1; i < argc; ++i)
+    if (!std::strcmp(argv[i], "--help") || !std::strcmp(argv[i], "-h")) return true;
+  return false;
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  if (argc < 2 || !std::strcmp(argv[1], "--help") || !std::strcmp(argv[1], "-h")) {
-    usage(argc < 2 ? stderr : stdout);
-    return argc < 2 ? 2 : 0;
+  if (argc < 2) {
+    usage(stderr);
+    return 2;
+  }
+  // The flags of every subcommand are in the one usage text, so any --help prints it.
+  if (asks_for_help(argc, argv)) {
+    usage(stdout);
+    return 0;
   }
   try {
-    if (!std::strcmp(argv[1], "conv")) return scenecam::bench::run_conv(argc, argv, 2);
-    if (!std::strcmp(argv[1], "train")) return scenecam::bench::run_train(argc, argv, 2);
-    if (!std::strcmp(argv[1], "kernels")) return scenecam::bench::run_kernels(argc, argv, 2);
-    if (!std::strcmp(argv[1], "explain")) return scenecam::bench::run_explain(argc, argv, 2);
-    std::fprintf(stderr, "scenecam-bench: unknown subcommand '%s'\n", argv[1]);
-    usage(stderr);
+    return run_subcommand(argc, argv);
+  } catch (const scenecam::UsageError& e) {
+    std::fprintf(stderr, "scenecam-bench: %s\n", e.what());
     return 2;
   } catch (const scenecam::Error& e) {
     std::fprintf(stderr, "scenecam-bench: %s\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "scenecam-bench: unexpected failure: %s\n", e.what());
     return 1;
   }
 }

@@ -138,9 +138,9 @@ int run_train(int argc, char** argv, int first) {
                                     : gpu                ? std::vector<long>{32, 64, 128, 256}
                                                          : std::vector<long>{16};
   const int steps = flags.given("steps") ? static_cast<int>(flags.integer("steps")) : gpu ? 30 : 8;
-  SC_CHECK(S >= 32 && steps >= 3, "need --input >= 32 and --steps >= 3");
+  SC_USAGE_CHECK(S >= 32 && steps >= 3, "need --input >= 32 and --steps >= 3");
   for (long B : batches)
-    SC_CHECK(B >= 2, "--batch ", B, " is below 2");
+    SC_USAGE_CHECK(B >= 2, "--batch ", B, " is below 2");
 
   std::printf(
       "scenecam-bench train: %s (%s) on %s, %ldx%ld, %d timed steps after 2 warm-up, "

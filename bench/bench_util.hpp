@@ -7,13 +7,13 @@
 #include <fstream>
 #include <functional>
 #include <map>
-#include <set>
 #include <sstream>
 #include <string>
 #include <utility>
 #include <vector>
 
 #include "scenecam/backend.hpp"
+#include "scenecam/cli.hpp"
 #include "scenecam/config.hpp"
 #include "scenecam/error.hpp"
 
@@ -89,49 +89,30 @@ inline double copy_bandwidth_gbs(Backend& be, int64_t mib, int repeats,
   return 8.0 * floats / seconds / 1e9;
 }
 
-// --key value flags after the subcommand; unknown flags are errors.
+// --key value (or --key=value) flags after the subcommand, every one taking a value: the shared
+// command line (scenecam/cli.hpp) under the interface the subcommands use. An unknown flag, a
+// missing value, a value that does not parse or a positional argument is a UsageError (exit 2).
 class Flags {
  public:
   Flags(int argc, char** argv, int first, const std::map<std::string, std::string>& defaults)
-      : values_(defaults) {
-    for (int i = first; i < argc; ++i) {
-      std::string key = argv[i];
-      SC_CHECK(key.rfind("--", 0) == 0, "unexpected argument '", key, "'");
-      key = key.substr(2);
-      SC_CHECK(values_.count(key), "unknown flag --", key);
-      SC_CHECK(i + 1 < argc, "flag --", key, " needs a value");
-      values_[key] = argv[++i];
-      given_.insert(key);
-    }
-  }
-  std::string str(const std::string& key) const { return values_.at(key); }
-  bool given(const std::string& key) const { return given_.count(key) != 0; }
+      : line_(argc, argv, first, specs(defaults), first > 0 ? argv[first - 1] : "scenecam-bench") {}
+  std::string str(const std::string& key) const { return line_.str(key); }
+  bool given(const std::string& key) const { return line_.given(key); }
   // A comma-separated list of positive integers: "32,64,128".
-  std::vector<long> integers(const std::string& key) const {
-    std::vector<long> out;
-    std::stringstream in(values_.at(key));
-    std::string item;
-    while (std::getline(in, item, ',')) {
-      char* end = nullptr;
-      const long x = std::strtol(item.c_str(), &end, 10);
-      SC_CHECK(!item.empty() && *end == '\0' && x > 0, "flag --", key,
-               " expects positive integers separated by commas, got '", values_.at(key), "'");
-      out.push_back(x);
-    }
-    SC_CHECK(!out.empty(), "flag --", key, " is empty");
-    return out;
-  }
-  long integer(const std::string& key) const {
-    const std::string& v = values_.at(key);
-    char* end = nullptr;
-    const long x = std::strtol(v.c_str(), &end, 10);
-    SC_CHECK(!v.empty() && *end == '\0', "flag --", key, " expects an integer, got '", v, "'");
-    return x;
+  std::vector<long> integers(const std::string& key) const { return line_.integers(key); }
+  long integer(const std::string& key) const { return line_.integer(key); }
+  long integer(const std::string& key, long lo, long hi) const {
+    return line_.integer(key, lo, hi);
   }
 
  private:
-  std::map<std::string, std::string> values_;
-  std::set<std::string> given_;
+  static std::vector<FlagSpec> specs(const std::map<std::string, std::string>& defaults) {
+    std::vector<FlagSpec> out;
+    for (const auto& [name, value] : defaults)
+      out.push_back(value_flag(name, "VALUE", value, ""));
+    return out;
+  }
+  CommandLine line_;
 };
 
 // Rows of named columns, printed as an aligned table and written as a JSON array of objects.

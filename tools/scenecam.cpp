@@ -1,5 +1,6 @@
-// scenecam: the command-line tool. Thin: parses flags, calls the library, and turns every error
-// into one line on stderr and a non-zero exit code (1: the work failed, 2: the command was wrong).
+// scenecam: the command-line tool. Thin: parses flags against each command's table, calls the
+// library, and turns every error into one line on stderr and an exit code: 2 when the command line
+// was wrong (a UsageError), 1 when the work failed or its input was bad, 130 when interrupted.
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -8,13 +9,16 @@
 #include <atomic>
 #include <csignal>
 #include <filesystem>
+#include <sstream>
 #include <vector>
 
 #include "scenecam/backend.hpp"
+#include "scenecam/cli.hpp"
 #include "scenecam/config.hpp"
 #include "scenecam/cuda_backend.hpp"
 #include "scenecam/error.hpp"
 #include "scenecam/evaluate.hpp"
+#include "scenecam/explain.hpp"
 #include "scenecam/explain_run.hpp"
 #include "scenecam/image_io.hpp"
 #include "scenecam/report.hpp"
@@ -22,16 +26,15 @@
 
 namespace {
 
+using scenecam::CommandLine;
+using scenecam::FlagSpec;
+using scenecam::list_flag;
+using scenecam::switch_flag;
+using scenecam::value_flag;
+
+constexpr int kFailed = 1;
 constexpr int kUsageError = 2;
 constexpr int kInterrupted = 130;
-
-long parse_int(const char* flag, const char* text, long lo, long hi) {
-  char* end = nullptr;
-  const long v = std::strtol(text, &end, 10);
-  SC_CHECK(*text && *end == '\0' && v >= lo && v <= hi, "flag ", flag, " expects an integer in [",
-           lo, ", ", hi, "], got '", text, "'");
-  return v;
-}
 
 std::atomic<bool> g_interrupt{false};
 
@@ -64,32 +67,72 @@ std::unique_ptr<scenecam::Backend> make_backend(const scenecam::RuntimeConfig& r
   return scenecam::make_cpu_backend(r.threads);
 }
 
-int train(int argc, char** argv) {
-  std::string config_path, resume_dir;
-  std::vector<std::string> sets;
-  scenecam::TrainOptions options;
-  for (int i = 2; i < argc; ++i) {
-    const std::string arg = argv[i];
-    auto value = [&]() -> std::string {
-      SC_CHECK(i + 1 < argc, "flag ", arg, " needs a value");
-      return argv[++i];
-    };
-    if (arg == "--set")
-      sets.push_back(value());
-    else if (arg == "--resume")
-      resume_dir = value();
-    else if (arg == "--overwrite")
-      options.overwrite = true;
-    else if (arg == "--stop-after-epoch")
-      options.stop_after_epochs =
-          static_cast<int>(parse_int("--stop-after-epoch", value().c_str(), 1, 100000));
-    else if (arg.rfind("--", 0) == 0)
-      scenecam::fail("unknown flag '", arg, "' for train (see scenecam --help)");
-    else if (config_path.empty())
-      config_path = arg;
-    else
-      scenecam::fail("train takes one config file; got '", config_path, "' and '", arg, "'");
+// `scenecam COMMAND --help`: the command's synopsis and its flag table.
+int command_help(const char* synopsis, const CommandLine& cl) {
+  std::printf("usage: scenecam %s\n\nflags:\n%s", synopsis, cl.describe().c_str());
+  return 0;
+}
+
+std::string to_text(double v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+
+std::vector<std::string> split_commas(const std::string& text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  for (size_t comma; (comma = text.find(',', start)) != std::string::npos; start = comma + 1)
+    out.push_back(text.substr(start, comma - start));
+  out.push_back(text.substr(start));
+  return out;
+}
+
+FlagSpec device_spec() {
+  return value_flag("device", "D", "", "auto, cpu, cuda or cuda:N (default: the run's device)");
+}
+
+// --device spelled as runtime.device spells it; "" leaves the choice to the checkpoint's run.
+std::string device_flag(const CommandLine& cl) {
+  const std::string& d = cl.str("device");
+  if (d.empty() || d == "auto") return d;
+  try {
+    scenecam::Device::parse(d);
+  } catch (const scenecam::Error&) {
+    scenecam::fail_usage("flag --device expects auto, cpu, cuda or cuda:N, got '", d, "'");
   }
+  return d;
+}
+
+// --set's own syntax, KEY=VALUE with a dotted key, belongs to the command line; whether the
+// config takes the value is the config reader's to say (exit 1, as for the same value in the file).
+void check_set(const std::string& text) {
+  const size_t eq = text.find('=');
+  const std::string key = text.substr(0, eq);
+  SC_USAGE_CHECK(eq != std::string::npos && !key.empty() && key.front() != '.' &&
+                     key.back() != '.' && key.find("..") == std::string::npos,
+                 "flag --set expects key=value with a dotted key, got '", text, "'");
+}
+
+int train(int argc, char** argv) {
+  const CommandLine cl(
+      argc, argv, 2,
+      {value_flag("set", "KEY=VALUE", "",
+                  "override a config value (dotted key, YAML value); repeatable"),
+       value_flag("resume", "RUN_DIR", "", "continue the run in RUN_DIR from its last checkpoint"),
+       switch_flag("overwrite", "let a fresh run write into a folder that holds one"),
+       value_flag("stop-after-epoch", "N", "", "stop after N epochs, leaving a checkpoint")},
+      "train", 1);
+  if (cl.help_requested()) return command_help("train CONFIG.yaml [flags]", cl);
+  std::vector<std::string> sets = cl.all("set");
+  for (const std::string& s : sets)
+    check_set(s);
+  std::string config_path = cl.positional().empty() ? "" : cl.positional().front();
+  const std::string resume_dir = cl.str("resume");
+  scenecam::TrainOptions options;
+  options.overwrite = cl.enabled("overwrite");
+  if (cl.given("stop-after-epoch"))
+    options.stop_after_epochs = static_cast<int>(cl.integer("stop-after-epoch", 1, 100000));
   if (!resume_dir.empty()) {
     // The run folder's effective config, unless another is given; either way the run stays put.
     if (config_path.empty())
@@ -97,7 +140,7 @@ int train(int argc, char** argv) {
     sets.push_back("output.dir=" + resume_dir);
     options.resume_dir = resume_dir;
   }
-  SC_CHECK(!config_path.empty(), "train needs a config file: scenecam train CONFIG.yaml");
+  SC_USAGE_CHECK(!config_path.empty(), "train needs a config file: scenecam train CONFIG.yaml");
   const scenecam::RunConfig config = scenecam::load_config(config_path, sets);
   auto backend = make_backend(config.runtime);
   scenecam::Split split;
@@ -107,9 +150,8 @@ int train(int argc, char** argv) {
   const scenecam::TrainResult r = scenecam::train(config, data, split, *backend, options);
   if (r.best_val_accuracy >= 0)
     std::printf("train: best validation accuracy %.2f%%; %.0f training images/s; run folder %s\n",
-                100 * r.best_val_accuracy, r.images_per_second,
-                config.output.dir.c_str());  // The report follows a finished run; a report that
-                                             // cannot be drawn does not undo the training.
+                100 * r.best_val_accuracy, r.images_per_second, config.output.dir.c_str());
+  // The report follows a finished run; a report that cannot be drawn does not undo the training.
   if (!r.stopped_early && scenecam::image_files_supported()) {
     try {
       scenecam::write_report(config.output.dir, *backend);
@@ -146,8 +188,8 @@ void usage(std::FILE* out) {
       "  explain --checkpoint CKPT [--images FILE|DIR ... | --split val|train] [--out DIR]\n"
       "          [--method gradcam,gradcam++,xgradcam,hirescam,layercam,cam,saliency,\n"
       "                    smoothgrad,occlusion] [--layer NAME]\n"
-      "          [--target pred|true|CLASS] [--alpha 0.5] [--colormap jet] [--batch-size N]\n"
-      "          [--limit N] [--metrics] [--device D]\n"
+      "          [--target pred|true|topK|CLASS] [--alpha 0.5] [--colormap jet]\n"
+      "          [--batch-size N] [--limit N] [--grid N] [--metrics] [--device D]\n"
       "          Grad-CAM and relatives: an overlay PNG and a .npy map per image and method,\n"
       "          grid PNGs and manifest.json; --metrics adds deletion/insertion AUC, average\n"
       "          drop/increase and (synthetic scenes) the pointing game, each beside random maps\n"
@@ -156,7 +198,11 @@ void usage(std::FILE* out) {
       "          figures (curves, learning rate, class distribution, confusion matrix, sample\n"
       "          predictions) and RUN_DIR/report/report.html; also written after train\n"
       "\n"
-      "  --help  this text\n");
+      "  --help  this text; COMMAND --help lists that command's flags\n"
+      "\n"
+      "Flags take their value as --flag VALUE or --flag=VALUE. Exit codes: 0 done, 1 the work\n"
+      "failed or its input (a config, a checkpoint, an image folder) was bad, 2 the command line\n"
+      "was wrong, 130 train was interrupted and left a checkpoint.\n");
 }
 
 // The backend for a checkpoint: its run's device unless --device says otherwise.
@@ -169,27 +215,24 @@ std::unique_ptr<scenecam::Backend> checkpoint_backend(const std::string& checkpo
 
 int eval(int argc, char** argv) {
   scenecam::EvalOptions o;
-  std::string device;
-  for (int i = 2; i < argc; ++i) {
-    const std::string arg = argv[i];
-    SC_CHECK(i + 1 < argc, "flag ", arg, " needs a value");
-    const char* v = argv[++i];
-    if (arg == "--checkpoint")
-      o.checkpoint = v;
-    else if (arg == "--data")
-      o.data_dir = v;
-    else if (arg == "--split")
-      o.split = v;
-    else if (arg == "--out")
-      o.out_dir = v;
-    else if (arg == "--top-k")
-      o.top_k = static_cast<int>(parse_int("--top-k", v, 1, 1000));
-    else if (arg == "--device")
-      device = v;
-    else
-      scenecam::fail("unknown flag '", arg, "' for eval (see scenecam --help)");
-  }
-  SC_CHECK(!o.checkpoint.empty(), "eval needs --checkpoint RUN/best.safetensors");
+  const CommandLine cl(
+      argc, argv, 2,
+      {value_flag("checkpoint", "CKPT", "", "the checkpoint to evaluate (required)"),
+       value_flag("data", "DIR", "",
+                  "an image folder, root/<class>/images (default: the run's data)"),
+       value_flag("split", "val|train|all", o.split, "the run's split to evaluate, without --data"),
+       value_flag("out", "DIR", "", "where the report files go (default: RUN/eval)"),
+       value_flag("top-k", "K", std::to_string(o.top_k), "k of the top-k accuracy, 1 to 1000"),
+       device_spec()},
+      "eval");
+  if (cl.help_requested()) return command_help("eval --checkpoint CKPT [flags]", cl);
+  o.checkpoint = cl.str("checkpoint");
+  o.data_dir = cl.str("data");
+  o.split = cl.choice("split", {"val", "train", "all"});
+  o.out_dir = cl.str("out");
+  o.top_k = static_cast<int>(cl.integer("top-k", 1, 1000));
+  const std::string device = device_flag(cl);
+  SC_USAGE_CHECK(!o.checkpoint.empty(), "eval needs --checkpoint RUN/best.safetensors");
   auto backend = checkpoint_backend(o.checkpoint, device);
   scenecam::evaluate_checkpoint(o, *backend);
   return 0;
@@ -197,104 +240,113 @@ int eval(int argc, char** argv) {
 
 int predict(int argc, char** argv) {
   scenecam::PredictOptions o;
-  std::string device;
-  for (int i = 2; i < argc; ++i) {
-    const std::string arg = argv[i];
-    auto value = [&]() -> const char* {
-      SC_CHECK(i + 1 < argc, "flag ", arg, " needs a value");
-      return argv[++i];
-    };
-    if (arg == "--checkpoint")
-      o.checkpoint = value();
-    else if (arg == "--top-k")
-      o.top_k = static_cast<int>(parse_int("--top-k", value(), 1, 1000));
-    else if (arg == "--format")
-      o.format = value();
-    else if (arg == "--device")
-      device = value();
-    else if (arg == "--images") {
-      while (i + 1 < argc && std::string(argv[i + 1]).rfind("--", 0) != 0)
-        o.inputs.push_back(argv[++i]);
-    } else
-      scenecam::fail("unknown flag '", arg, "' for predict (see scenecam --help)");
-  }
-  SC_CHECK(!o.checkpoint.empty() && !o.inputs.empty(),
-           "predict needs --checkpoint CKPT and --images FILE|DIR ...");
+  const CommandLine cl(
+      argc, argv, 2,
+      {value_flag("checkpoint", "CKPT", "", "the checkpoint to apply (required)"),
+       list_flag("images", "FILE|DIR", "image files or folders of images (required)"),
+       value_flag("top-k", "K", std::to_string(o.top_k), "classes listed per image, 1 to 1000"),
+       value_flag("format", "json|csv", o.format, "the records' format"), device_spec()},
+      "predict");
+  if (cl.help_requested())
+    return command_help("predict --checkpoint CKPT --images FILE|DIR ...", cl);
+  o.checkpoint = cl.str("checkpoint");
+  o.inputs = cl.all("images");
+  o.top_k = static_cast<int>(cl.integer("top-k", 1, 1000));
+  o.format = cl.choice("format", {"json", "csv"});
+  const std::string device = device_flag(cl);
+  SC_USAGE_CHECK(!o.checkpoint.empty() && !o.inputs.empty(),
+                 "predict needs --checkpoint CKPT and --images FILE|DIR ...");
   auto backend = checkpoint_backend(o.checkpoint, device);
   const int64_t predicted = scenecam::predict_images(o, *backend);
   SC_CHECK(predicted > 0, "predict: none of the inputs could be read as an image");
   return 0;
 }
 
-std::vector<std::string> split_commas(const std::string& text) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  for (size_t comma; (comma = text.find(',', start)) != std::string::npos; start = comma + 1)
-    out.push_back(text.substr(start, comma - start));
-  out.push_back(text.substr(start));
-  return out;
+// --method's names, checked before any work starts (the message is the library's own).
+std::vector<std::string> method_flag(const CommandLine& cl) {
+  std::vector<std::string> methods = split_commas(cl.str("method"));
+  for (const std::string& m : methods) {
+    try {
+      scenecam::parse_cam_method(m);
+    } catch (const scenecam::Error& e) {
+      throw scenecam::UsageError(e.what());
+    }
+  }
+  return methods;
+}
+
+// --target's form: pred, true, topK or a class index. Whether the class exists is the
+// checkpoint's to say, later. "topK" is expanded by run_explain, which reads K the same way.
+std::string target_flag(const CommandLine& cl) {
+  const std::string& t = cl.str("target");
+  bool ok = true;
+  if (t.rfind("top", 0) == 0) {
+    char* end = nullptr;
+    const long k = std::strtol(t.c_str() + 3, &end, 10);
+    ok = t.size() > 3 && *end == '\0' && k >= 1 && k <= 1000;
+  } else {
+    try {
+      scenecam::parse_cam_target(t);
+    } catch (const scenecam::Error&) {
+      ok = false;
+    }
+  }
+  SC_USAGE_CHECK(ok, "flag --target expects pred, true, topK (K >= 1) or a class index, got '", t,
+                 "'");
+  return t;
+}
+
+std::vector<FlagSpec> explain_flags(const scenecam::ExplainOptions& o) {
+  return {
+      value_flag("checkpoint", "CKPT", "", "the checkpoint to explain (required)"),
+      list_flag("images", "FILE|DIR", "image files or folders (default: the run's own split)"),
+      value_flag("split", "val|train", o.split, "the run's split to explain, without --images"),
+      value_flag("out", "DIR", "", "where the files go (default: RUN/explain)"),
+      value_flag("method", "M,M,...", o.methods.front(),
+                 "methods, comma-separated (scenecam --help lists them)"),
+      value_flag("layer", "NAME", o.layer, "the target layer (default: the last residual stage)"),
+      value_flag("target", "pred|true|topK|CLASS", o.target, "the class each map explains"),
+      value_flag("alpha", "A", to_text(o.image_weight),
+                 "the image's weight in the overlay, 0 to 1"),
+      value_flag("colormap", "NAME", o.colormap, "jet, turbo, viridis, inferno, magma or hot"),
+      value_flag("batch-size", "N", "", "images per batch (default: the run's batch size)"),
+      value_flag("limit", "N", "", "explain only the first N images"),
+      value_flag("grid", "N", std::to_string(o.grid), "images in each grid PNG, 1 to 64"),
+      switch_flag("metrics", "faithfulness metrics beside random maps"),
+      device_spec()};
 }
 
 int explain(int argc, char** argv) {
   scenecam::ExplainOptions o;
-  std::string device;
-  for (int i = 2; i < argc; ++i) {
-    const std::string arg = argv[i];
-    auto value = [&]() -> std::string {
-      SC_CHECK(i + 1 < argc, "flag ", arg, " needs a value");
-      return argv[++i];
-    };
-    if (arg == "--checkpoint")
-      o.checkpoint = value();
-    else if (arg == "--images") {
-      while (i + 1 < argc && std::string(argv[i + 1]).rfind("--", 0) != 0)
-        o.images.push_back(argv[++i]);
-    } else if (arg == "--split")
-      o.split = value();
-    else if (arg == "--out")
-      o.out_dir = value();
-    else if (arg == "--method")
-      o.methods = split_commas(value());
-    else if (arg == "--layer")
-      o.layer = value();
-    else if (arg == "--target")
-      o.target = value();
-    else if (arg == "--alpha") {
-      const std::string v = value();
-      char* end = nullptr;
-      o.image_weight = std::strtof(v.c_str(), &end);
-      SC_CHECK(!v.empty() && *end == '\0' && o.image_weight >= 0 && o.image_weight <= 1,
-               "flag --alpha expects a number in [0, 1], got '", v, "'");
-    } else if (arg == "--limit")
-      o.limit = static_cast<int>(parse_int("--limit", value().c_str(), 1, 100000000));
-    else if (arg == "--grid")
-      o.grid = static_cast<int>(parse_int("--grid", value().c_str(), 1, 64));
-    else if (arg == "--batch-size")
-      o.batch_size = static_cast<int>(parse_int("--batch-size", value().c_str(), 1, 65536));
-    else if (arg == "--colormap")
-      o.colormap = value();
-    else if (arg == "--metrics")
-      o.metrics = true;
-    else if (arg == "--device")
-      device = value();
-    else
-      scenecam::fail("unknown flag '", arg, "' for explain (see scenecam --help)");
-  }
-  SC_CHECK(!o.checkpoint.empty(), "explain needs --checkpoint CKPT");
+  const CommandLine cl(argc, argv, 2, explain_flags(o), "explain");
+  if (cl.help_requested()) return command_help("explain --checkpoint CKPT [flags]", cl);
+  o.checkpoint = cl.str("checkpoint");
+  o.images = cl.all("images");
+  o.split = cl.choice("split", {"val", "train"});
+  o.out_dir = cl.str("out");
+  o.methods = method_flag(cl);
+  o.layer = cl.str("layer");
+  o.target = target_flag(cl);
+  o.image_weight = static_cast<float>(cl.number("alpha", 0, 1));
+  o.colormap = cl.str("colormap");
+  if (cl.given("batch-size")) o.batch_size = static_cast<int>(cl.integer("batch-size", 1, 65536));
+  if (cl.given("limit")) o.limit = static_cast<int>(cl.integer("limit", 1, 100000000));
+  o.grid = static_cast<int>(cl.integer("grid", 1, 64));
+  o.metrics = cl.enabled("metrics");
+  const std::string device = device_flag(cl);
+  SC_USAGE_CHECK(!o.checkpoint.empty(), "explain needs --checkpoint CKPT");
   auto backend = checkpoint_backend(o.checkpoint, device);
   scenecam::run_explain(o, *backend);
   return 0;
 }
 
 int report(int argc, char** argv) {
-  SC_CHECK(argc >= 3, "report needs a run folder: scenecam report RUN_DIR [--device D]");
-  const std::string run_dir = argv[2];
-  std::string device;
-  for (int i = 3; i < argc; i += 2) {
-    SC_CHECK(std::string(argv[i]) == "--device" && i + 1 < argc,
-             "report takes RUN_DIR [--device D]");
-    device = argv[i + 1];
-  }
+  const CommandLine cl(argc, argv, 2, {device_spec()}, "report", 1);
+  if (cl.help_requested()) return command_help("report RUN_DIR [flags]", cl);
+  SC_USAGE_CHECK(!cl.positional().empty(),
+                 "report needs a run folder: scenecam report RUN_DIR [--device D]");
+  const std::string run_dir = cl.positional().front();
+  const std::string device = device_flag(cl);
   const std::string checkpoint = (std::filesystem::path(run_dir) / "best.safetensors").string();
   auto backend =
       checkpoint_backend(std::filesystem::exists(checkpoint)
@@ -303,6 +355,19 @@ int report(int argc, char** argv) {
                          device);
   scenecam::write_report(run_dir, *backend);
   return 0;
+}
+
+int run_command(const std::string& command, int argc, char** argv) {
+  if (command == "train") return train(argc, argv);
+  if (command == "eval") return eval(argc, argv);
+  if (command == "predict") return predict(argc, argv);
+  if (command == "report") return report(argc, argv);
+  if (command == "explain") return explain(argc, argv);
+  const std::string near =
+      scenecam::closest_match(command, {"train", "eval", "predict", "explain", "report"});
+  scenecam::fail_usage("unknown command '", command, "' (",
+                       near.empty() ? std::string() : "did you mean " + near + "? ",
+                       "see scenecam --help)");
 }
 
 }  // namespace
@@ -318,18 +383,15 @@ int main(int argc, char** argv) {
     return 0;
   }
   try {
-    if (command == "train") return train(argc, argv);
-    if (command == "eval") return eval(argc, argv);
-    if (command == "predict") return predict(argc, argv);
-    if (command == "report") return report(argc, argv);
-    if (command == "explain") return explain(argc, argv);
-    std::fprintf(stderr, "scenecam: unknown command '%s' (see scenecam --help)\n", command.c_str());
+    return run_command(command, argc, argv);
+  } catch (const scenecam::UsageError& e) {
+    std::fprintf(stderr, "scenecam: %s\n", e.what());
     return kUsageError;
   } catch (const scenecam::Error& e) {
     std::fprintf(stderr, "scenecam: %s\n", e.what());
-    return 1;
+    return kFailed;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "scenecam: unexpected failure: %s\n", e.what());
-    return 1;
+    return kFailed;
   }
 }
