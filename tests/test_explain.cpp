@@ -5,6 +5,7 @@
 #include <random>
 
 #include "scenecam/explain.hpp"
+#include "scenecam/image_folder.hpp"
 #include "scenecam/inference.hpp"
 #include "scenecam/nn.hpp"
 #include "scenecam/safetensors.hpp"

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "scenecam/evaluate.hpp"
+#include "scenecam/image_folder.hpp"
 #include "scenecam/image_io.hpp"
 #include "scenecam/report.hpp"
 #include "scenecam/safetensors.hpp"

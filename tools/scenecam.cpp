@@ -20,6 +20,7 @@
 #include "scenecam/evaluate.hpp"
 #include "scenecam/explain.hpp"
 #include "scenecam/explain_run.hpp"
+#include "scenecam/image_folder.hpp"
 #include "scenecam/image_io.hpp"
 #include "scenecam/report.hpp"
 #include "scenecam/trainer.hpp"

@@ -32,6 +32,11 @@ struct Split {
   std::vector<int64_t> train, val;
 };
 
+// The images a split name picks: "val", "train", or (with allow_all) "all" of `count` images;
+// throws naming the accepted names.
+std::vector<int64_t> split_indices(const Split& split, int64_t count, const std::string& name,
+                                   bool allow_all);
+
 // Per class, a seeded shuffle of its images, of which round(val_fraction * n) (at least one when
 // the class has two or more images) go to validation. Deterministic given (labels, seed).
 Split stratified_split(const std::vector<int32_t>& labels, int classes, double val_fraction,

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "scenecam/config.hpp"
 #include "scenecam/dataset.hpp"
 
 namespace scenecam {
@@ -16,6 +17,20 @@ struct FolderListing {
 
 // True for the image file names scenecam reads: .jpg, .jpeg, .png, .bmp (any case).
 bool is_image_file_name(const std::string& path);
+
+// Files as given, folders expanded to every image file below them (recursively, sorted): the
+// inputs of predict and explain.
+std::vector<std::string> expand_image_inputs(const std::vector<std::string>& inputs);
+
+// Decodes `paths` at size x size into a dataset (in order; at most `limit` images when > 0). An
+// image inside a folder named after one of `classes` gets that label, any other -1. A file that
+// cannot be read is left out, and errors[i] says why ("" for the files that were read).
+Dataset read_image_files(const std::vector<std::string>& paths, int size,
+                         const std::vector<std::string>& classes, std::vector<std::string>* errors,
+                         int64_t limit = 0);
+
+// The data a config names: synthetic scenes or an image folder, with its train/val split.
+Dataset load_training_data(const RunConfig& config, Split* split);
 
 // Lists root/<class>/*.{jpg,jpeg,png,bmp} (case-insensitive; hidden entries ignored). Throws when
 // root is not a folder, holds no image, or holds fewer than two classes.

@@ -49,10 +49,6 @@ struct TrainResult {
 // The learning rate at a 0-based global step (warm-up and schedule from the config).
 double learning_rate(const TrainConfig& train, int64_t step, int64_t steps_per_epoch);
 
-// The data a config names: synthetic scenes or an image folder, with its train/val split.
-// (Defined with the image-file code, since a folder needs it.)
-Dataset load_training_data(const RunConfig& config, Split* split);
-
 // Trains; throws Error on bad input, a non-finite loss (after saying which checkpoint is the last
 // good one) or an I/O failure.
 TrainResult train(const RunConfig& config, const Dataset& data, const Split& split,

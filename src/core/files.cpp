@@ -1,6 +1,7 @@
 #include "scenecam/files.hpp"
 
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 
 #include "scenecam/error.hpp"
@@ -21,6 +22,17 @@ void write_file_atomic(const std::string& path, const std::string& content) {
     std::remove(tmp.c_str());
     fail(path, ": could not move the finished file into place");
   }
+}
+
+std::string prepare_output_dir(const std::string& given, const std::string& checkpoint,
+                               const std::string& name) {
+  namespace fs = std::filesystem;
+  const std::string dir =
+      given.empty() ? (fs::path(checkpoint).parent_path() / name).string() : given;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  SC_CHECK(!ec, dir, ": cannot create the output folder (", ec.message(), ")");
+  return dir;
 }
 
 }  // namespace scenecam

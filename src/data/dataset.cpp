@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <numeric>
 #include <random>
 
 #include "scenecam/random.hpp"
@@ -31,6 +32,17 @@ Dataset make_synthetic_dataset(int size, uint64_t seed, int64_t first, int count
     d.labels[i] = label;
   }
   return d;
+}
+
+std::vector<int64_t> split_indices(const Split& split, int64_t count, const std::string& name,
+                                   bool allow_all) {
+  if (name == "val") return split.val;
+  if (name == "train") return split.train;
+  SC_CHECK(allow_all && name == "all", "--split must be val",
+           allow_all ? ", train or all" : " or train", ", not '", name, "'");
+  std::vector<int64_t> all(count);
+  std::iota(all.begin(), all.end(), 0);
+  return all;
 }
 
 Split stratified_split(const std::vector<int32_t>& labels, int classes, double val_fraction,

@@ -29,48 +29,31 @@ std::string checkpoint_device(const std::string& checkpoint) {
   return checkpoint_config(SafetensorsFile(checkpoint)).runtime.device;
 }
 
-EvalResult evaluate_checkpoint(const EvalOptions& o, Backend& backend) {
-  const SafetensorsFile file(o.checkpoint);
-  const RunConfig config = checkpoint_config(file);
-  Classifier classifier(config, file, backend);
+namespace {
 
-  Dataset data;
-  std::vector<int64_t> indices;
+// The images eval reads: an image folder, or the run's own data and one of its splits.
+void eval_inputs(const EvalOptions& o, const RunConfig& config, const Classifier& classifier,
+                 Dataset* data, std::vector<int64_t>* indices) {
   if (!o.data_dir.empty()) {
-    data = load_image_folder(o.data_dir, config.data.image_size, config.runtime.threads, "");
-    SC_CHECK(data.class_names == classifier.classes(), o.data_dir, ": its classes (",
-             nlohmann::json(data.class_names).dump(), ") differ from the checkpoint's (",
+    *data = load_image_folder(o.data_dir, config.data.image_size, config.runtime.threads, "");
+    SC_CHECK(data->class_names == classifier.classes(), o.data_dir, ": its classes (",
+             nlohmann::json(data->class_names).dump(), ") differ from the checkpoint's (",
              nlohmann::json(classifier.classes()).dump(), ")");
-    indices.resize(data.images.size());
-    std::iota(indices.begin(), indices.end(), 0);
+    indices->resize(data->images.size());
+    std::iota(indices->begin(), indices->end(), 0);
   } else {
     Split split;
-    data = load_training_data(config, &split);
-    SC_CHECK(o.split == "val" || o.split == "train" || o.split == "all",
-             "--split must be val, train or all, not '", o.split, "'");
-    if (o.split == "val") indices = split.val;
-    if (o.split == "train") indices = split.train;
-    if (o.split == "all") {
-      indices.resize(data.images.size());
-      std::iota(indices.begin(), indices.end(), 0);
-    }
+    *data = load_training_data(config, &split);
+    *indices = split_indices(split, int64_t(data->images.size()), o.split, true);
   }
-  SC_CHECK(!indices.empty(), "eval: no images to evaluate");
-  std::printf(
-      "eval: %s on %zu images (%s)\n", o.checkpoint.c_str(), indices.size(),
-      o.data_dir.empty() ? ("the run's " + o.split + " split").c_str() : o.data_dir.c_str());
+  SC_CHECK(!indices->empty(), "eval: no images to evaluate");
+}
 
-  std::vector<float> logits = classifier.logits(data, indices, true);
-  const int64_t K = static_cast<int64_t>(classifier.classes().size());
-  std::vector<int32_t> labels;
-  for (int64_t i : indices)
-    labels.push_back(data.labels[i]);
-  // Metrics from the logits themselves, so accuracy matches training's validation exactly.
-  EvalResult result;
-  result.report = classification_report(labels, logits, classifier.classes(), {1, o.top_k});
-  std::printf("\n%s", format_report(result.report).c_str());
-
-  std::vector<float> probs = logits;
+// The most confident mistakes, printed (the first `show`) and as mistakes.csv's text.
+std::string mistakes_csv(const Dataset& data, const std::vector<int64_t>& indices,
+                         std::vector<float> probs, const std::vector<std::string>& classes,
+                         int show) {
+  const int64_t K = static_cast<int64_t>(classes.size());
   softmax_rows(probs, K);
   struct Mistake {
     int64_t index;
@@ -81,36 +64,59 @@ EvalResult evaluate_checkpoint(const EvalOptions& o, Backend& backend) {
   for (size_t n = 0; n < indices.size(); ++n) {
     const float* row = probs.data() + n * K;
     const int32_t predicted = int32_t(std::max_element(row, row + K) - row);
-    if (predicted != labels[n]) mistakes.push_back({indices[n], predicted, row[predicted]});
+    if (predicted != data.labels[indices[n]])
+      mistakes.push_back({indices[n], predicted, row[predicted]});
   }
   std::stable_sort(mistakes.begin(), mistakes.end(), [](const Mistake& a, const Mistake& b) {
     return a.probability > b.probability;
   });
-  std::string mistakes_csv = "image,true,predicted,probability\n";
+  std::string csv = "image,true,predicted,probability\n";
   std::printf("\nmost confident mistakes:\n");
-  for (size_t m = 0; m < mistakes.size() && int(m) < o.mistakes; ++m) {
+  for (size_t m = 0; m < mistakes.size() && int(m) < show; ++m) {
     const Mistake& x = mistakes[m];
     const std::string name =
         data.files[x.index].empty() ? "synthetic #" + std::to_string(x.index) : data.files[x.index];
-    const std::string& truth = classifier.classes()[data.labels[x.index]];
-    const std::string& pred = classifier.classes()[x.predicted];
+    const std::string& truth = classes[data.labels[x.index]];
+    const std::string& pred = classes[x.predicted];
     std::printf("  %s: %s predicted as %s (%.3f)\n", name.c_str(), truth.c_str(), pred.c_str(),
                 x.probability);
-    mistakes_csv += name + "," + truth + "," + pred + "," + std::to_string(x.probability) + "\n";
+    csv += name + "," + truth + "," + pred + "," + std::to_string(x.probability) + "\n";
   }
+  return csv;
+}
 
-  result.out_dir =
-      o.out_dir.empty() ? (fs::path(o.checkpoint).parent_path() / "eval").string() : o.out_dir;
-  std::error_code ec;
-  fs::create_directories(result.out_dir, ec);
-  SC_CHECK(!ec, result.out_dir, ": cannot create the output folder (", ec.message(), ")");
+}  // namespace
+
+EvalResult evaluate_checkpoint(const EvalOptions& o, Backend& backend) {
+  const SafetensorsFile file(o.checkpoint);
+  const RunConfig config = checkpoint_config(file);
+  Classifier classifier(config, file, backend);
+  Dataset data;
+  std::vector<int64_t> indices;
+  eval_inputs(o, config, classifier, &data, &indices);
+  std::printf(
+      "eval: %s on %zu images (%s)\n", o.checkpoint.c_str(), indices.size(),
+      o.data_dir.empty() ? ("the run's " + o.split + " split").c_str() : o.data_dir.c_str());
+
+  const std::vector<float> logits = classifier.logits(data, indices, true);
+  std::vector<int32_t> labels;
+  for (int64_t i : indices)
+    labels.push_back(data.labels[i]);
+  // Metrics from the logits themselves, so accuracy matches training's validation exactly.
+  EvalResult result;
+  result.report = classification_report(labels, logits, classifier.classes(), {1, o.top_k});
+  std::printf("\n%s", format_report(result.report).c_str());
+  const std::string mistakes =
+      mistakes_csv(data, indices, logits, classifier.classes(), o.mistakes);
+
+  result.out_dir = prepare_output_dir(o.out_dir, o.checkpoint, "eval");
   const fs::path out(result.out_dir);
   write_file_atomic((out / "report.json").string(), report_json(result.report));
   write_file_atomic((out / "report.csv").string(), report_csv(result.report));
   write_file_atomic((out / "confusion.csv").string(), confusion_csv(result.report, false));
   write_file_atomic((out / "confusion_normalized.csv").string(),
                     confusion_csv(result.report, true));
-  write_file_atomic((out / "mistakes.csv").string(), mistakes_csv);
+  write_file_atomic((out / "mistakes.csv").string(), mistakes);
   std::printf(
       "\neval: wrote report.json, report.csv, confusion.csv, confusion_normalized.csv and "
       "mistakes.csv to %s\n",
@@ -126,39 +132,15 @@ int64_t predict_images(const PredictOptions& o, Backend& backend) {
   const RunConfig config = checkpoint_config(file);
   Classifier classifier(config, file, backend);
 
-  // Inputs: files as given, folders expanded to their image files (sorted).
-  std::vector<std::string> paths;
-  for (const std::string& in : o.inputs) {
-    std::error_code ec;
-    if (fs::is_directory(in, ec)) {
-      std::vector<std::string> found;
-      for (const auto& e : fs::directory_iterator(in, ec))
-        if (e.is_regular_file() && is_image_file_name(e.path().string()))
-          found.push_back(e.path().string());
-      std::sort(found.begin(), found.end());
-      paths.insert(paths.end(), found.begin(), found.end());
-    } else {
-      paths.push_back(in);
-    }
-  }
-  Dataset data;
-  data.image_size = classifier.image_size();
-  data.class_names = classifier.classes();
-  std::vector<std::string> errors(paths.size());
-  std::vector<int64_t> readable;
-  for (size_t i = 0; i < paths.size(); ++i) {
-    ImageU8 img;
-    if (read_image_file(paths[i], data.image_size, &img, &errors[i])) {
-      readable.push_back(static_cast<int64_t>(data.images.size()));
-      data.images.push_back(std::move(img));
-      data.labels.push_back(0);
-      data.files.push_back(paths[i]);
-    }
-  }
+  // Inputs: files as given, folders expanded to the image files below them.
+  const std::vector<std::string> paths = expand_image_inputs(o.inputs);
+  std::vector<std::string> errors;
+  const Dataset data =
+      read_image_files(paths, classifier.image_size(), classifier.classes(), &errors);
+  std::vector<int64_t> readable(data.images.size());
+  std::iota(readable.begin(), readable.end(), 0);
   std::vector<float> probs;
-  std::vector<int64_t> order(readable.size());
-  std::iota(order.begin(), order.end(), 0);
-  if (!readable.empty()) probs = classifier.logits(data, order, false);
+  if (!readable.empty()) probs = classifier.logits(data, readable, false);
   const int64_t K = static_cast<int64_t>(classifier.classes().size());
   softmax_rows(probs, K);
 

@@ -26,6 +26,44 @@ bool is_image_file_name(const std::string& path) {
   return ext == ".jpg" || ext == ".jpeg" || ext == ".png" || ext == ".bmp";
 }
 
+std::vector<std::string> expand_image_inputs(const std::vector<std::string>& inputs) {
+  std::vector<std::string> paths;
+  for (const std::string& in : inputs) {
+    std::error_code ec;
+    if (!fs::is_directory(in, ec)) {
+      paths.push_back(in);
+      continue;
+    }
+    std::vector<std::string> found;
+    for (const auto& e : fs::recursive_directory_iterator(in, ec))
+      if (e.is_regular_file() && is_image_file_name(e.path().string()))
+        found.push_back(e.path().string());
+    std::sort(found.begin(), found.end());
+    paths.insert(paths.end(), found.begin(), found.end());
+  }
+  return paths;
+}
+
+Dataset read_image_files(const std::vector<std::string>& paths, int size,
+                         const std::vector<std::string>& classes, std::vector<std::string>* errors,
+                         int64_t limit) {
+  Dataset data;
+  data.image_size = size;
+  data.class_names = classes;
+  errors->assign(paths.size(), "");
+  for (size_t i = 0; i < paths.size(); ++i) {
+    if (limit > 0 && int64_t(data.images.size()) >= limit) break;
+    ImageU8 img;
+    if (!read_image_file(paths[i], size, &img, &(*errors)[i])) continue;
+    const std::string parent = fs::path(paths[i]).parent_path().filename().string();
+    const auto it = std::find(classes.begin(), classes.end(), parent);
+    data.labels.push_back(it == classes.end() ? -1 : int32_t(it - classes.begin()));
+    data.images.push_back(std::move(img));
+    data.files.push_back(paths[i]);
+  }
+  return data;
+}
+
 namespace {
 
 bool hidden(const fs::path& p) {

@@ -17,6 +17,7 @@
 #include "scenecam/config.hpp"
 #include "scenecam/evaluate.hpp"
 #include "scenecam/files.hpp"
+#include "scenecam/image_folder.hpp"
 #include "scenecam/image_io.hpp"
 #include "scenecam/inference.hpp"
 #include "scenecam/metrics.hpp"
