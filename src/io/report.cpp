@@ -160,63 +160,73 @@ std::string html_escape(const std::string& s) {
   return out;
 }
 
-}  // namespace
-
-ReportResult write_report(const std::string& run_dir, Backend& backend) {
-  const fs::path run(run_dir);
-  const fs::path checkpoint =
-      fs::exists(run / "best.safetensors") ? run / "best.safetensors" : run / "last.safetensors";
-  SC_CHECK(fs::exists(checkpoint), run_dir,
-           ": no best.safetensors or last.safetensors (is it a run folder?)");
-  const SafetensorsFile file(checkpoint.string());
-  const RunConfig config = checkpoint_config(file);
-  const fs::path out = run / "report";
-  std::error_code ec;
-  fs::create_directories(out, ec);
-  SC_CHECK(!ec, out.string(), ": cannot create the report folder (", ec.message(), ")");
-  ReportResult result;
-
-  // ---- curves from metrics.jsonl
+// The curves of metrics.jsonl: loss and accuracy per epoch, the learning rate per step.
+struct Curves {
   Series train_loss{"train", {}, {}}, val_loss{"validation", {}, {}}, train_acc{"train", {}, {}},
       val_acc{"validation", {}, {}}, lr{"learning rate", {}, {}};
+};
+
+Curves read_curves(const fs::path& run) {
+  Curves c;
   std::ifstream metrics(run / "metrics.jsonl");
   for (std::string line; std::getline(metrics, line);) {
     const json r = json::parse(line, nullptr, false);
     if (r.is_discarded() || !r.contains("type")) continue;
     if (r["type"] == "epoch") {
       const double e = r["epoch"].get<double>();
-      train_loss.x.push_back(e), train_loss.y.push_back(r["train_loss"].get<double>());
-      val_loss.x.push_back(e), val_loss.y.push_back(r["val_loss"].get<double>());
-      train_acc.x.push_back(e), train_acc.y.push_back(100 * r["train_accuracy"].get<double>());
-      val_acc.x.push_back(e), val_acc.y.push_back(100 * r["val_accuracy"].get<double>());
+      c.train_loss.x.push_back(e), c.train_loss.y.push_back(r["train_loss"].get<double>());
+      c.val_loss.x.push_back(e), c.val_loss.y.push_back(r["val_loss"].get<double>());
+      c.train_acc.x.push_back(e), c.train_acc.y.push_back(100 * r["train_accuracy"].get<double>());
+      c.val_acc.x.push_back(e), c.val_acc.y.push_back(100 * r["val_accuracy"].get<double>());
     } else if (r["type"] == "step") {
-      lr.x.push_back(r["global_step"].get<double>()), lr.y.push_back(r["lr"].get<double>());
+      c.lr.x.push_back(r["global_step"].get<double>()), c.lr.y.push_back(r["lr"].get<double>());
     }
   }
+  return c;
+}
+
+void curve_figures(const Curves& c, const fs::path& out, ReportResult* result) {
   cv::Mat curves(460, 1200, CV_8UC3, kWhite);
-  line_chart(curves, {0, 0, 600, 460}, "Loss", "epoch", "loss", {train_loss, val_loss});
-  line_chart(curves, {600, 0, 600, 460}, "Accuracy", "epoch", "accuracy (%)", {train_acc, val_acc});
-  save(curves, out / "curves.png", &result);
+  line_chart(curves, {0, 0, 600, 460}, "Loss", "epoch", "loss", {c.train_loss, c.val_loss});
+  line_chart(curves, {600, 0, 600, 460}, "Accuracy", "epoch", "accuracy (%)",
+             {c.train_acc, c.val_acc});
+  save(curves, out / "curves.png", result);
   cv::Mat lr_img(400, 640, CV_8UC3, kWhite);
-  line_chart(lr_img, {0, 0, 640, 400}, "Learning rate", "step", "lr", {lr});
-  save(lr_img, out / "lr.png", &result);
+  line_chart(lr_img, {0, 0, 640, 400}, "Learning rate", "step", "lr", {c.lr});
+  save(lr_img, out / "lr.png", result);
+}
 
-  // ---- the validation split through the model
-  Classifier classifier(config, file, backend);
+// The validation split through the model: what the figures and the page report.
+struct Evaluation {
+  Dataset data;
   Split split;
-  const Dataset data = load_training_data(config, &split);
-  const std::vector<std::string>& classes = classifier.classes();
-  const int K = static_cast<int>(classes.size());
-  std::vector<float> logits = classifier.logits(data, split.val, true);
-  std::vector<int32_t> labels;
-  for (int64_t i : split.val)
-    labels.push_back(data.labels[i]);
-  const ClassificationReport report =
-      classification_report(labels, logits, classes, {1, std::min(3, K)});
-  std::vector<float> probs = logits;
-  softmax_rows(probs, K);
+  std::vector<std::string> classes;
+  std::vector<int32_t> labels;  // of split.val
+  std::vector<float> probs;     // [split.val, K]
+  ClassificationReport report;
+};
 
-  // ---- class distribution
+Evaluation evaluate_validation(const RunConfig& config, const SafetensorsFile& file,
+                               Backend& backend) {
+  Evaluation v;
+  Classifier classifier(config, file, backend);
+  v.data = load_training_data(config, &v.split);
+  v.classes = classifier.classes();
+  const int K = static_cast<int>(v.classes.size());
+  const std::vector<float> logits = classifier.logits(v.data, v.split.val, true);
+  for (int64_t i : v.split.val)
+    v.labels.push_back(v.data.labels[i]);
+  v.report = classification_report(v.labels, logits, v.classes, {1, std::min(3, K)});
+  v.probs = logits;
+  softmax_rows(v.probs, K);
+  return v;
+}
+
+void class_distribution_figure(const Evaluation& v, const fs::path& out, ReportResult* result) {
+  const Dataset& data = v.data;
+  const Split& split = v.split;
+  const std::vector<std::string>& classes = v.classes;
+  const int K = static_cast<int>(classes.size());
   std::vector<double> train_count(K, 0), val_count(K, 0);
   for (int64_t i : split.train)
     ++train_count[data.labels[i]];
@@ -249,9 +259,14 @@ ReportResult write_report(const std::string& run_dir, Backend& backend) {
     }
     text(dist, "class", {plot.x + plot.width / 2, plot.y + plot.height + 42}, 0.5, kInk);
   }
-  save(dist, out / "classes.png", &result);
+  save(dist, out / "classes.png", result);
+}
 
-  // ---- confusion matrix heatmap: colour by the row-normalised share, text the count
+// The confusion matrix as a heatmap: colour by the row-normalised share, text the count.
+void confusion_figure(const Evaluation& v, const fs::path& out, ReportResult* result) {
+  const ClassificationReport& report = v.report;
+  const std::vector<std::string>& classes = v.classes;
+  const int K = static_cast<int>(classes.size());
   const int cell = 80, left = 130, top = 80;
   cv::Mat conf(top + cell * K + 60, left + cell * K + 30, CV_8UC3, kWhite);
   text(conf, "Confusion matrix (validation)", {conf.cols / 2, 22}, 0.6, kInk, 0, 2);
@@ -273,10 +288,18 @@ ReportResult write_report(const std::string& run_dir, Backend& backend) {
     }
   }
   text(conf, "true class (rows)", {left + cell * K / 2, top + cell * K + 30}, 0.5, kInk);
-  save(conf, out / "confusion.png", &result);
+  save(conf, out / "confusion.png", result);
+}
 
-  // ---- prediction grid: validation images spread evenly over the split (which is ordered by
-  // class), mistakes framed in red
+// Validation images spread evenly over the split (which is ordered by class), mistakes framed
+// in red.
+void predictions_figure(const Evaluation& v, const fs::path& out, ReportResult* result) {
+  const Dataset& data = v.data;
+  const Split& split = v.split;
+  const std::vector<std::string>& classes = v.classes;
+  const std::vector<int32_t>& labels = v.labels;
+  const std::vector<float>& probs = v.probs;
+  const int K = static_cast<int>(classes.size());
   const int tiles = std::min<int>(16, static_cast<int>(split.val.size())), cols = 4, tile = 160;
   const int rows = (tiles + cols - 1) / cols;
   cv::Mat grid(rows * (tile + 46) + 40, cols * tile + (cols + 1) * 10, CV_8UC3, kWhite);
@@ -301,9 +324,16 @@ ReportResult write_report(const std::string& run_dir, Backend& backend) {
     std::snprintf(p, sizeof p, "%.2f%s", row[pred], wrong ? "  (wrong)" : "");
     text(grid, p, {x + tile / 2, y + tile + 30}, 0.42, colour);
   }
-  save(grid, out / "predictions.png", &result);
+  save(grid, out / "predictions.png", result);
+}
 
-  // ---- report.html: figures next to it, tables inline
+// report.html: the figures beside it, the tables inline.
+std::string report_html(const fs::path& run, const fs::path& checkpoint, const RunConfig& config,
+                        const Curves& curves, const Evaluation& v) {
+  const ClassificationReport& report = v.report;
+  const std::vector<std::string>& classes = v.classes;
+  const int K = static_cast<int>(classes.size());
+  const Series& train_loss = curves.train_loss;
   std::ostringstream h;
   h << "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>scenecam report: "
     << html_escape(run.filename().string())
@@ -346,8 +376,29 @@ ReportResult write_report(const std::string& run_dir, Backend& backend) {
   h << "<h2>Sample predictions</h2>\n<img src=\"predictions.png\" alt=\"validation "
        "predictions\">\n";
   h << "</body></html>\n";
+  return h.str();
+}
+
+}  // namespace
+
+ReportResult write_report(const std::string& run_dir, Backend& backend) {
+  const fs::path run(run_dir);
+  const fs::path checkpoint =
+      fs::exists(run / "best.safetensors") ? run / "best.safetensors" : run / "last.safetensors";
+  SC_CHECK(fs::exists(checkpoint), run_dir,
+           ": no best.safetensors or last.safetensors (is it a run folder?)");
+  const SafetensorsFile file(checkpoint.string());
+  const RunConfig config = checkpoint_config(file);
+  const fs::path out = prepare_output_dir((run / "report").string(), "", "");
+  ReportResult result;
+  const Curves curves = read_curves(run);
+  curve_figures(curves, out, &result);
+  const Evaluation v = evaluate_validation(config, file, backend);
+  class_distribution_figure(v, out, &result);
+  confusion_figure(v, out, &result);
+  predictions_figure(v, out, &result);
   result.html = (out / "report.html").string();
-  write_file_atomic(result.html, h.str());
+  write_file_atomic(result.html, report_html(run, checkpoint, config, curves, v));
   std::printf("report: wrote %s and %zu figures\n", result.html.c_str(), result.images.size());
   return result;
 }
