@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <random>
 
+#include "scenecam/config.hpp"
 #include "scenecam/explain.hpp"
 #include "scenecam/image_folder.hpp"
 #include "scenecam/inference.hpp"
@@ -200,7 +201,9 @@ output: {dir: )" +
   Split split;
   const Dataset data = load_training_data(c, &split);
   auto backend = make_cpu_backend(2);
-  train(c, data, split, *backend, {});
+  TrainOptions options;
+  options.config_yaml = config_to_yaml(c);
+  train(c, data, split, *backend, options);
   const SafetensorsFile ckpt((dir / "last.safetensors").string());
   Explainer explainer(c, ckpt, *backend, "layer2");
 
@@ -291,7 +294,9 @@ output: {dir: )" +
   Split split;
   const Dataset data = load_training_data(c, &split);
   auto backend = make_cpu_backend(2);
-  const TrainResult r = train(c, data, split, *backend, {});
+  TrainOptions options;
+  options.config_yaml = config_to_yaml(c);
+  const TrainResult r = train(c, data, split, *backend, options);
   ASSERT_GT(r.val_accuracy, 0.7);
   const SafetensorsFile ckpt((dir / "best.safetensors").string());
   Explainer explainer(c, ckpt, *backend, "layer3");

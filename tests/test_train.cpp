@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "scenecam/config.hpp"
 #include "scenecam/evaluate.hpp"
 #include "scenecam/image_folder.hpp"
 #include "scenecam/image_io.hpp"
@@ -56,10 +57,11 @@ class Training : public ::testing::Test {
   }
   void TearDown() override { fs::remove_all(root); }
 
-  TrainResult run(const RunConfig& c, const TrainOptions& o = {}) {
+  TrainResult run(const RunConfig& c, TrainOptions o = {}) {
     Split split;
     const Dataset data = load_training_data(c, &split);
     auto backend = make_cpu_backend(2);
+    o.config_yaml = config_to_yaml(c);
     return train(c, data, split, *backend, o);
   }
 };

@@ -143,6 +143,7 @@ int train(int argc, char** argv) {
   }
   SC_USAGE_CHECK(!config_path.empty(), "train needs a config file: scenecam train CONFIG.yaml");
   const scenecam::RunConfig config = scenecam::load_config(config_path, sets);
+  options.config_yaml = scenecam::config_to_yaml(config);
   auto backend = make_backend(config.runtime);
   scenecam::Split split;
   const scenecam::Dataset data = scenecam::load_training_data(config, &split);

@@ -9,8 +9,8 @@
 #include <memory>
 
 #include "scenecam/backend.hpp"
-#include "scenecam/config.hpp"
 #include "scenecam/dataset.hpp"
+#include "scenecam/run_config.hpp"
 
 namespace scenecam {
 

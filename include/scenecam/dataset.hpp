@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "scenecam/config.hpp"
 #include "scenecam/data.hpp"
+#include "scenecam/run_config.hpp"
 
 namespace scenecam {
 

@@ -21,8 +21,8 @@
 
 #include "scenecam/backend.hpp"
 #include "scenecam/cam_math.hpp"
-#include "scenecam/config.hpp"
 #include "scenecam/dataset.hpp"
+#include "scenecam/run_config.hpp"
 #include "scenecam/safetensors.hpp"
 
 namespace scenecam {

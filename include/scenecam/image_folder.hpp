@@ -4,8 +4,8 @@
 #include <string>
 #include <vector>
 
-#include "scenecam/config.hpp"
 #include "scenecam/dataset.hpp"
+#include "scenecam/run_config.hpp"
 
 namespace scenecam {
 

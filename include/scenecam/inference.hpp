@@ -7,8 +7,8 @@
 #include <vector>
 
 #include "scenecam/batch.hpp"
-#include "scenecam/config.hpp"
 #include "scenecam/nn.hpp"
+#include "scenecam/run_config.hpp"
 #include "scenecam/safetensors.hpp"
 
 namespace scenecam {

@@ -20,12 +20,16 @@
 #include <string>
 
 #include "scenecam/backend.hpp"
-#include "scenecam/config.hpp"
 #include "scenecam/dataset.hpp"
+#include "scenecam/run_config.hpp"
 
 namespace scenecam {
 
 struct TrainOptions {
+  // The run's config as YAML (config_to_yaml, from the config layer above the engine): written
+  // to the run folder's config.yaml and into every checkpoint, from which eval, explain and
+  // resume read the run back. Required.
+  std::string config_yaml;
   std::string resume_dir;     // continue the run in this folder from its last.safetensors
   bool overwrite = false;     // allow a fresh run into a folder that already holds one
   int stop_after_epochs = 0;  // > 0: stop after this many epochs (the schedule still spans

@@ -1,10 +1,6 @@
 // Image folders: listing, parallel decoding, and the cache that lets a second run skip decoding.
 #include "scenecam/image_folder.hpp"
 
-#include <numeric>
-
-#include "scenecam/trainer.hpp"
-
 #include <omp.h>
 
 #include <algorithm>
@@ -12,7 +8,9 @@
 #include <cctype>
 #include <cstdio>
 #include <filesystem>
+#include <numeric>
 
+#include "scenecam/data.hpp"
 #include "scenecam/image_io.hpp"
 #include "scenecam/progress.hpp"
 

@@ -2,8 +2,8 @@
 // structure and parameter names.
 #include <string>
 
-#include "scenecam/config.hpp"
 #include "scenecam/nn.hpp"
+#include "scenecam/run_config.hpp"
 
 namespace scenecam {
 

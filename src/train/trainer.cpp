@@ -146,6 +146,8 @@ Run::Run(const RunConfig& config, const Dataset& data, const Split& split, Backe
 }
 
 void Run::check_inputs() const {
+  SC_CHECK(!options_.config_yaml.empty(),
+           "train: TrainOptions::config_yaml is empty (pass config_to_yaml(config))");
   const int64_t classes = static_cast<int64_t>(data_.class_names.size());
   SC_CHECK(classes == cfg_.model.classes, cfg_.source_file, ": model.classes is ",
            cfg_.model.classes, " but the data has ", classes, " classes");
@@ -165,7 +167,7 @@ void Run::prepare_folder() {
     SC_CHECK(!fs::exists(dir_ / "last.safetensors"), dir_.string(),
              ": already holds a run; resume it with --resume ", dir_.string(),
              ", pass --overwrite, or choose another output.dir");
-  const std::string yaml = config_to_yaml(cfg_);
+  const std::string& yaml = options_.config_yaml;
   const fs::path tmp = dir_ / "config.yaml.tmp";
   std::ofstream out(tmp);
   out << yaml;
@@ -205,7 +207,7 @@ void Run::save(const std::string& path) {
                 {"seed", cfg_.runtime.seed}};
   const std::map<std::string, std::string> meta = {{"format", "scenecam-checkpoint-1"},
                                                    {"arch", cfg_.model.arch},
-                                                   {"config", config_to_yaml(cfg_)},
+                                                   {"config", options_.config_yaml},
                                                    {"classes", json(data_.class_names).dump()},
                                                    {"state", state.dump()}};
   save_safetensors(path, checkpoint_tensors(), meta, backend_);

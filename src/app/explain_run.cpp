@@ -3,9 +3,6 @@
 #include "scenecam/explain_run.hpp"
 
 #include <nlohmann/json.hpp>
-#include <opencv2/core.hpp>
-#include <opencv2/imgcodecs.hpp>
-#include <opencv2/imgproc.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -14,6 +11,7 @@
 #include <numeric>
 #include <random>
 
+#include "scenecam/canvas.hpp"
 #include "scenecam/config.hpp"
 #include "scenecam/evaluate.hpp"
 #include "scenecam/explain.hpp"
@@ -47,41 +45,12 @@ std::string npy(const float* data, int64_t rows, int64_t cols) {
   return out;
 }
 
-// show_cam_on_image: JET heatmap (RGB) blended with the image, then rescaled by its maximum.
-int colormap_code(const std::string& name) {
-  if (name == "jet") return cv::COLORMAP_JET;
-  if (name == "turbo") return cv::COLORMAP_TURBO;
-  if (name == "viridis") return cv::COLORMAP_VIRIDIS;
-  if (name == "inferno") return cv::COLORMAP_INFERNO;
-  if (name == "magma") return cv::COLORMAP_MAGMA;
-  if (name == "hot") return cv::COLORMAP_HOT;
-  fail("unknown colormap '", name, "' (jet, turbo, viridis, inferno, magma, hot)");
-}
-
-// The colour map as a 256-entry table in RGB order, read off OpenCV's applyColorMap.
-std::vector<uint8_t> colormap_table(int colormap) {
-  cv::Mat ramp(1, 256, CV_8U), bgr;
-  for (int i = 0; i < 256; ++i)
-    ramp.at<uint8_t>(0, i) = uint8_t(i);
-  cv::applyColorMap(ramp, bgr, colormap);
-  std::vector<uint8_t> lut(256 * 3);
-  for (int i = 0; i < 256; ++i)
-    for (int c = 0; c < 3; ++c)
-      lut[i * 3 + c] = bgr.at<cv::Vec3b>(0, i)[2 - c];
-  return lut;
-}
-
-// An RGB buffer as a BGR Mat for OpenCV's writer.
-cv::Mat to_bgr(const uint8_t* rgb, int S) {
-  cv::Mat m(S, S, CV_8UC3, const_cast<uint8_t*>(rgb)), bgr;
-  cv::cvtColor(m, bgr, cv::COLOR_RGB2BGR);
-  return bgr;
-}
-
-void write_png_bgr(const fs::path& path, const cv::Mat& bgr) {
-  const std::string tmp = path.string() + ".tmp.png";
-  SC_CHECK(cv::imwrite(tmp, bgr) && std::rename(tmp.c_str(), path.c_str()) == 0, path.string(),
-           ": could not write (disk full?)");
+// An RGB buffer of one S x S image, for the PNG writer.
+ImageU8 rgb_image(const uint8_t* rgb, int S) {
+  ImageU8 img;
+  img.height = img.width = S;
+  img.rgb.assign(rgb, rgb + size_t(S) * S * 3);
+  return img;
 }
 
 std::string stem_of(const std::string& file, int64_t index) {
@@ -161,19 +130,14 @@ std::vector<uint8_t> render_overlays(Backend& backend, const ExplainInputs& in,
 }
 
 // One row of the grid figure: image | heatmap | overlay, 128 px each, with a caption strip.
-cv::Mat grid_row(const ImageU8& img, const cv::Mat& heat, const cv::Mat& over,
-                 const std::string& caption, bool wrong) {
+Canvas grid_row(const ImageU8& img, const uint8_t* heat, const uint8_t* over,
+                const std::string& caption, bool wrong) {
   const int S = img.height;
-  cv::Mat rgb(S, S, CV_8UC3, const_cast<uint8_t*>(img.rgb.data())), bgr;
-  cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
-  cv::Mat row(128 + 24, 3 * 128, CV_8UC3, cv::Scalar(255, 255, 255)), tile;
-  const cv::Mat parts[3] = {bgr, heat, over};
-  for (int t = 0; t < 3; ++t) {
-    cv::resize(parts[t], tile, {128, 128}, 0, 0, cv::INTER_NEAREST);
-    tile.copyTo(row(cv::Rect(t * 128, 0, 128, 128)));
-  }
-  cv::putText(row, caption, {6, 128 + 17}, cv::FONT_HERSHEY_SIMPLEX, 0.45,
-              wrong ? cv::Scalar(30, 30, 220) : cv::Scalar(40, 40, 40), 1, cv::LINE_AA);
+  Canvas row(3 * 128, 128 + 24);
+  row.image(img.rgb.data(), S, S, {0, 0}, 128);
+  row.image(heat, S, S, {128, 0}, 128);
+  row.image(over, S, S, {256, 0}, 128);
+  row.text(caption, {6, 128 + 12}, 0.45, wrong ? Rgb{220, 30, 30} : Rgb{40, 40, 40}, -1);
   return row;
 }
 
@@ -183,18 +147,18 @@ void write_method_outputs(const ExplainOptions& o, const ExplainInputs& in, cons
                           const std::vector<std::string>& classes, const std::string& name,
                           const std::string& out_dir, json& items) {
   const int64_t S = in.data.image_size;
-  std::vector<cv::Mat> rows;
+  std::vector<Canvas> rows;
   for (size_t k = 0; k < in.indices.size(); ++k) {
     const int64_t i = in.indices[k];
     const int32_t label = in.data.labels[i];
     const std::string base = stem_of(in.data.files[i], i) + "_" + name;
-    const cv::Mat over = to_bgr(overlays.data() + k * S * S * 3, int(S));
-    std::vector<uint8_t> heat_rgb(S * S * 3);
+    const uint8_t* over = overlays.data() + k * S * S * 3;
+    std::vector<uint8_t> heat(S * S * 3);
     for (int64_t p = 0; p < S * S; ++p) {
       const int index = std::clamp(int(255.0f * e.maps[k * S * S + p]), 0, 255);
-      std::copy_n(lut.data() + index * 3, 3, heat_rgb.data() + p * 3);
+      std::copy_n(lut.data() + index * 3, 3, heat.data() + p * 3);
     }
-    write_png_bgr(fs::path(out_dir) / (base + ".png"), over);
+    write_png((fs::path(out_dir) / (base + ".png")).string(), rgb_image(over, int(S)));
     write_file_atomic((fs::path(out_dir) / (base + ".npy")).string(),
                       npy(e.maps.data() + k * S * S, S, S));
     json& item = items[k];
@@ -206,12 +170,11 @@ void write_method_outputs(const ExplainOptions& o, const ExplainInputs& in, cons
     if (int64_t(rows.size()) >= o.grid) continue;
     std::string caption = "pred " + classes[e.predicted[k]];
     if (label >= 0) caption = "true " + classes[label] + ", " + caption;
-    rows.push_back(grid_row(in.data.images[i], to_bgr(heat_rgb.data(), int(S)), over, caption,
+    rows.push_back(grid_row(in.data.images[i], heat.data(), over, caption,
                             label >= 0 && label != e.predicted[k]));
   }
-  cv::Mat grid;
-  cv::vconcat(rows, grid);
-  write_png_bgr(fs::path(out_dir) / ("grid_" + name + ".png"), grid);
+  if (!rows.empty())
+    Canvas::stack(rows).save_png((fs::path(out_dir) / ("grid_" + name + ".png")).string());
 }
 
 // Faithfulness (and, for images with boxes, the pointing game) of these maps and of uniformly
@@ -250,7 +213,10 @@ int64_t run_explain(const ExplainOptions& o, Backend& backend) {
   const SafetensorsFile file(o.checkpoint);
   RunConfig config = checkpoint_config(file);
   if (o.batch_size > 0) config.train.batch_size = o.batch_size;
-  const std::vector<uint8_t> lut = colormap_table(colormap_code(o.colormap));
+  SC_CHECK(image_files_supported(), o.checkpoint,
+           ": this build of scenecam cannot write explanation overlays (built with "
+           "SCENECAM_WITH_OPENCV=OFF)");
+  const std::vector<uint8_t> lut = colormap_table(o.colormap);
   const auto targets = explain_targets(o.target);
   std::vector<CamMethod> methods;
   for (const std::string& m : o.methods)

@@ -1,10 +1,7 @@
-// Run reports: figures drawn with OpenCV's primitives, and an HTML page that shows them.
+// Run reports: figures drawn on a Canvas (canvas.hpp), and an HTML page that shows them.
 #include "scenecam/report.hpp"
 
 #include <nlohmann/json.hpp>
-#include <opencv2/core.hpp>
-#include <opencv2/imgcodecs.hpp>
-#include <opencv2/imgproc.hpp>
 
 #include <algorithm>
 #include <cmath>
@@ -14,6 +11,7 @@
 #include <numeric>
 #include <sstream>
 
+#include "scenecam/canvas.hpp"
 #include "scenecam/config.hpp"
 #include "scenecam/evaluate.hpp"
 #include "scenecam/files.hpp"
@@ -29,19 +27,9 @@ using json = nlohmann::json;
 
 namespace {
 
-const cv::Scalar kInk(40, 40, 40), kGrid(225, 225, 225), kWhite(255, 255, 255);
-// Colours (BGR) for series: blue, orange, green, red.
-const cv::Scalar kSeries[] = {{180, 119, 31}, {14, 127, 255}, {44, 160, 44}, {40, 39, 214}};
-constexpr int kFont = cv::FONT_HERSHEY_SIMPLEX;
-
-void text(cv::Mat& img, const std::string& s, cv::Point at, double scale, const cv::Scalar& color,
-          int align = 0 /* -1 left, 0 centre, 1 right */, int thickness = 1) {
-  int base = 0;
-  const cv::Size size = cv::getTextSize(s, kFont, scale, thickness, &base);
-  const int x = align < 0 ? at.x : align == 0 ? at.x - size.width / 2 : at.x - size.width;
-  cv::putText(img, s, cv::Point(x, at.y + size.height / 2), kFont, scale, color, thickness,
-              cv::LINE_AA);
-}
+const Rgb kInk{40, 40, 40}, kGrid{225, 225, 225}, kWhite{255, 255, 255};
+// Colours for series: blue, orange, green, red.
+const Rgb kSeries[] = {{31, 119, 180}, {255, 127, 14}, {44, 160, 44}, {214, 39, 40}};
 
 std::string number(double v) {
   if (std::abs(v) < 1e-12) v = 0;  // no "-0" from a tick computed as -1e-17
@@ -77,9 +65,9 @@ struct Series {
 };
 
 // A line chart with axes, ticks, grid, labels and a legend, drawn into `panel` of `img`.
-void line_chart(cv::Mat& img, cv::Rect panel, const std::string& title, const std::string& xlabel,
+void line_chart(Canvas& img, Rect panel, const std::string& title, const std::string& xlabel,
                 const std::string& ylabel, const std::vector<Series>& series) {
-  const cv::Rect plot(panel.x + 70, panel.y + 45, panel.width - 95, panel.height - 100);
+  const Rect plot{panel.x + 70, panel.y + 45, panel.width - 95, panel.height - 100};
   double x0 = 1e300, x1 = -1e300, y0 = 1e300, y1 = -1e300;
   for (const Series& s : series)
     for (size_t i = 0; i < s.x.size(); ++i) {
@@ -95,19 +83,19 @@ void line_chart(cv::Mat& img, cv::Rect panel, const std::string& title, const st
   auto py = [&](double y) {
     return plot.y + plot.height - int(std::lround((y - y0) / (y1 - y0) * plot.height));
   };
-  text(img, title, {panel.x + panel.width / 2, panel.y + 18}, 0.6, kInk, 0, 2);
+  img.text(title, {panel.x + panel.width / 2, panel.y + 18}, 0.6, kInk, 0, 2);
   for (double t : ticks(y0, y1)) {
-    cv::line(img, {plot.x, py(t)}, {plot.x + plot.width, py(t)}, kGrid, 1);
-    text(img, number(t), {plot.x - 8, py(t)}, 0.42, kInk, 1);
+    img.line({plot.x, py(t)}, {plot.x + plot.width, py(t)}, kGrid, 1);
+    img.text(number(t), {plot.x - 8, py(t)}, 0.42, kInk, 1);
   }
   for (double t : ticks(x0, x1, 6)) {
-    cv::line(img, {px(t), plot.y}, {px(t), plot.y + plot.height}, kGrid, 1);
-    text(img, number(t), {px(t), plot.y + plot.height + 14}, 0.42, kInk);
+    img.line({px(t), plot.y}, {px(t), plot.y + plot.height}, kGrid, 1);
+    img.text(number(t), {px(t), plot.y + plot.height + 14}, 0.42, kInk);
   }
-  cv::rectangle(img, plot, kInk, 1);
-  text(img, xlabel, {plot.x + plot.width / 2, plot.y + plot.height + 36}, 0.5, kInk);
+  img.rectangle(plot, kInk, 1);
+  img.text(xlabel, {plot.x + plot.width / 2, plot.y + plot.height + 36}, 0.5, kInk);
   // The y label, written horizontally above the axis (Hershey text does not rotate).
-  text(img, ylabel, {panel.x + 8, plot.y - 14}, 0.45, kInk, -1);
+  img.text(ylabel, {panel.x + 8, plot.y - 14}, 0.45, kInk, -1);
   // The legend goes top right unless the curves pass there; then bottom right.
   bool top_right_busy = false;
   for (const Series& s : series)
@@ -118,22 +106,19 @@ void line_chart(cv::Mat& img, cv::Rect panel, const std::string& title, const st
       top_right_busy ? plot.y + plot.height - 14 - 18 * int(series.size() - 1) : plot.y + 14;
   for (size_t k = 0; k < series.size(); ++k) {
     const Series& s = series[k];
-    const cv::Scalar color = kSeries[k % 4];
+    const Rgb color = kSeries[k % 4];
     for (size_t i = 1; i < s.x.size(); ++i)
-      cv::line(img, {px(s.x[i - 1]), py(s.y[i - 1])}, {px(s.x[i]), py(s.y[i])}, color, 2,
-               cv::LINE_AA);
+      img.line({px(s.x[i - 1]), py(s.y[i - 1])}, {px(s.x[i]), py(s.y[i])}, color, 2, true);
     for (size_t i = 0; i < s.x.size() && s.x.size() <= 60; ++i)
-      cv::circle(img, {px(s.x[i]), py(s.y[i])}, 3, color, cv::FILLED, cv::LINE_AA);
-    const cv::Point at(plot.x + plot.width - 130, legend_y + 18 * int(k));
-    cv::line(img, at, at + cv::Point(22, 0), color, 2, cv::LINE_AA);
-    text(img, s.name, at + cv::Point(28, 0), 0.45, kInk, -1);
+      img.disc({px(s.x[i]), py(s.y[i])}, 3, color);
+    const Point at{plot.x + plot.width - 130, legend_y + 18 * int(k)};
+    img.line(at, at + Point{22, 0}, color, 2, true);
+    img.text(s.name, at + Point{28, 0}, 0.45, kInk, -1);
   }
 }
 
-void save(const cv::Mat& bgr, const fs::path& path, ReportResult* result) {
-  const std::string tmp = path.string() + ".tmp.png";
-  SC_CHECK(cv::imwrite(tmp, bgr) && std::rename(tmp.c_str(), path.c_str()) == 0, path.string(),
-           ": could not write the figure (disk full?)");
+void save(const Canvas& figure, const fs::path& path, ReportResult* result) {
+  figure.save_png(path.string());
   result->images.push_back(path.string());
 }
 
@@ -186,12 +171,12 @@ Curves read_curves(const fs::path& run) {
 }
 
 void curve_figures(const Curves& c, const fs::path& out, ReportResult* result) {
-  cv::Mat curves(460, 1200, CV_8UC3, kWhite);
+  Canvas curves(1200, 460);
   line_chart(curves, {0, 0, 600, 460}, "Loss", "epoch", "loss", {c.train_loss, c.val_loss});
   line_chart(curves, {600, 0, 600, 460}, "Accuracy", "epoch", "accuracy (%)",
              {c.train_acc, c.val_acc});
   save(curves, out / "curves.png", result);
-  cv::Mat lr_img(400, 640, CV_8UC3, kWhite);
+  Canvas lr_img(640, 400);
   line_chart(lr_img, {0, 0, 640, 400}, "Learning rate", "step", "lr", {c.lr});
   save(lr_img, out / "lr.png", result);
 }
@@ -232,32 +217,32 @@ void class_distribution_figure(const Evaluation& v, const fs::path& out, ReportR
     ++train_count[data.labels[i]];
   for (int64_t i : split.val)
     ++val_count[data.labels[i]];
-  cv::Mat dist(420, 120 + 110 * K, CV_8UC3, kWhite);
+  Canvas dist(120 + 110 * K, 420);
   {
-    const cv::Rect plot(70, 50, dist.cols - 100, dist.rows - 120);
+    const Rect plot{70, 50, dist.width() - 100, dist.height() - 120};
     const double top = *std::max_element(train_count.begin(), train_count.end()) * 1.1 + 1;
-    text(dist, "Images per class", {dist.cols / 2, 20}, 0.6, kInk, 0, 2);
+    dist.text("Images per class", {dist.width() / 2, 20}, 0.6, kInk, 0, 2);
     for (double t : ticks(0, top)) {
       const int y = plot.y + plot.height - int(t / top * plot.height);
-      cv::line(dist, {plot.x, y}, {plot.x + plot.width, y}, kGrid, 1);
-      text(dist, number(t), {plot.x - 8, y}, 0.42, kInk, 1);
+      dist.line({plot.x, y}, {plot.x + plot.width, y}, kGrid, 1);
+      dist.text(number(t), {plot.x - 8, y}, 0.42, kInk, 1);
     }
     const int slot = plot.width / K;
     for (int c = 0; c < K; ++c) {
       for (int s = 0; s < 2; ++s) {
         const double v = s == 0 ? train_count[c] : val_count[c];
         const int h = int(v / top * plot.height), x = plot.x + c * slot + slot / 6 + s * slot / 3;
-        cv::rectangle(dist, {x, plot.y + plot.height - h, slot / 3 - 2, h}, kSeries[s], cv::FILLED);
+        dist.rectangle({x, plot.y + plot.height - h, slot / 3 - 2, h}, kSeries[s], Canvas::kFilled);
       }
-      text(dist, classes[c], {plot.x + c * slot + slot / 2, plot.y + plot.height + 16}, 0.45, kInk);
+      dist.text(classes[c], {plot.x + c * slot + slot / 2, plot.y + plot.height + 16}, 0.45, kInk);
     }
-    cv::rectangle(dist, plot, kInk, 1);
+    dist.rectangle(plot, kInk, 1);
     for (int s = 0; s < 2; ++s) {  // the legend sits above the plot, clear of the bars
-      const cv::Point at(plot.x + plot.width - 260 + 130 * s, plot.y - 14);
-      cv::rectangle(dist, {at.x, at.y - 6, 18, 12}, kSeries[s], cv::FILLED);
-      text(dist, s == 0 ? "train" : "validation", at + cv::Point(26, 0), 0.45, kInk, -1);
+      const Point at{plot.x + plot.width - 260 + 130 * s, plot.y - 14};
+      dist.rectangle({at.x, at.y - 6, 18, 12}, kSeries[s], Canvas::kFilled);
+      dist.text(s == 0 ? "train" : "validation", at + Point{26, 0}, 0.45, kInk, -1);
     }
-    text(dist, "class", {plot.x + plot.width / 2, plot.y + plot.height + 42}, 0.5, kInk);
+    dist.text("class", {plot.x + plot.width / 2, plot.y + plot.height + 42}, 0.5, kInk);
   }
   save(dist, out / "classes.png", result);
 }
@@ -268,26 +253,27 @@ void confusion_figure(const Evaluation& v, const fs::path& out, ReportResult* re
   const std::vector<std::string>& classes = v.classes;
   const int K = static_cast<int>(classes.size());
   const int cell = 80, left = 130, top = 80;
-  cv::Mat conf(top + cell * K + 60, left + cell * K + 30, CV_8UC3, kWhite);
-  text(conf, "Confusion matrix (validation)", {conf.cols / 2, 22}, 0.6, kInk, 0, 2);
-  text(conf, "predicted", {left + cell * K / 2, top - 40}, 0.5, kInk);
+  Canvas conf(left + cell * K + 30, top + cell * K + 60);
+  conf.text("Confusion matrix (validation)", {conf.width() / 2, 22}, 0.6, kInk, 0, 2);
+  conf.text("predicted", {left + cell * K / 2, top - 40}, 0.5, kInk);
   for (int t = 0; t < K; ++t) {
     int64_t row = 0;
     for (int64_t v : report.confusion[t])
       row += v;
-    text(conf, classes[t], {left - 8, top + t * cell + cell / 2}, 0.45, kInk, 1);
-    text(conf, classes[t], {left + t * cell + cell / 2, top - 14}, 0.42, kInk);
+    conf.text(classes[t], {left - 8, top + t * cell + cell / 2}, 0.45, kInk, 1);
+    conf.text(classes[t], {left + t * cell + cell / 2, top - 14}, 0.42, kInk);
     for (int p = 0; p < K; ++p) {
       const double share = row ? double(report.confusion[t][p]) / row : 0;
-      const cv::Scalar colour(255 - 200 * share, 255 - 150 * share, 255 - 40 * share);
-      cv::rectangle(conf, {left + p * cell, top + t * cell, cell, cell}, colour, cv::FILLED);
-      cv::rectangle(conf, {left + p * cell, top + t * cell, cell, cell}, kGrid, 1);
-      text(conf, std::to_string(report.confusion[t][p]),
-           {left + p * cell + cell / 2, top + t * cell + cell / 2}, 0.55,
-           share > 0.55 ? kWhite : kInk, 0, 1);
+      const Rgb colour{uint8_t(255 - 40 * share), uint8_t(255 - 150 * share),
+                       uint8_t(255 - 200 * share)};
+      conf.rectangle({left + p * cell, top + t * cell, cell, cell}, colour, Canvas::kFilled);
+      conf.rectangle({left + p * cell, top + t * cell, cell, cell}, kGrid, 1);
+      conf.text(std::to_string(report.confusion[t][p]),
+                {left + p * cell + cell / 2, top + t * cell + cell / 2}, 0.55,
+                share > 0.55 ? kWhite : kInk, 0, 1);
     }
   }
-  text(conf, "true class (rows)", {left + cell * K / 2, top + cell * K + 30}, 0.5, kInk);
+  conf.text("true class (rows)", {left + cell * K / 2, top + cell * K + 30}, 0.5, kInk);
   save(conf, out / "confusion.png", result);
 }
 
@@ -302,27 +288,24 @@ void predictions_figure(const Evaluation& v, const fs::path& out, ReportResult* 
   const int K = static_cast<int>(classes.size());
   const int tiles = std::min<int>(16, static_cast<int>(split.val.size())), cols = 4, tile = 160;
   const int rows = (tiles + cols - 1) / cols;
-  cv::Mat grid(rows * (tile + 46) + 40, cols * tile + (cols + 1) * 10, CV_8UC3, kWhite);
-  text(grid, "Validation predictions (true / predicted, probability)", {grid.cols / 2, 18}, 0.5,
-       kInk, 0, 1);
+  Canvas grid(cols * tile + (cols + 1) * 10, rows * (tile + 46) + 40);
+  grid.text("Validation predictions (true / predicted, probability)", {grid.width() / 2, 18}, 0.5,
+            kInk, 0, 1);
   for (int t = 0; t < tiles; ++t) {
     const int64_t k = int64_t(t) * int64_t(split.val.size()) / tiles;
     const ImageU8& img = data.images[split.val[k]];
-    cv::Mat rgb(img.height, img.width, CV_8UC3, const_cast<uint8_t*>(img.rgb.data())), bgr, big;
-    cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
-    cv::resize(bgr, big, {tile, tile}, 0, 0, cv::INTER_NEAREST);
     const int x = 10 + (t % cols) * (tile + 10), y = 36 + (t / cols) * (tile + 46);
-    big.copyTo(grid(cv::Rect(x, y, tile, tile)));
+    grid.image(img.rgb.data(), img.width, img.height, {x, y}, tile);
     const float* row = probs.data() + k * K;
     const int pred = int(std::max_element(row, row + K) - row);
     const bool wrong = pred != labels[k];
-    const cv::Scalar colour = wrong ? cv::Scalar(30, 30, 220) : cv::Scalar(40, 140, 40);
-    if (wrong) cv::rectangle(grid, {x - 3, y - 3, tile + 6, tile + 6}, colour, 3);
-    text(grid, classes[labels[k]] + " / " + classes[pred], {x + tile / 2, y + tile + 12}, 0.42,
-         colour);
+    const Rgb colour = wrong ? Rgb{220, 30, 30} : Rgb{40, 140, 40};
+    if (wrong) grid.rectangle({x - 3, y - 3, tile + 6, tile + 6}, colour, 3);
+    grid.text(classes[labels[k]] + " / " + classes[pred], {x + tile / 2, y + tile + 12}, 0.42,
+              colour);
     char p[32];
     std::snprintf(p, sizeof p, "%.2f%s", row[pred], wrong ? "  (wrong)" : "");
-    text(grid, p, {x + tile / 2, y + tile + 30}, 0.42, colour);
+    grid.text(p, {x + tile / 2, y + tile + 30}, 0.42, colour);
   }
   save(grid, out / "predictions.png", result);
 }
@@ -382,6 +365,8 @@ std::string report_html(const fs::path& run, const fs::path& checkpoint, const R
 }  // namespace
 
 ReportResult write_report(const std::string& run_dir, Backend& backend) {
+  SC_CHECK(image_files_supported(), run_dir,
+           ": this build of scenecam cannot draw reports (built with SCENECAM_WITH_OPENCV=OFF)");
   const fs::path run(run_dir);
   const fs::path checkpoint =
       fs::exists(run / "best.safetensors") ? run / "best.safetensors" : run / "last.safetensors";

@@ -1,0 +1,96 @@
+// RunConfig: everything a training run is told, after validation. Plain data (std only), part of
+// the engine's vocabulary; the YAML reader and writer (config.hpp, src/config/) sit above the
+// engine, which only reads these structs.
+//
+// Structural values (the architecture and the number of classes) have no defaults: a config must
+// say them. Everything else has the default written here, and the effective config written into
+// the run folder spells every value out.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace scenecam {
+
+struct ModelConfig {
+  std::string arch;               // resnet18 | resnet34 | resnet50 | seed_resnet
+  int64_t classes = 0;            // required
+  int64_t width = 0;              // 0: the architecture's own (64); scales every stage
+  std::vector<int> blocks;        // empty: the architecture's own, e.g. [2, 2, 2, 2]
+  std::string stem = "imagenet";  // imagenet (7x7/2 + max pool) | small (3x3/1, no pool)
+};
+
+struct AugmentConfig {
+  std::string crop = "pad";  // pad (random crop with zero padding) | resized | none
+  int padding = 4;           // for crop: pad
+  double scale_min = 0.35;   // for crop: resized, the share of the area kept
+  double scale_max = 1.0;
+  bool flip = true;  // random horizontal flip
+};
+
+struct DataConfig {
+  std::string source;          // folder | synthetic (required)
+  std::string root;            // folder: root/<class>/*.jpg|png
+  int image_size = 0;          // required: images are resized to image_size x image_size
+  double val_fraction = 0.2;   // stratified, seeded
+  std::string cache_file;      // folder: decoded images are kept here ("" = none)
+  int synthetic_train = 4000;  // synthetic: images per split
+  int synthetic_val = 1000;
+  AugmentConfig augment;
+  std::vector<float> mean{0.485f, 0.456f, 0.406f};
+  std::vector<float> std{0.229f, 0.224f, 0.225f};
+};
+
+struct OptimizerConfig {
+  std::string name = "sgd";  // sgd | adamw
+  double lr = 0.1;
+  double momentum = 0.9;  // sgd
+  bool nesterov = false;  // sgd
+  double weight_decay = 5e-4;
+  bool decoupled_weight_decay = false;            // sgd: SGDW instead of L2
+  double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;  // adamw
+};
+
+struct ScheduleConfig {
+  std::string name = "cosine";    // constant | cosine | step | onecycle
+  double warmup_epochs = 0;       // linear warm-up from 0 (constant, cosine, step)
+  double min_lr = 0;              // cosine: the floor
+  int step_epochs = 30;           // step: decay every step_epochs
+  double gamma = 0.1;             // step: factor
+  double pct_start = 0.3;         // onecycle: share of the run spent rising
+  double div_factor = 25;         // onecycle: initial lr = lr / div_factor
+  double final_div_factor = 1e4;  // onecycle: final lr = initial lr / final_div_factor
+};
+
+struct TrainConfig {
+  int epochs = 0;      // required
+  int batch_size = 0;  // required
+  OptimizerConfig optimizer;
+  ScheduleConfig schedule;
+  double label_smoothing = 0;
+  int log_every = 10;  // steps between metrics records
+};
+
+struct RuntimeConfig {
+  std::string device = "auto";  // auto | cpu | cuda | cuda:N
+  uint64_t seed = 1;
+  int threads = 0;  // 0: all cores
+  int64_t workspace_limit_mb = 1024;
+};
+
+struct OutputConfig {
+  std::string dir;           // required: the run folder
+  int checkpoint_every = 1;  // epochs between periodic checkpoints (last.safetensors)
+};
+
+struct RunConfig {
+  std::string source_file;  // where it was read from
+  ModelConfig model;
+  DataConfig data;
+  TrainConfig train;
+  RuntimeConfig runtime;
+  OutputConfig output;
+};
+
+}  // namespace scenecam
