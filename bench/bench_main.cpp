@@ -6,22 +6,23 @@
 #include <string>
 
 #include "bench_util.hpp"
-#include "scenecam/cuda_backend.hpp"
+#include "scenecam/backends.hpp"
 #include "scenecam/error.hpp"
 
 namespace scenecam::bench {
 
 std::unique_ptr<Backend> bench_backend(const std::string& device, int threads) {
-  if (device == "cpu") return make_cpu_backend(threads);
-  Device parsed;
-  try {
-    parsed = Device::parse(device);
-  } catch (const Error&) {
-    fail_usage("flag --device expects cpu, cuda or cuda:N, got '", device, "'");
+  if (device != "cpu") {
+    try {
+      Device::parse(device);
+    } catch (const Error&) {
+      fail_usage("flag --device expects cpu, cuda or cuda:N, got '", device, "'");
+    }
   }
-  CudaOptions o;
-  o.device = parsed.index;
-  return make_cuda_backend(o);
+  RuntimeConfig runtime;
+  runtime.device = device;
+  runtime.threads = threads;
+  return make_backend(runtime, "--device");
 }
 
 RunConfig bench_config(const Flags& flags) {

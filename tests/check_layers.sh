@@ -19,7 +19,7 @@ room_of_header() {
     explain) echo explain ;;
     config) echo config ;;
     image_io|image_folder|canvas) echo io ;;
-    evaluate|report|explain_run|cli) echo app ;;
+    evaluate|report|explain_run|cli|backends) echo app ;;
     *) echo unknown ;;
   esac
 }

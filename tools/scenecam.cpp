@@ -13,9 +13,9 @@
 #include <vector>
 
 #include "scenecam/backend.hpp"
+#include "scenecam/backends.hpp"
 #include "scenecam/cli.hpp"
 #include "scenecam/config.hpp"
-#include "scenecam/cuda_backend.hpp"
 #include "scenecam/error.hpp"
 #include "scenecam/evaluate.hpp"
 #include "scenecam/explain.hpp"
@@ -43,29 +43,6 @@ std::atomic<bool> g_interrupt{false};
 void on_interrupt(int) {
   g_interrupt = true;
   std::signal(SIGINT, SIG_DFL);
-}
-
-// The backend a config asks for: "cpu"; "cuda[:N]" (refused in one line when this build or this
-// machine has none); "auto", the GPU when there is one, else the CPU, saying which and why.
-std::unique_ptr<scenecam::Backend> make_backend(const scenecam::RuntimeConfig& r) {
-  std::string why;
-  if (r.device.rfind("cuda", 0) == 0) {
-    SC_CHECK(scenecam::cuda_available(&why), "runtime.device is '", r.device, "' but ", why);
-    scenecam::CudaOptions o;
-    o.device = scenecam::Device::parse(r.device).index;
-    o.workspace_limit_bytes = static_cast<size_t>(r.workspace_limit_mb) << 20;
-    return scenecam::make_cuda_backend(o);
-  }
-  if (r.device == "auto") {
-    if (scenecam::cuda_available(&why)) {
-      scenecam::CudaOptions o;
-      o.workspace_limit_bytes = static_cast<size_t>(r.workspace_limit_mb) << 20;
-      std::printf("device: auto -> cuda:0\n");
-      return scenecam::make_cuda_backend(o);
-    }
-    std::printf("device: auto -> cpu (%s)\n", why.c_str());
-  }
-  return scenecam::make_cpu_backend(r.threads);
 }
 
 // `scenecam COMMAND --help`: the command's synopsis and its flag table.
@@ -144,7 +121,7 @@ int train(int argc, char** argv) {
   SC_USAGE_CHECK(!config_path.empty(), "train needs a config file: scenecam train CONFIG.yaml");
   const scenecam::RunConfig config = scenecam::load_config(config_path, sets);
   options.config_yaml = scenecam::config_to_yaml(config);
-  auto backend = make_backend(config.runtime);
+  auto backend = scenecam::make_backend(config.runtime);
   scenecam::Split split;
   const scenecam::Dataset data = scenecam::load_training_data(config, &split);
   options.interrupt = &g_interrupt;
@@ -212,7 +189,7 @@ std::unique_ptr<scenecam::Backend> checkpoint_backend(const std::string& checkpo
                                                       const std::string& device) {
   scenecam::RuntimeConfig r;
   r.device = device.empty() ? scenecam::checkpoint_device(checkpoint) : device;
-  return make_backend(r);
+  return scenecam::make_backend(r);
 }
 
 int eval(int argc, char** argv) {
