@@ -15,7 +15,7 @@ room_of_header() {
     run_config|cuda_backend) echo core ;;
     nn) echo nn ;;
     data|dataset) echo data ;;
-    trainer|batch|metrics|inference) echo train ;;
+    trainer|batch|metrics|inference|checkpoint) echo train ;;
     explain) echo explain ;;
     config) echo config ;;
     image_io|image_folder|canvas) echo io ;;

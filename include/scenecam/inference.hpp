@@ -7,29 +7,33 @@
 #include <vector>
 
 #include "scenecam/batch.hpp"
+#include "scenecam/checkpoint.hpp"
 #include "scenecam/nn.hpp"
 #include "scenecam/run_config.hpp"
 #include "scenecam/safetensors.hpp"
 
 namespace scenecam {
 
-// Loads every weight and buffer of `params` from `file`; the first tensor that is missing or
-// has another shape is named in the error.
-void load_weights(const SafetensorsFile& file, const Parameters& params, Backend& backend);
-
-// The class names a checkpoint was trained with (its "classes" metadata).
-std::vector<std::string> checkpoint_classes(const SafetensorsFile& file);
-
 class Classifier {
  public:
   // config: the run's config, as stored in the checkpoint's "config" metadata.
   Classifier(const RunConfig& config, const SafetensorsFile& checkpoint, Backend& backend);
+  // Without a checkpoint: the weights as initialised from config.runtime.seed, the classes
+  // named class0..classK-1 (the explanation benchmark times the work, not the answers).
+  Classifier(const RunConfig& config, Backend& backend);
 
   const std::vector<std::string>& classes() const { return classes_; }
   int image_size() const { return config_.data.image_size; }
   // Logits [indices.size(), K] of those samples of `data`, in order (no augmentation).
   std::vector<float> logits(const Dataset& data, const std::vector<int64_t>& indices,
                             bool show_progress);
+
+  // The network and its resources, for the explainer's own passes over it.
+  const RunConfig& config() const { return config_; }
+  Backend& backend() { return backend_; }
+  ResNet& model() { return model_; }
+  BatchInput& batch() { return batch_; }
+  Pool& arena() { return *arena_; }
 
  private:
   RunConfig config_;

@@ -19,10 +19,7 @@ namespace scenecam {
 namespace fs = std::filesystem;
 
 RunConfig checkpoint_config(const SafetensorsFile& file) {
-  const auto it = file.metadata().find("config");
-  SC_CHECK(it != file.metadata().end(), file.path(),
-           ": not a scenecam checkpoint (no config in its metadata)");
-  return parse_config(it->second, file.path() + " (embedded config)");
+  return parse_config(checkpoint_config_yaml(file), file.path() + " (embedded config)");
 }
 
 std::string checkpoint_device(const std::string& checkpoint) {

@@ -102,24 +102,26 @@ struct ExplainBatch {
   std::vector<int32_t> targets;
 };
 
+// The explainer runs its classifier's network (its weights, batches and activation arena) with
+// passes of its own: to a layer and back, on noisy or occluded copies.
 struct Explainer::State {
-  RunConfig config;
+  std::unique_ptr<Classifier> classifier;
+  const RunConfig& config;
   Backend& backend;
-  std::vector<std::string> classes;
-  ResNet model;
-  int layer;
-  std::unique_ptr<Pool> arena, scratch;
-  BatchInput batch;
+  ResNet& model;
+  Pool* arena;
+  BatchInput& batch;
+  int layer = 0;
+  std::unique_ptr<Pool> scratch;
   Tensor dlogits;
   std::vector<float> fc_weights;  // [K, C], for classic CAM
-  State(const RunConfig& c, std::vector<std::string> class_names, Backend& be)
-      : config(c),
-        backend(be),
-        classes(std::move(class_names)),
-        model(resnet_spec(c.model)),
-        layer(0),
-        arena(be.make_pool("activations", 0, true)),
-        batch(be, c.train.batch_size, c.data.image_size, c.model.classes, config.data) {}
+  explicit State(std::unique_ptr<Classifier> c)
+      : classifier(std::move(c)),
+        config(classifier->config()),
+        backend(classifier->backend()),
+        model(classifier->model()),
+        arena(&classifier->arena()),
+        batch(classifier->batch()) {}
 
   // The steps of explain(), one per method family (defined below).
   ExplainBatch forward(const Dataset& data, const std::vector<int64_t>& indices, int64_t first,
@@ -135,17 +137,10 @@ Explainer::Explainer(const RunConfig& config, const SafetensorsFile& checkpoint,
     : Explainer(config, &checkpoint, backend, layer) {}
 
 Explainer::Explainer(const RunConfig& config, const SafetensorsFile* checkpoint, Backend& backend,
-                     const std::string& layer) {
-  std::vector<std::string> classes;
-  if (checkpoint) {
-    classes = checkpoint_classes(*checkpoint);
-  } else {
-    for (int64_t k = 0; k < config.model.classes; ++k)
-      classes.push_back("class" + std::to_string(k));
-  }
-  s_ = std::make_unique<State>(config, std::move(classes), backend);
-  s_->model.materialize(backend, config.runtime.seed);
-  if (checkpoint) load_weights(*checkpoint, s_->model.params(), backend);
+                     const std::string& layer)
+    : s_(std::make_unique<State>(checkpoint
+                                     ? std::make_unique<Classifier>(config, *checkpoint, backend)
+                                     : std::make_unique<Classifier>(config, backend))) {
   // The default target layer: the last residual stage's output, as pytorch-grad-cam's examples use.
   layer_name_ = layer.empty() ? "layer" + std::to_string(s_->model.spec().widths.size()) : layer;
   s_->layer = s_->model.layer_index(layer_name_);
@@ -160,7 +155,7 @@ Explainer::Explainer(const RunConfig& config, const SafetensorsFile* checkpoint,
 Explainer::~Explainer() = default;
 
 const std::vector<std::string>& Explainer::classes() const {
-  return s_->classes;
+  return s_->classifier->classes();
 }
 
 namespace {

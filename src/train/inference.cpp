@@ -1,36 +1,38 @@
 // Classifier: checkpoint -> model -> batched inference.
 #include "scenecam/inference.hpp"
 
-#include <nlohmann/json.hpp>
-
+#include "scenecam/checkpoint.hpp"
 #include "scenecam/progress.hpp"
 
 namespace scenecam {
 
-void load_weights(const SafetensorsFile& file, const Parameters& params, Backend& backend) {
-  for (const ParamEntry& e : params.entries())
-    file.read_into(e.name, e.value, backend);
+namespace {
+
+std::vector<std::string> numbered_classes(int64_t count) {
+  std::vector<std::string> names;
+  for (int64_t k = 0; k < count; ++k)
+    names.push_back("class" + std::to_string(k));
+  return names;
 }
 
-std::vector<std::string> checkpoint_classes(const SafetensorsFile& file) {
-  const auto it = file.metadata().find("classes");
-  SC_CHECK(it != file.metadata().end(), file.path(), ": the checkpoint names no classes");
-  const nlohmann::json j = nlohmann::json::parse(it->second, nullptr, false);
-  SC_CHECK(j.is_array() && !j.empty(), file.path(), ": the checkpoint's class list is malformed");
-  return j.get<std::vector<std::string>>();
-}
+}  // namespace
 
-Classifier::Classifier(const RunConfig& config, const SafetensorsFile& checkpoint, Backend& backend)
+Classifier::Classifier(const RunConfig& config, Backend& backend)
     : config_(config),
       backend_(backend),
-      classes_(checkpoint_classes(checkpoint)),
+      classes_(numbered_classes(config.model.classes)),
       model_(resnet_spec(config.model)),
       arena_(backend.make_pool("activations", 0, /*growable=*/true)),
       batch_(backend, config.train.batch_size, config.data.image_size, config.model.classes,
              config_.data) {
+  model_.materialize(backend, config.runtime.seed);
+}
+
+Classifier::Classifier(const RunConfig& config, const SafetensorsFile& checkpoint, Backend& backend)
+    : Classifier(config, backend) {
+  classes_ = checkpoint_classes(checkpoint);
   SC_CHECK(int64_t(classes_.size()) == config.model.classes, checkpoint.path(), ": ",
            classes_.size(), " class names for a model of ", config.model.classes, " classes");
-  model_.materialize(backend, config.runtime.seed);
   load_weights(checkpoint, model_.params(), backend);
 }
 

@@ -16,6 +16,7 @@
 #include <random>
 
 #include "scenecam/batch.hpp"
+#include "scenecam/checkpoint.hpp"
 #include "scenecam/nn.hpp"
 #include "scenecam/progress.hpp"
 #include "scenecam/random.hpp"
@@ -200,24 +201,17 @@ std::vector<std::pair<std::string, Tensor>> Run::checkpoint_tensors() const {
 }
 
 void Run::save(const std::string& path) {
-  json state = {{"epoch", epoch_},
-                {"step_in_epoch", step_in_epoch_},
-                {"global_step", global_step_},
-                {"best_val_accuracy", best_val_accuracy_},
-                {"seed", cfg_.runtime.seed}};
-  const std::map<std::string, std::string> meta = {{"format", "scenecam-checkpoint-1"},
-                                                   {"arch", cfg_.model.arch},
-                                                   {"config", options_.config_yaml},
-                                                   {"classes", json(data_.class_names).dump()},
-                                                   {"state", state.dump()}};
-  save_safetensors(path, checkpoint_tensors(), meta, backend_);
+  CheckpointInfo info;
+  info.arch = cfg_.model.arch;
+  info.config_yaml = options_.config_yaml;
+  info.classes = data_.class_names;
+  info.state = {epoch_, step_in_epoch_, global_step_, best_val_accuracy_, cfg_.runtime.seed};
+  save_checkpoint(path, checkpoint_tensors(), info, backend_);
 }
 
 void Run::restore(const std::string& path) {
   const SafetensorsFile file(path);
-  const auto& meta = file.metadata();
-  SC_CHECK(meta.count("format") && meta.at("format") == "scenecam-checkpoint-1", path,
-           ": not a scenecam training checkpoint (no format metadata)");
+  const CheckpointInfo info = read_checkpoint_info(file);
   const auto tensors = checkpoint_tensors();
   for (const auto& [name, t] : tensors)
     file.read_into(name, t, backend_);  // names the mismatch
@@ -227,16 +221,14 @@ void Run::restore(const std::string& path) {
     SC_CHECK(known, path, ": tensor '", name, "' in the checkpoint has no place in this model (",
              cfg_.model.arch, ")");
   }
-  const json classes = json::parse(meta.count("classes") ? meta.at("classes") : "[]");
-  SC_CHECK(classes == json(data_.class_names), path, ": the checkpoint's classes ", classes.dump(),
-           " differ from the data's ", json(data_.class_names).dump());
-  const json state = json::parse(meta.at("state"));
-  epoch_ = state.at("epoch").get<int64_t>();
-  step_in_epoch_ = state.at("step_in_epoch").get<int64_t>();
-  global_step_ = state.at("global_step").get<int64_t>();
-  best_val_accuracy_ = state.at("best_val_accuracy").get<double>();
-  SC_CHECK(state.at("seed").get<uint64_t>() == cfg_.runtime.seed, path, ": the run used seed ",
-           state.at("seed").get<uint64_t>(), " but the config says ", cfg_.runtime.seed);
+  SC_CHECK(info.classes == data_.class_names, path, ": the checkpoint's classes ",
+           json(info.classes).dump(), " differ from the data's ", json(data_.class_names).dump());
+  epoch_ = info.state.epoch;
+  step_in_epoch_ = info.state.step_in_epoch;
+  global_step_ = info.state.global_step;
+  best_val_accuracy_ = info.state.best_val_accuracy;
+  SC_CHECK(info.state.seed == cfg_.runtime.seed, path, ": the run used seed ", info.state.seed,
+           " but the config says ", cfg_.runtime.seed);
 
   // Keep the metrics up to the checkpoint; what an interrupted run logged after it is replayed.
   const fs::path metrics = dir_ / "metrics.jsonl";

@@ -1,0 +1,78 @@
+// Checkpoint metadata, written and read in one place (checkpoint.hpp).
+#include "scenecam/checkpoint.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <map>
+
+namespace scenecam {
+namespace {
+
+using json = nlohmann::json;
+constexpr const char* kFormat = "scenecam-checkpoint-1";
+
+const std::string& metadata(const SafetensorsFile& file, const char* key, const char* what) {
+  const auto it = file.metadata().find(key);
+  SC_CHECK(it != file.metadata().end(), file.path(), ": not a scenecam checkpoint (no ", what,
+           " in its metadata)");
+  return it->second;
+}
+
+}  // namespace
+
+void save_checkpoint(const std::string& path,
+                     const std::vector<std::pair<std::string, Tensor>>& tensors,
+                     const CheckpointInfo& info, Backend& backend) {
+  const json state = {{"epoch", info.state.epoch},
+                      {"step_in_epoch", info.state.step_in_epoch},
+                      {"global_step", info.state.global_step},
+                      {"best_val_accuracy", info.state.best_val_accuracy},
+                      {"seed", info.state.seed}};
+  const std::map<std::string, std::string> meta = {{"format", kFormat},
+                                                   {"arch", info.arch},
+                                                   {"config", info.config_yaml},
+                                                   {"classes", json(info.classes).dump()},
+                                                   {"state", state.dump()}};
+  save_safetensors(path, tensors, meta, backend);
+}
+
+CheckpointInfo read_checkpoint_info(const SafetensorsFile& file) {
+  SC_CHECK(file.metadata().count("format") && file.metadata().at("format") == kFormat, file.path(),
+           ": not a scenecam training checkpoint (no format metadata)");
+  CheckpointInfo info;
+  info.arch = metadata(file, "arch", "architecture");
+  info.config_yaml = checkpoint_config_yaml(file);
+  info.classes = checkpoint_classes(file);
+  const json state = json::parse(metadata(file, "state", "training state"), nullptr, false);
+  SC_CHECK(state.is_object(), file.path(), ": the checkpoint's training state is malformed");
+  try {
+    info.state.epoch = state.at("epoch").get<int64_t>();
+    info.state.step_in_epoch = state.at("step_in_epoch").get<int64_t>();
+    info.state.global_step = state.at("global_step").get<int64_t>();
+    info.state.best_val_accuracy = state.at("best_val_accuracy").get<double>();
+    info.state.seed = state.at("seed").get<uint64_t>();
+  } catch (const json::exception& e) {
+    fail(file.path(), ": the checkpoint's training state is malformed (", e.what(), ")");
+  }
+  return info;
+}
+
+std::string checkpoint_config_yaml(const SafetensorsFile& file) {
+  return metadata(file, "config", "embedded config");
+}
+
+std::vector<std::string> checkpoint_classes(const SafetensorsFile& file) {
+  const json j = json::parse(metadata(file, "classes", "class names"), nullptr, false);
+  SC_CHECK(j.is_array() && !j.empty() &&
+               std::all_of(j.begin(), j.end(), [](const json& c) { return c.is_string(); }),
+           file.path(), ": the checkpoint's class list is malformed");
+  return j.get<std::vector<std::string>>();
+}
+
+void load_weights(const SafetensorsFile& file, const Parameters& params, Backend& backend) {
+  for (const ParamEntry& e : params.entries())
+    file.read_into(e.name, e.value, backend);
+}
+
+}  // namespace scenecam
