@@ -12,7 +12,7 @@
 
 #include "bench_util.hpp"
 #include "scenecam/backend.hpp"
-#include "scenecam/progress.hpp"
+#include "internal/progress.hpp"
 
 namespace scenecam::bench {
 

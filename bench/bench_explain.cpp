@@ -15,7 +15,7 @@
 #include "scenecam/config.hpp"
 #include "scenecam/dataset.hpp"
 #include "scenecam/explain.hpp"
-#include "scenecam/progress.hpp"
+#include "internal/progress.hpp"
 
 namespace scenecam::bench {
 

@@ -19,7 +19,7 @@
 #include "kernel_cases.hpp"
 #include "scenecam/cuda_backend.hpp"
 #include "scenecam/elementwise.hpp"
-#include "scenecam/progress.hpp"
+#include "internal/progress.hpp"
 
 namespace scenecam::bench {
 

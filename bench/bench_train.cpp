@@ -13,7 +13,7 @@
 #include "profiling_backend.hpp"
 #include "scenecam/config.hpp"
 #include "scenecam/nn.hpp"
-#include "scenecam/progress.hpp"
+#include "internal/progress.hpp"
 
 namespace scenecam::bench {
 

@@ -7,7 +7,7 @@
 #include "handles.hpp"
 #include "internal.hpp"
 #include "library_peers.hpp"
-#include "scenecam/op_checks.hpp"
+#include "internal/op_checks.hpp"
 
 namespace scenecam {
 namespace {

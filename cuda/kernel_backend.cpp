@@ -2,7 +2,7 @@
 #include "kernel_backend.hpp"
 
 #include "kernels.hpp"
-#include "scenecam/op_checks.hpp"
+#include "internal/op_checks.hpp"
 
 namespace scenecam {
 namespace {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The layers' includes point downward: every #include "scenecam/X.hpp" in a room's sources (and in
-# each public header) names a header of that room or of one below it, and the third-party
+# each public header) names a header of that room or of one below it (src/internal/'s private
+# helpers are the core's, open to every room), and the third-party
 # libraries stay in their rooms (OpenCV in src/io, Eigen in src/cpu, yaml-cpp in src/config, CUDA
 # in cuda/). The build checks the links (layer_check_*); this checks what the linker cannot see.
 #
@@ -11,8 +12,7 @@ root=${1:?usage: check_layers.sh ROOT}
 # The room each public header belongs to.
 room_of_header() {
   case $1 in
-    tensor|error|pool|backend|elementwise|cam_math|op_checks|progress|safetensors|files|random|\
-    run_config|cuda_backend) echo core ;;
+    tensor|error|pool|backend|elementwise|cam_math|safetensors|run_config|cuda_backend) echo core ;;
     nn) echo nn ;;
     data|dataset) echo data ;;
     trainer|batch|metrics|inference|checkpoint) echo train ;;

@@ -9,7 +9,7 @@
 #include <numeric>
 
 #include "scenecam/config.hpp"
-#include "scenecam/files.hpp"
+#include "internal/files.hpp"
 #include "scenecam/image_folder.hpp"
 #include "scenecam/image_io.hpp"
 #include "scenecam/inference.hpp"

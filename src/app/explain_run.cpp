@@ -15,7 +15,7 @@
 #include "scenecam/config.hpp"
 #include "scenecam/evaluate.hpp"
 #include "scenecam/explain.hpp"
-#include "scenecam/files.hpp"
+#include "internal/files.hpp"
 #include "scenecam/image_folder.hpp"
 #include "scenecam/image_io.hpp"
 #include "scenecam/inference.hpp"

@@ -14,7 +14,7 @@
 #include "scenecam/canvas.hpp"
 #include "scenecam/config.hpp"
 #include "scenecam/evaluate.hpp"
-#include "scenecam/files.hpp"
+#include "internal/files.hpp"
 #include "scenecam/image_folder.hpp"
 #include "scenecam/image_io.hpp"
 #include "scenecam/inference.hpp"

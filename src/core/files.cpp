@@ -1,4 +1,4 @@
-#include "scenecam/files.hpp"
+#include "internal/files.hpp"
 
 #include <cstdio>
 #include <filesystem>

@@ -1,5 +1,5 @@
 // Shared argument checks and the output-shape rules of convolution and pooling.
-#include "scenecam/op_checks.hpp"
+#include "internal/op_checks.hpp"
 
 #include <chrono>
 #include <cmath>

@@ -1,5 +1,5 @@
 // Progress bars and progress lines.
-#include "scenecam/progress.hpp"
+#include "internal/progress.hpp"
 
 #include <unistd.h>
 

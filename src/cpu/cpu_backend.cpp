@@ -10,7 +10,7 @@
 #include <limits>
 
 #include "cpu/eigen.hpp"
-#include "scenecam/op_checks.hpp"
+#include "internal/op_checks.hpp"
 
 namespace scenecam {
 namespace {

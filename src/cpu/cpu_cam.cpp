@@ -6,7 +6,7 @@
 
 #include "cpu/cpu_backend.hpp"
 #include "scenecam/cam_math.hpp"
-#include "scenecam/op_checks.hpp"
+#include "internal/op_checks.hpp"
 
 namespace scenecam {
 namespace {

@@ -15,7 +15,7 @@
 
 #include "cpu/cpu_backend.hpp"
 #include "cpu/eigen.hpp"
-#include "scenecam/op_checks.hpp"
+#include "internal/op_checks.hpp"
 
 namespace scenecam {
 namespace {

@@ -11,7 +11,7 @@
 #include <numeric>
 #include <random>
 
-#include "scenecam/random.hpp"
+#include "internal/random.hpp"
 
 namespace scenecam {
 

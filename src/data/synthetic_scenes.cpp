@@ -4,7 +4,7 @@
 #include <random>
 
 #include "scenecam/data.hpp"
-#include "scenecam/random.hpp"
+#include "internal/random.hpp"
 
 namespace scenecam {
 namespace {

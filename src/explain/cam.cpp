@@ -10,8 +10,8 @@
 #include "scenecam/inference.hpp"
 #include "scenecam/metrics.hpp"
 #include "scenecam/nn.hpp"
-#include "scenecam/progress.hpp"
-#include "scenecam/random.hpp"
+#include "internal/progress.hpp"
+#include "internal/random.hpp"
 
 namespace scenecam {
 

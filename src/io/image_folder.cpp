@@ -12,7 +12,7 @@
 
 #include "scenecam/data.hpp"
 #include "scenecam/image_io.hpp"
-#include "scenecam/progress.hpp"
+#include "internal/progress.hpp"
 
 namespace scenecam {
 namespace fs = std::filesystem;

@@ -2,7 +2,7 @@
 #include "scenecam/inference.hpp"
 
 #include "scenecam/checkpoint.hpp"
-#include "scenecam/progress.hpp"
+#include "internal/progress.hpp"
 
 namespace scenecam {
 

@@ -18,8 +18,8 @@
 #include "scenecam/batch.hpp"
 #include "scenecam/checkpoint.hpp"
 #include "scenecam/nn.hpp"
-#include "scenecam/progress.hpp"
-#include "scenecam/random.hpp"
+#include "internal/progress.hpp"
+#include "internal/random.hpp"
 #include "scenecam/safetensors.hpp"
 
 namespace scenecam {
