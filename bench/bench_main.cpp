@@ -39,7 +39,7 @@ RunConfig bench_config(const Flags& flags) {
   // The benchmark's own learning rate: a config's is meant for real data after a warm-up, and on
   // one fixed random batch from the first step it can diverge. A step's speed does not depend on
   // it; the check that the loss falls does.
-  config.train.optimizer.lr = config.train.optimizer.name == "adamw" ? 1e-3 : 0.02;
+  config.train.optimizer.lr = config.train.optimizer.name == Optimizer::adamw ? 1e-3 : 0.02;
   return config;
 }
 

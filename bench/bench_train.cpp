@@ -78,7 +78,7 @@ TrainResult run_batch(Backend& backend, const RunConfig& config, int64_t B, int6
     const Tensor dlogits = arena->take(logits.shape(), DType::f32, "dlogits");
     be.softmax_cross_entropy(logits, labels, float(config.train.label_smoothing), loss, dlogits);
     model.backward(ctx, dlogits);
-    if (oc.name == "adamw")
+    if (oc.name == Optimizer::adamw)
       be.adamw_update(adam, ++step_count, model.params().values(), model.params().grads(), m, v);
     else
       be.sgd_update(sgd, model.params().values(), model.params().grads(), m);
@@ -145,7 +145,7 @@ int run_train(int argc, char** argv, int first) {
   std::printf(
       "scenecam-bench train: %s (%s) on %s, %ldx%ld, %d timed steps after 2 warm-up, "
       "then 3 profiled steps for the share of time per layer type\n",
-      config.model.arch.c_str(), config.train.optimizer.name.c_str(), backend->name().c_str(),
+      config.model.arch.c_str(), name_of(config.train.optimizer.name), backend->name().c_str(),
       long(S), long(S), steps);
   std::vector<std::string> columns{
       "arch",         "device",     "batch",     "input",          "ms_per_step",

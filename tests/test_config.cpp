@@ -106,7 +106,7 @@ TEST(Config, EffectiveConfigRoundTrips) {
   const std::string yaml = config_to_yaml(a);
   const RunConfig b = parse_config(yaml, "effective.yaml");
   EXPECT_EQ(config_to_yaml(b), yaml);
-  EXPECT_EQ(b.data.augment.crop, "resized");
+  EXPECT_EQ(b.data.augment.crop, Crop::resized);
   EXPECT_DOUBLE_EQ(b.train.optimizer.lr, 0.05);
   EXPECT_NE(yaml.find("lr: 0.05\n"), std::string::npos) << yaml;
 }

@@ -70,7 +70,7 @@ TEST_F(Batches, WithoutAugmentationItIsPlainNormalisation) {
 }
 
 TEST_F(Batches, FlipOnlyMirrorsSomeSamples) {
-  cfg.augment.crop = "none";
+  cfg.augment.crop = Crop::none;
   cfg.augment.flip = true;
   render(idx, false, 1, 0);
   const std::vector<float> plain = out.values();
@@ -96,7 +96,7 @@ TEST_F(Batches, FlipOnlyMirrorsSomeSamples) {
 }
 
 TEST_F(Batches, AugmentationIsAFunctionOfSeedEpochAndSample) {
-  cfg.augment.crop = "resized";
+  cfg.augment.crop = Crop::resized;
   render(idx, true, 1, 5);
   const std::vector<float> first = out.values();
   // The same samples in another order, same epoch: each sample is transformed the same way.
@@ -111,7 +111,7 @@ TEST_F(Batches, AugmentationIsAFunctionOfSeedEpochAndSample) {
 }
 
 TEST_F(Batches, PaddedCropFillsBlack) {
-  cfg.augment.crop = "pad";
+  cfg.augment.crop = Crop::pad;
   cfg.augment.padding = 8;
   cfg.augment.flip = false;
   int black = 0;

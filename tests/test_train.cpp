@@ -265,25 +265,25 @@ TEST(LearningRate, Schedules) {
   TrainConfig t;
   t.epochs = 10;
   t.optimizer.lr = 1.0;
-  t.schedule.name = "cosine";
+  t.schedule.name = Schedule::cosine;
   t.schedule.warmup_epochs = 1;
   EXPECT_DOUBLE_EQ(learning_rate(t, 0, 100), 0.01);  // warm-up: (step + 1) / 100
   EXPECT_DOUBLE_EQ(learning_rate(t, 99, 100), 1.0);
   EXPECT_NEAR(learning_rate(t, 100 + 450, 100), 0.5, 1e-12);  // half-way through the cosine
   EXPECT_NEAR(learning_rate(t, 999, 100), 0.0, 1e-4);
-  t.schedule.name = "step";
+  t.schedule.name = Schedule::step;
   t.schedule.warmup_epochs = 0;
   t.schedule.step_epochs = 3;
   t.schedule.gamma = 0.1;
   EXPECT_DOUBLE_EQ(learning_rate(t, 299, 100), 1.0);
   EXPECT_NEAR(learning_rate(t, 300, 100), 0.1, 1e-15);
   EXPECT_NEAR(learning_rate(t, 650, 100), 0.01, 1e-15);
-  t.schedule.name = "onecycle";
+  t.schedule.name = Schedule::onecycle;
   t.schedule.pct_start = 0.3;
   EXPECT_NEAR(learning_rate(t, 0, 100), 1.0 / 25, 1e-12);
   EXPECT_NEAR(learning_rate(t, 299, 100), 1.0, 1e-12);
   EXPECT_NEAR(learning_rate(t, 999, 100), 1.0 / 25 / 1e4, 1e-9);
-  t.schedule.name = "constant";
+  t.schedule.name = Schedule::constant;
   EXPECT_DOUBLE_EQ(learning_rate(t, 500, 100), 1.0);
 }
 

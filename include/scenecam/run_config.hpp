@@ -13,6 +13,24 @@
 
 namespace scenecam {
 
+// The choices a config names by word, parsed once by the config reader; name_of gives the word
+// back (for config.yaml and messages). Each table lists the words in the enum's order.
+enum class Crop { pad, resized, none };
+enum class Optimizer { sgd, adamw };
+enum class Schedule { constant, cosine, step, onecycle };
+inline constexpr const char* kCropNames[] = {"pad", "resized", "none"};
+inline constexpr const char* kOptimizerNames[] = {"sgd", "adamw"};
+inline constexpr const char* kScheduleNames[] = {"constant", "cosine", "step", "onecycle"};
+inline const char* name_of(Crop c) {
+  return kCropNames[int(c)];
+}
+inline const char* name_of(Optimizer o) {
+  return kOptimizerNames[int(o)];
+}
+inline const char* name_of(Schedule s) {
+  return kScheduleNames[int(s)];
+}
+
 struct ModelConfig {
   std::string arch;               // resnet18 | resnet34 | resnet50 | seed_resnet
   int64_t classes = 0;            // required
@@ -22,9 +40,9 @@ struct ModelConfig {
 };
 
 struct AugmentConfig {
-  std::string crop = "pad";  // pad (random crop with zero padding) | resized | none
-  int padding = 4;           // for crop: pad
-  double scale_min = 0.35;   // for crop: resized, the share of the area kept
+  Crop crop = Crop::pad;    // pad (random crop with zero padding) | resized | none
+  int padding = 4;          // for crop: pad
+  double scale_min = 0.35;  // for crop: resized, the share of the area kept
   double scale_max = 1.0;
   bool flip = true;  // random horizontal flip
 };
@@ -43,7 +61,7 @@ struct DataConfig {
 };
 
 struct OptimizerConfig {
-  std::string name = "sgd";  // sgd | adamw
+  Optimizer name = Optimizer::sgd;
   double lr = 0.1;
   double momentum = 0.9;  // sgd
   bool nesterov = false;  // sgd
@@ -53,7 +71,7 @@ struct OptimizerConfig {
 };
 
 struct ScheduleConfig {
-  std::string name = "cosine";    // constant | cosine | step | onecycle
+  Schedule name = Schedule::cosine;
   double warmup_epochs = 0;       // linear warm-up from 0 (constant, cosine, step)
   double min_lr = 0;              // cosine: the floor
   int step_epochs = 30;           // step: decay every step_epochs

@@ -71,6 +71,23 @@ class Section {
          message);
   }
 
+  // An optional word that must be one of `names` (in the enum's order); out keeps its default
+  // when the key is absent.
+  template <typename E, size_t N>
+  void choice(const char* key, E& out, const char* const (&names)[N]) {
+    std::string word = names[int(out)];
+    optional(key, word);
+    std::string list;
+    for (size_t i = 0; i < N; ++i) {
+      list += (i ? ", " : "") + std::string(names[i]);
+      if (word == names[i]) {
+        out = static_cast<E>(i);
+        return;
+      }
+    }
+    check(false, key, "'" + word + "' is not one of " + list);
+  }
+
   void one_of(const char* key, const std::string& value,
               std::initializer_list<const char*> allowed) {
     std::string list;
@@ -233,8 +250,7 @@ void read_data(Section s, DataConfig& d) {
   s.check(d.synthetic_val >= 1, "synthetic_val", "must be at least 1");
   Section a = s.section("augment", false);
   AugmentConfig& g = d.augment;
-  a.optional("crop", g.crop);
-  a.one_of("crop", g.crop, {"pad", "resized", "none"});
+  a.choice("crop", g.crop, kCropNames);
   a.optional("padding", g.padding);
   a.check(g.padding >= 0 && g.padding < d.image_size, "padding", "must be in [0, image_size)");
   a.optional("scale_min", g.scale_min);
@@ -264,9 +280,8 @@ void read_train(Section s, TrainConfig& t) {
 
   Section o = s.section("optimizer", false);
   OptimizerConfig& op = t.optimizer;
-  o.optional("name", op.name);
-  o.one_of("name", op.name, {"sgd", "adamw"});
-  if (op.name == "adamw") op.weight_decay = 0.01;  // AdamW's customary default
+  o.choice("name", op.name, kOptimizerNames);
+  if (op.name == Optimizer::adamw) op.weight_decay = 0.01;  // AdamW's customary default
   o.optional("lr", op.lr);
   o.check(op.lr > 0 && op.lr < 100, "lr", "must be in (0, 100)");
   o.optional("momentum", op.momentum);
@@ -286,8 +301,7 @@ void read_train(Section s, TrainConfig& t) {
 
   Section c = s.section("schedule", false);
   ScheduleConfig& sc = t.schedule;
-  c.optional("name", sc.name);
-  c.one_of("name", sc.name, {"constant", "cosine", "step", "onecycle"});
+  c.choice("name", sc.name, kScheduleNames);
   c.optional("warmup_epochs", sc.warmup_epochs);
   c.check(sc.warmup_epochs >= 0 && sc.warmup_epochs < t.epochs, "warmup_epochs",
           "must be in [0, epochs)");
@@ -387,7 +401,7 @@ std::string config_to_yaml(const RunConfig& c) {
   e << YAML::Key << "synthetic_train" << YAML::Value << d.synthetic_train;
   e << YAML::Key << "synthetic_val" << YAML::Value << d.synthetic_val;
   e << YAML::Key << "augment" << YAML::Value << YAML::BeginMap;
-  e << YAML::Key << "crop" << YAML::Value << d.augment.crop;
+  e << YAML::Key << "crop" << YAML::Value << name_of(d.augment.crop);
   e << YAML::Key << "padding" << YAML::Value << d.augment.padding;
   e << YAML::Key << "scale_min" << YAML::Value << d.augment.scale_min;
   e << YAML::Key << "scale_max" << YAML::Value << d.augment.scale_max;
@@ -404,7 +418,7 @@ std::string config_to_yaml(const RunConfig& c) {
   e << YAML::Key << "label_smoothing" << YAML::Value << t.label_smoothing;
   e << YAML::Key << "log_every" << YAML::Value << t.log_every;
   e << YAML::Key << "optimizer" << YAML::Value << YAML::BeginMap;
-  e << YAML::Key << "name" << YAML::Value << t.optimizer.name;
+  e << YAML::Key << "name" << YAML::Value << name_of(t.optimizer.name);
   e << YAML::Key << "lr" << YAML::Value << t.optimizer.lr;
   e << YAML::Key << "momentum" << YAML::Value << t.optimizer.momentum;
   e << YAML::Key << "nesterov" << YAML::Value << t.optimizer.nesterov;
@@ -415,7 +429,7 @@ std::string config_to_yaml(const RunConfig& c) {
   e << YAML::Key << "eps" << YAML::Value << t.optimizer.eps;
   e << YAML::EndMap;
   e << YAML::Key << "schedule" << YAML::Value << YAML::BeginMap;
-  e << YAML::Key << "name" << YAML::Value << t.schedule.name;
+  e << YAML::Key << "name" << YAML::Value << name_of(t.schedule.name);
   e << YAML::Key << "warmup_epochs" << YAML::Value << t.schedule.warmup_epochs;
   e << YAML::Key << "min_lr" << YAML::Value << t.schedule.min_lr;
   e << YAML::Key << "step_epochs" << YAML::Value << t.schedule.step_epochs;

@@ -74,11 +74,11 @@ namespace {
 SampleTransform draw_transform(const AugmentConfig& a, int size, std::mt19937_64& rng) {
   std::uniform_real_distribution<double> unit(0.0, 1.0);
   SampleTransform t;
-  if (a.crop == "pad") {
+  if (a.crop == Crop::pad) {
     std::uniform_int_distribution<int> offset(0, 2 * a.padding);
     t.x0 = static_cast<float>(offset(rng) - a.padding);
     t.y0 = static_cast<float>(offset(rng) - a.padding);
-  } else if (a.crop == "resized") {
+  } else if (a.crop == Crop::resized) {
     // torchvision's RandomResizedCrop: an area share and a log-uniform aspect ratio, ten tries,
     // then the whole image.
     const double area = double(size) * size;

@@ -30,7 +30,7 @@ double learning_rate(const TrainConfig& t, int64_t step, int64_t steps_per_epoch
   const double lr = t.optimizer.lr;
   const ScheduleConfig& s = t.schedule;
   const double total = double(t.epochs) * steps_per_epoch;
-  if (s.name == "onecycle") {
+  if (s.name == Schedule::onecycle) {
     // PyTorch's OneCycleLR with cosine annealing: lr/div -> lr over pct_start, then ->
     // lr/div/final.
     const double initial = lr / s.div_factor, floor = initial / s.final_div_factor;
@@ -44,11 +44,11 @@ double learning_rate(const TrainConfig& t, int64_t step, int64_t steps_per_epoch
   }
   const double warmup = s.warmup_epochs * steps_per_epoch;
   if (step < warmup) return lr * (step + 1) / warmup;
-  if (s.name == "cosine") {
+  if (s.name == Schedule::cosine) {
     const double progress = (step - warmup) / std::max(1.0, total - warmup);
     return s.min_lr + (lr - s.min_lr) * 0.5 * (1 + std::cos(M_PI * std::min(1.0, progress)));
   }
-  if (s.name == "step")
+  if (s.name == Schedule::step)
     return lr * std::pow(s.gamma, std::floor(double(step / steps_per_epoch) / s.step_epochs));
   return lr;  // constant
 }
@@ -131,7 +131,7 @@ Run::Run(const RunConfig& config, const Dataset& data, const Split& split, Backe
 
   model_.materialize(backend_, cfg_.runtime.seed);
   const Tensor values = model_.params().values();
-  const int slots = cfg_.train.optimizer.name == "adamw" ? 2 : 1;
+  const int slots = cfg_.train.optimizer.name == Optimizer::adamw ? 2 : 1;
   const TensorSize state{values.shape(), DType::f32}, loss{{1}, DType::f32};
   state_pool_ = backend_.make_pool(
       "optimizer state",
@@ -185,7 +185,7 @@ std::vector<std::pair<std::string, Tensor>> Run::checkpoint_tensors() const {
   for (const ParamEntry& e : p.entries())
     out.emplace_back(e.name, e.value);
   // Optimizer state lies at the same offsets in its arena as each weight in the weight arena.
-  const bool adamw = cfg_.train.optimizer.name == "adamw";
+  const bool adamw = cfg_.train.optimizer.name == Optimizer::adamw;
   const char* kinds[2] = {adamw ? "exp_avg" : "momentum_buffer", "exp_avg_sq"};
   const char* base = static_cast<const char*>(p.values().raw());
   for (int slot = 0; slot < (adamw ? 2 : 1); ++slot) {
@@ -275,7 +275,7 @@ void Run::step(const int64_t* indices, int64_t count, bool training, int64_t epo
       const Tensor g = group == 0 ? p.decayed_grads() : p.other_grads();
       const int64_t begin = group == 0 ? 0 : split, end = group == 0 ? split : all;
       const float decay = group == 0 ? static_cast<float>(o.weight_decay) : 0.0f;
-      if (o.name == "adamw") {
+      if (o.name == Optimizer::adamw) {
         AdamWParams a{float(lr), float(o.beta1), float(o.beta2), float(o.eps), decay};
         backend_.adamw_update(a, global_step_ + 1, w, g, state_[0].slice_flat(begin, end),
                               state_[1].slice_flat(begin, end));
