@@ -72,6 +72,18 @@ TEST(Config, OutOfRangeNamesTheRange) {
                      {"x.yaml:2:9:", "'resnet19' is not one of resnet18, resnet34"});
 }
 
+TEST(Config, ChoicesAreParsedIntoTheirEnumsAndWrittenBack) {
+  const RunConfig c = parse_config(kValid, "x.yaml",
+                                   {"train.optimizer.name=adamw", "train.schedule.name=onecycle",
+                                    "data.augment.crop=none"});
+  EXPECT_EQ(c.train.optimizer.name, Optimizer::adamw);
+  EXPECT_EQ(c.train.schedule.name, Schedule::onecycle);
+  EXPECT_EQ(c.data.augment.crop, Crop::none);
+  EXPECT_EQ(parse_config(config_to_yaml(c), "back.yaml").train.schedule.name, Schedule::onecycle);
+  test::expect_error([&] { parse_config(kValid, "x.yaml", {"train.optimizer.name=adam"}); },
+                     {"train.optimizer.name", "'adam' is not one of sgd, adamw"});
+}
+
 TEST(Config, MissingRequiredValueOrSection) {
   std::string text = kValid;
   text.erase(text.find("  classes: 6\n"), 13);
