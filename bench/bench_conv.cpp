@@ -11,8 +11,8 @@
 #include <tuple>
 
 #include "bench_util.hpp"
-#include "scenecam/backend.hpp"
 #include "internal/progress.hpp"
+#include "scenecam/backend.hpp"
 
 namespace scenecam::bench {
 
@@ -189,9 +189,9 @@ int run_conv(int argc, char** argv, int first) {
                fixed(tf, 3), significant(bwd_data * 1e3, 4), fixed(c.flops / bwd_data / 1e12, 3),
                significant(bwd_filter * 1e3, 4), fixed(c.flops / bwd_filter / 1e12, 3),
                fixed(ref_tf, 3), fixed(intensity, 1), fixed(roof, 3), fixed(100.0 * tf / roof, 0),
-               backend->conv_algorithm(c.p, c.xs, c.ws, 0),
-               backend->conv_algorithm(c.p, c.xs, c.ws, 1),
-               backend->conv_algorithm(c.p, c.xs, c.ws, 2)});
+               backend->conv_algorithm(c.p, c.xs, c.ws, ConvPass::forward),
+               backend->conv_algorithm(c.p, c.xs, c.ws, ConvPass::backward_data),
+               backend->conv_algorithm(c.p, c.xs, c.ws, ConvPass::backward_filter)});
   }
   progress.finish("done");
   table.print();

@@ -12,10 +12,10 @@
 #include <cstdio>
 
 #include "bench_util.hpp"
+#include "internal/progress.hpp"
 #include "scenecam/config.hpp"
 #include "scenecam/dataset.hpp"
 #include "scenecam/explain.hpp"
-#include "internal/progress.hpp"
 
 namespace scenecam::bench {
 

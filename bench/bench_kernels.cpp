@@ -16,10 +16,10 @@
 #include <cstring>
 
 #include "bench_util.hpp"
+#include "internal/progress.hpp"
 #include "kernel_cases.hpp"
 #include "scenecam/cuda_backend.hpp"
 #include "scenecam/elementwise.hpp"
-#include "internal/progress.hpp"
 
 namespace scenecam::bench {
 

@@ -10,10 +10,10 @@
 #include <random>
 
 #include "bench_util.hpp"
+#include "internal/progress.hpp"
 #include "profiling_backend.hpp"
 #include "scenecam/config.hpp"
 #include "scenecam/nn.hpp"
-#include "internal/progress.hpp"
 
 namespace scenecam::bench {
 

@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "scenecam/backend.hpp"
 #include "library_peers.hpp"
+#include "scenecam/backend.hpp"
 
 namespace scenecam::bench {
 

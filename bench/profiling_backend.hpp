@@ -32,7 +32,7 @@ class ProfilingBackend final : public Backend {
   void synchronize() override { b_.synchronize(); }
   double time_seconds(const std::function<void()>& fn) override { return b_.time_seconds(fn); }
   std::string conv_algorithm(const Conv2dParams& p, const Shape& x, const Shape& w,
-                             int pass) override {
+                             ConvPass pass) override {
     return b_.conv_algorithm(p, x, w, pass);
   }
   std::unique_ptr<Pool> make_staging_pool(std::string n, size_t capacity) override {

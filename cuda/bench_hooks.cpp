@@ -6,8 +6,8 @@
 
 #include "handles.hpp"
 #include "internal.hpp"
-#include "library_peers.hpp"
 #include "internal/op_checks.hpp"
+#include "library_peers.hpp"
 
 namespace scenecam {
 namespace {
@@ -139,7 +139,8 @@ void run_library_peer(Backend& backend, LibraryPeer peer, const Tensor& a, const
   }
 }
 
-std::string cuda::conv_algorithm_text(int pass, int algo, cudnnMathType_t math, size_t workspace) {
+std::string cuda::conv_algorithm_text(ConvPass pass, int algo, cudnnMathType_t math,
+                                      size_t workspace) {
   static const char* const kForward[] = {
       "IMPLICIT_GEMM", "IMPLICIT_PRECOMP_GEMM", "GEMM", "DIRECT", "FFT", "FFT_TILING",
       "WINOGRAD",      "WINOGRAD_NONFUSED"};
@@ -147,8 +148,10 @@ std::string cuda::conv_algorithm_text(int pass, int algo, cudnnMathType_t math, 
                                       "FFT_TILING", "WINOGRAD", "WINOGRAD_NONFUSED"};
   static const char* const kFilter[] = {
       "ALGO_0", "ALGO_1", "FFT", "ALGO_3", "WINOGRAD", "WINOGRAD_NONFUSED", "FFT_TILING"};
-  const char* const* names = pass == 0 ? kForward : pass == 1 ? kData : kFilter;
-  const int count = pass == 0 ? 8 : pass == 1 ? 6 : 7;
+  const char* const* names = pass == ConvPass::forward         ? kForward
+                             : pass == ConvPass::backward_data ? kData
+                                                               : kFilter;
+  const int count = pass == ConvPass::forward ? 8 : pass == ConvPass::backward_data ? 6 : 7;
   const std::string name = algo >= 0 && algo < count ? names[algo] : "algo " + std::to_string(algo);
   const char* math_name = math == CUDNN_FMA_MATH       ? "fma"
                           : math == CUDNN_DEFAULT_MATH ? "default"

@@ -19,10 +19,10 @@
 #include "check.hpp"
 #include "handles.hpp"
 #include "internal.hpp"
+#include "internal/op_checks.hpp"
 #include "kernel_backend.hpp"
 #include "kernels.hpp"
 #include "scenecam/cuda_backend.hpp"
-#include "internal/op_checks.hpp"
 
 namespace scenecam {
 namespace {
@@ -78,7 +78,7 @@ struct ConvPlan {
   size_t workspace = 0;
 };
 
-using ConvKey = std::tuple<int, std::array<int64_t, 8>, std::array<int, 7>>;
+using ConvKey = std::tuple<ConvPass, std::array<int64_t, 8>, std::array<int, 7>>;
 
 class CudaBackend final : public KernelBackend {
  public:
@@ -116,7 +116,7 @@ class CudaBackend final : public KernelBackend {
   }
 
   std::string conv_algorithm(const Conv2dParams& p, const Shape& x, const Shape& w,
-                             int pass) override {
+                             ConvPass pass) override {
     set_conv(p, x, w, conv2d_output_shape(p, x, w));
     const ConvPlan plan = conv_plan(pass, p, x, w);
     return cuda::conv_algorithm_text(pass, plan.algo, plan.math, plan.workspace);
@@ -163,7 +163,7 @@ class CudaBackend final : public KernelBackend {
     check(op, "w", w);
     check(op, "y", y, conv2d_output_shape(p, x.shape(), w.shape()));
     set_conv(p, x.shape(), w.shape(), y.shape());
-    const ConvPlan plan = conv_plan(0, p, x.shape(), w.shape());
+    const ConvPlan plan = conv_plan(ConvPass::forward, p, x.shape(), w.shape());
     Block ws = workspace_->allocate(plan.workspace, "cudnn forward workspace");
     const float one = 1, zero = 0;
     SC_CUDNN_CHECK(cudnnConvolutionForward(dnn_, &one, a_desc_, x.raw(), w_desc_, w.raw(),
@@ -179,7 +179,7 @@ class CudaBackend final : public KernelBackend {
     check(op, "w", w);
     check(op, "dy", dy, conv2d_output_shape(p, dx.shape(), w.shape()));
     set_conv(p, dx.shape(), w.shape(), dy.shape());
-    const ConvPlan plan = conv_plan(1, p, dx.shape(), w.shape());
+    const ConvPlan plan = conv_plan(ConvPass::backward_data, p, dx.shape(), w.shape());
     Block ws = workspace_->allocate(plan.workspace, "cudnn backward-data workspace");
     const float one = 1, zero = 0;
     SC_CUDNN_CHECK(
@@ -195,7 +195,7 @@ class CudaBackend final : public KernelBackend {
     check(op, "dw", dw);
     check(op, "dy", dy, conv2d_output_shape(p, x.shape(), dw.shape()));
     set_conv(p, x.shape(), dw.shape(), dy.shape());
-    const ConvPlan plan = conv_plan(2, p, x.shape(), dw.shape());
+    const ConvPlan plan = conv_plan(ConvPass::backward_filter, p, x.shape(), dw.shape());
     Block ws = workspace_->allocate(plan.workspace, "cudnn backward-filter workspace");
     const float one = 1, zero = 0;
     SC_CUDNN_CHECK(
@@ -381,7 +381,7 @@ class CudaBackend final : public KernelBackend {
 
   // The plan for one (pass, shape), chosen once and cached; its math type is applied to the
   // convolution descriptor before every call, since set_conv() resets it. Expects set_conv().
-  ConvPlan conv_plan(int pass, const Conv2dParams& p, const Shape& x, const Shape& w) {
+  ConvPlan conv_plan(ConvPass pass, const Conv2dParams& p, const Shape& x, const Shape& w) {
     const ConvKey key{
         pass,
         {x[0], x[1], x[2], x[3], w[0], w[1], w[2], w[3]},
@@ -395,7 +395,7 @@ class CudaBackend final : public KernelBackend {
   // The algorithm cuDNN's heuristics rank first among those whose workspace fits the limit and,
   // with TF32 off, that compute in plain FMA (as PyTorch filters them: a "default" or tensor-op
   // math type may use TF32). The workspace is asked for again under the chosen math type.
-  ConvPlan choose_conv_plan(int pass, const Shape& x, const Shape& w) {
+  ConvPlan choose_conv_plan(ConvPass pass, const Shape& x, const Shape& w) {
     constexpr int kCandidates = 8;
     int returned = 0;
     ConvPlan plan;
@@ -411,12 +411,12 @@ class CudaBackend final : public KernelBackend {
           found = true;
         }
     };
-    if (pass == 0) {
+    if (pass == ConvPass::forward) {
       cudnnConvolutionFwdAlgoPerf_t r[kCandidates];
       SC_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(dnn_, a_desc_, w_desc_, conv_desc_,
                                                             b_desc_, kCandidates, &returned, r));
       pick(r);
-    } else if (pass == 1) {
+    } else if (pass == ConvPass::backward_data) {
       cudnnConvolutionBwdDataAlgoPerf_t r[kCandidates];
       SC_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(
           dnn_, w_desc_, b_desc_, conv_desc_, a_desc_, kCandidates, &returned, r));
@@ -439,13 +439,13 @@ class CudaBackend final : public KernelBackend {
     return plan;
   }
 
-  size_t conv_workspace_bytes(int pass, int algo) {
+  size_t conv_workspace_bytes(ConvPass pass, int algo) {
     size_t bytes = 0;
-    if (pass == 0) {
+    if (pass == ConvPass::forward) {
       SC_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(
           dnn_, a_desc_, w_desc_, conv_desc_, b_desc_, static_cast<cudnnConvolutionFwdAlgo_t>(algo),
           &bytes));
-    } else if (pass == 1) {
+    } else if (pass == ConvPass::backward_data) {
       SC_CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(
           dnn_, w_desc_, b_desc_, conv_desc_, a_desc_,
           static_cast<cudnnConvolutionBwdDataAlgo_t>(algo), &bytes));

@@ -22,8 +22,7 @@ struct DeviceHandles {
 // The handles of a CUDA backend; throws Error naming `what` when `backend` is of another kind.
 DeviceHandles device_handles(Backend& backend, const char* what);
 
-// "IMPLICIT_PRECOMP_GEMM (fma math, ws 1.5 MiB)": algorithm `algo` of pass 0 (forward),
-// 1 (backward data) or 2 (backward filter).
-std::string conv_algorithm_text(int pass, int algo, cudnnMathType_t math, size_t workspace);
+// "IMPLICIT_PRECOMP_GEMM (fma math, ws 1.5 MiB)": cuDNN's algorithm `algo` of that pass.
+std::string conv_algorithm_text(ConvPass pass, int algo, cudnnMathType_t math, size_t workspace);
 
 }  // namespace scenecam::cuda

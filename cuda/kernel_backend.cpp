@@ -1,8 +1,8 @@
 // KernelBackend: argument checks, then one launcher of kernels.hpp per op (see the header).
 #include "kernel_backend.hpp"
 
-#include "kernels.hpp"
 #include "internal/op_checks.hpp"
+#include "kernels.hpp"
 
 namespace scenecam {
 namespace {

@@ -48,8 +48,8 @@ void launch_cam_weighted_sum_relu(const float* acts, const float* weights, float
                                   int64_t c, int64_t hw, cudaStream_t stream);
 
 // cam_maps.cu: raw gradient-CAM maps (as Backend::cam_maps), weights scratch n * c.
-void launch_cam_maps(CamMethod method, const float* acts, const float* grads, float* weights, float* cam,
-                     int64_t n, int64_t c, int64_t hw, cudaStream_t stream);
+void launch_cam_maps(CamMethod method, const float* acts, const float* grads, float* weights,
+                     float* cam, int64_t n, int64_t c, int64_t hw, cudaStream_t stream);
 
 // cam_overlay.cu: show_cam_on_image over n images of `per` pixels; hi is scratch of n floats.
 void launch_cam_overlay(const float* maps, const uint8_t* images, const uint8_t* lut, float weight,

@@ -238,7 +238,7 @@ TEST_F(CudaParity, LibraryPeersTimingAndConvAlgorithmNames) {
   EXPECT_GT(seconds, 0.0);
   EXPECT_LT(seconds, 1.0);
   const Conv2dParams p = conv(1, 1);
-  for (int pass = 0; pass < 3; ++pass) {
+  for (ConvPass pass : {ConvPass::forward, ConvPass::backward_data, ConvPass::backward_filter}) {
     const std::string algo = gpu->conv_algorithm(p, Shape{2, 8, 15, 15}, Shape{16, 8, 3, 3}, pass);
     EXPECT_FALSE(algo.empty());
     EXPECT_NE(algo.rfind("algo ", 0), 0u) << algo;  // a name from cuDNN's enum, not a number

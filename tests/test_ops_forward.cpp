@@ -142,8 +142,9 @@ TEST(CpuConv, ImageTilesMatchDirectLoopAndAdjoints) {
       SCOPED_TRACE(threads);
       SCOPED_TRACE(c.x.str());
       if (threads > 1 && c.x[0] > threads) {
-        EXPECT_NE(be->conv_algorithm(c.p, c.x, c.w, 0).find("images/tile"), std::string::npos)
-            << be->conv_algorithm(c.p, c.x, c.w, 0);
+        EXPECT_NE(be->conv_algorithm(c.p, c.x, c.w, ConvPass::forward).find("images/tile"),
+                  std::string::npos)
+            << be->conv_algorithm(c.p, c.x, c.w, ConvPass::forward);
       }
       const Shape ys = conv2d_output_shape(c.p, c.x, c.w);
       D x(c.x), w(c.w), y(ys), r(ys), dx(c.x), dw(c.w);

@@ -39,6 +39,9 @@ struct Conv2dParams {
 // mismatch or an empty output.
 Shape conv2d_output_shape(const Conv2dParams& p, const Shape& x, const Shape& w);
 
+// The three passes of a convolution, for the benchmarks' and the CUDA backend's plans.
+enum class ConvPass { forward, backward_data, backward_filter };
+
 struct Pool2dParams {
   int kernel_h = 2, kernel_w = 2;
   int stride_h = 2, stride_w = 2;
@@ -92,11 +95,11 @@ class Backend {
   // fn are not counted.
   virtual double time_seconds(const std::function<void()>& fn);
 
-  // For the benchmarks: how this backend computes the convolution of x [N, C, H, W] with
-  // w [O, C, kh, kw]: pass 0 forward, 1 backward-data, 2 backward-filter. The CPU backend answers
+  // For the benchmarks: how this backend computes a pass of the convolution of x [N, C, H, W]
+  // with w [O, C, kh, kw]. The CPU backend answers
   // with its method; the CUDA backend names the cuDNN algorithm it has chosen (and caches).
   virtual std::string conv_algorithm(const Conv2dParams& p, const Shape& x, const Shape& w,
-                                     int pass) = 0;
+                                     ConvPass pass) = 0;
 
   // A fixed pool of host memory for staging transfers to and from the device (page-locked on a
   // GPU; plain memory on the CPU backend).

@@ -68,7 +68,7 @@ class CpuBackend final : public Backend {
                      const Tensor& out) override;
 
   std::string conv_algorithm(const Conv2dParams& p, const Shape& x, const Shape& w,
-                             int pass) override;
+                             ConvPass pass) override;
   void conv2d_forward(const Conv2dParams& p, const Tensor& x, const Tensor& w,
                       const Tensor& y) override;
   void conv2d_backward_data(const Conv2dParams& p, const Tensor& dy, const Tensor& w,

@@ -5,8 +5,8 @@
 #include <vector>
 
 #include "cpu/cpu_backend.hpp"
-#include "scenecam/cam_math.hpp"
 #include "internal/op_checks.hpp"
+#include "scenecam/cam_math.hpp"
 
 namespace scenecam {
 namespace {

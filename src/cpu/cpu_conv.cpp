@@ -360,7 +360,7 @@ T* lease(Pool& pool, Block& block, int64_t count, const char* what) {
 }  // namespace
 
 std::string CpuBackend::conv_algorithm(const Conv2dParams& p, const Shape& x, const Shape& w,
-                                       int pass) {
+                                       ConvPass pass) {
   const ConvGeometry g = conv_geometry(p, x, w, threads_);
   (void)pass;  // all three passes use the same column form
   if (g.direct) return "gemm (1x1, no im2col)";

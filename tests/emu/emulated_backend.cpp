@@ -5,9 +5,9 @@
 #include <memory>
 #include <set>
 
+#include "internal/op_checks.hpp"
 #include "kernel_backend.hpp"
 #include "kernels.hpp"
-#include "internal/op_checks.hpp"
 
 namespace scenecam {
 namespace {
@@ -58,7 +58,7 @@ class EmulatedKernelBackend final : public KernelBackend {
     return pool;
   }
   std::string conv_algorithm(const Conv2dParams& p, const Shape& x, const Shape& w,
-                             int pass) override {
+                             ConvPass pass) override {
     return "cpu reference: " + cpu_->conv_algorithm(p, x, w, pass);
   }
 
