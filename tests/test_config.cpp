@@ -3,6 +3,8 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <set>
 #include <string>
 
 #include "test_util.hpp"
@@ -73,9 +75,9 @@ TEST(Config, OutOfRangeNamesTheRange) {
 }
 
 TEST(Config, ChoicesAreParsedIntoTheirEnumsAndWrittenBack) {
-  const RunConfig c = parse_config(kValid, "x.yaml",
-                                   {"train.optimizer.name=adamw", "train.schedule.name=onecycle",
-                                    "data.augment.crop=none"});
+  const RunConfig c = parse_config(
+      kValid, "x.yaml",
+      {"train.optimizer.name=adamw", "train.schedule.name=onecycle", "data.augment.crop=none"});
   EXPECT_EQ(c.train.optimizer.name, Optimizer::adamw);
   EXPECT_EQ(c.train.schedule.name, Schedule::onecycle);
   EXPECT_EQ(c.data.augment.crop, Crop::none);
@@ -121,6 +123,37 @@ TEST(Config, EffectiveConfigRoundTrips) {
   EXPECT_EQ(b.data.augment.crop, Crop::resized);
   EXPECT_DOUBLE_EQ(b.train.optimizer.lr, 0.05);
   EXPECT_NE(yaml.find("lr: 0.05\n"), std::string::npos) << yaml;
+}
+
+// README's config reference lists exactly the keys of the field table (config_keys), no more and
+// no fewer. A row names its first key in full and may add siblings by their last part alone.
+TEST(Config, ReadmeReferenceListsEveryKey) {
+  const char* root = std::getenv("SCENECAM_SOURCE_DIR");
+  std::ifstream readme(std::string(root && *root ? root : SCENECAM_SOURCE_DIR) + "/README.md");
+  ASSERT_TRUE(readme.good());
+  std::set<std::string> documented;
+  bool in_reference = false;
+  for (std::string line; std::getline(readme, line);) {
+    if (line.rfind("### ", 0) == 0) in_reference = line == "### Config reference";
+    if (!in_reference || line.rfind("| `", 0) != 0) continue;
+    const std::string cell = line.substr(1, line.find('|', 1) - 1);
+    std::string parent;
+    for (size_t at = cell.find('`'); at != std::string::npos; at = cell.find('`', at)) {
+      const size_t end = cell.find('`', at + 1);
+      std::string key = cell.substr(at + 1, end - at - 1);
+      if (key.find('.') == std::string::npos) key = parent + key;
+      parent = key.substr(0, key.rfind('.') + 1);
+      documented.insert(key);
+      at = end + 1;
+    }
+  }
+  const std::vector<std::string> keys = config_keys();
+  const std::set<std::string> table(keys.begin(), keys.end());
+  for (const std::string& k : table)
+    EXPECT_TRUE(documented.count(k)) << k << " is missing from README's config reference";
+  for (const std::string& k : documented)
+    EXPECT_TRUE(table.count(k)) << "README documents " << k << ", which is not a config key";
+  EXPECT_EQ(table.size(), keys.size()) << "a key appears twice in the field table";
 }
 
 TEST(Config, EveryShippedConfigIsValid) {

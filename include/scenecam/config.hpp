@@ -17,5 +17,8 @@ RunConfig parse_config(const std::string& yaml, const std::string& name,
                        const std::vector<std::string>& overrides = {});
 // Every value spelled out, as YAML that parse_config reads back to the same RunConfig.
 std::string config_to_yaml(const RunConfig& config);
+// Every dotted key a config may hold, in the order config_to_yaml writes them (README's config
+// reference lists the same keys; a test checks that).
+std::vector<std::string> config_keys();
 
 }  // namespace scenecam
