@@ -2,6 +2,7 @@
 #include "fields.hpp"
 
 #include <initializer_list>
+#include <iterator>
 
 namespace scenecam::config {
 namespace {
@@ -38,129 +39,123 @@ std::string check_device(const RunConfig& c) {
   return ok ? "" : "'" + d + "' is not one of auto, cpu, cuda, cuda:N";
 }
 
-std::vector<Field> make_fields() {
-  std::vector<Field> f = {
-      {"model.arch", SC_VALUE(model.arch), true,
-       [](const RunConfig& c) {
-         return one_of(c.model.arch, {"resnet18", "resnet34", "resnet50", "seed_resnet"});
-       }},
-      {"model.classes", SC_VALUE(model.classes), true,
-       SC_CHECK_THAT(c.model.classes >= 2, "must be at least 2")},
-      {"model.width", SC_VALUE(model.width), false,
-       SC_CHECK_THAT(c.model.width == 0 || (c.model.width >= 4 && c.model.width <= 4096),
-                     "must be in [4, 4096]")},
-      {"model.blocks", SC_VALUE(model.blocks), false, check_blocks, nullptr, true},
-      {"model.stem", SC_VALUE(model.stem), false,
-       [](const RunConfig& c) {
-         return one_of(c.model.stem, {"imagenet", "small"});
-       }},
-      {"data.source", SC_VALUE(data.source), true,
-       [](const RunConfig& c) {
-         return one_of(c.data.source, {"folder", "synthetic"});
-       }},
-      {"data.root", SC_VALUE(data.root), false, nullptr, nullptr, true,
-       [](const RunConfig& c) { return c.data.source == "folder"; }},
-      {"data.image_size", SC_VALUE(data.image_size), true,
-       SC_CHECK_THAT(c.data.image_size >= 16 && c.data.image_size <= 1024,
-                     "must be in [16, 1024]")},
-      {"data.val_fraction", SC_VALUE(data.val_fraction), false,
-       SC_CHECK_THAT(c.data.val_fraction > 0 && c.data.val_fraction < 1, "must be in (0, 1)")},
-      {"data.cache_file", SC_VALUE(data.cache_file)},
-      {"data.synthetic_train", SC_VALUE(data.synthetic_train), false,
-       SC_CHECK_THAT(c.data.synthetic_train >= 1, "must be at least 1")},
-      {"data.synthetic_val", SC_VALUE(data.synthetic_val), false,
-       SC_CHECK_THAT(c.data.synthetic_val >= 1, "must be at least 1")},
-      {"data.augment.crop", SC_VALUE(data.augment.crop)},
-      {"data.augment.padding", SC_VALUE(data.augment.padding), false,
-       SC_CHECK_THAT(c.data.augment.padding >= 0 && c.data.augment.padding < c.data.image_size,
-                     "must be in [0, image_size)")},
-      {"data.augment.scale_min", SC_VALUE(data.augment.scale_min)},
-      {"data.augment.scale_max", SC_VALUE(data.augment.scale_max), false,
-       [](const RunConfig& c) {
-         const AugmentConfig& a = c.data.augment;
-         return unless(a.scale_min > 0 && a.scale_min <= a.scale_max && a.scale_max <= 1,
-                       "needs 0 < scale_min <= scale_max <= 1");
-       }},
-      {"data.augment.flip", SC_VALUE(data.augment.flip)},
-      {"data.mean", SC_VALUE(data.mean), false,
-       SC_CHECK_THAT(c.data.mean.size() == 3, "must list 3 values (R, G, B)")},
-      {"data.std", SC_VALUE(data.std), false,
-       [](const RunConfig& c) {
-         bool ok = c.data.std.size() == 3;
-         for (float v : c.data.std)
-           ok = ok && v > 0;
-         return unless(ok, "must list 3 positive values (R, G, B)");
-       }},
-      {"train.epochs", SC_VALUE(train.epochs), true,
-       SC_CHECK_THAT(c.train.epochs >= 1 && c.train.epochs <= 100000, "must be in [1, 100000]")},
-      {"train.batch_size", SC_VALUE(train.batch_size), true,
-       SC_CHECK_THAT(c.train.batch_size >= 2 && c.train.batch_size <= 65536,
-                     "must be in [2, 65536]")},
-      {"train.label_smoothing", SC_VALUE(train.label_smoothing), false,
-       SC_CHECK_THAT(c.train.label_smoothing >= 0 && c.train.label_smoothing < 1,
-                     "must be in [0, 1)")},
-      {"train.log_every", SC_VALUE(train.log_every), false,
-       SC_CHECK_THAT(c.train.log_every >= 1, "must be at least 1")},
-      {"train.optimizer.name", SC_VALUE(train.optimizer.name), false, nullptr,
-       [](RunConfig& c) {  // AdamW's customary default decay, unless the config sets one
-         if (c.train.optimizer.name == Optimizer::adamw) c.train.optimizer.weight_decay = 0.01;
-       }},
-      {"train.optimizer.lr", SC_VALUE(train.optimizer.lr), false,
-       SC_CHECK_THAT(c.train.optimizer.lr > 0 && c.train.optimizer.lr < 100,
-                     "must be in (0, 100)")},
-      {"train.optimizer.momentum", SC_VALUE(train.optimizer.momentum), false,
-       SC_CHECK_THAT(c.train.optimizer.momentum >= 0 && c.train.optimizer.momentum < 1,
-                     "must be in [0, 1)")},
-      {"train.optimizer.nesterov", SC_VALUE(train.optimizer.nesterov), false,
-       SC_CHECK_THAT(!c.train.optimizer.nesterov || c.train.optimizer.momentum > 0,
-                     "needs momentum > 0")},
-      {"train.optimizer.weight_decay", SC_VALUE(train.optimizer.weight_decay), false,
-       SC_CHECK_THAT(c.train.optimizer.weight_decay >= 0 && c.train.optimizer.weight_decay < 1,
-                     "must be in [0, 1)")},
-      {"train.optimizer.decoupled_weight_decay", SC_VALUE(train.optimizer.decoupled_weight_decay)},
-      {"train.optimizer.beta1", SC_VALUE(train.optimizer.beta1), false,
-       SC_CHECK_THAT(c.train.optimizer.beta1 >= 0 && c.train.optimizer.beta1 < 1,
-                     "must be in [0, 1)")},
-      {"train.optimizer.beta2", SC_VALUE(train.optimizer.beta2), false,
-       SC_CHECK_THAT(c.train.optimizer.beta2 >= 0 && c.train.optimizer.beta2 < 1,
-                     "must be in [0, 1)")},
-      {"train.optimizer.eps", SC_VALUE(train.optimizer.eps), false,
-       SC_CHECK_THAT(c.train.optimizer.eps > 0, "must be positive")},
-      {"train.schedule.name", SC_VALUE(train.schedule.name)},
-      {"train.schedule.warmup_epochs", SC_VALUE(train.schedule.warmup_epochs), false,
-       SC_CHECK_THAT(
-           c.train.schedule.warmup_epochs >= 0 && c.train.schedule.warmup_epochs < c.train.epochs,
-           "must be in [0, epochs)")},
-      {"train.schedule.min_lr", SC_VALUE(train.schedule.min_lr), false,
-       SC_CHECK_THAT(
-           c.train.schedule.min_lr >= 0 && c.train.schedule.min_lr <= c.train.optimizer.lr,
-           "must be in [0, optimizer.lr]")},
-      {"train.schedule.step_epochs", SC_VALUE(train.schedule.step_epochs), false,
-       SC_CHECK_THAT(c.train.schedule.step_epochs >= 1, "must be at least 1")},
-      {"train.schedule.gamma", SC_VALUE(train.schedule.gamma), false,
-       SC_CHECK_THAT(c.train.schedule.gamma > 0 && c.train.schedule.gamma <= 1,
-                     "must be in (0, 1]")},
-      {"train.schedule.pct_start", SC_VALUE(train.schedule.pct_start), false,
-       SC_CHECK_THAT(c.train.schedule.pct_start > 0 && c.train.schedule.pct_start < 1,
-                     "must be in (0, 1)")},
-      {"train.schedule.div_factor", SC_VALUE(train.schedule.div_factor), false,
-       SC_CHECK_THAT(c.train.schedule.div_factor >= 1, "must be at least 1")},
-      {"train.schedule.final_div_factor", SC_VALUE(train.schedule.final_div_factor), false,
-       SC_CHECK_THAT(c.train.schedule.final_div_factor >= 1, "must be at least 1")},
-      {"runtime.device", SC_VALUE(runtime.device), false, check_device},
-      {"runtime.seed", SC_VALUE(runtime.seed)},
-      {"runtime.threads", SC_VALUE(runtime.threads), false,
-       SC_CHECK_THAT(c.runtime.threads >= 0 && c.runtime.threads <= 1024,
-                     "must be in [0, 1024] (0: all cores)")},
-      {"runtime.workspace_limit_mb", SC_VALUE(runtime.workspace_limit_mb), false,
-       SC_CHECK_THAT(c.runtime.workspace_limit_mb >= 1, "must be at least 1")},
-      {"output.dir", SC_VALUE(output.dir), true,
-       SC_CHECK_THAT(!c.output.dir.empty(), "must not be empty")},
-      {"output.checkpoint_every", SC_VALUE(output.checkpoint_every), false,
-       SC_CHECK_THAT(c.output.checkpoint_every >= 1, "must be at least 1")},
-  };
-  return f;
-}
+// The table itself: data, not code, so it reads as the config's reference does.
+const Field kFieldTable[] = {
+    {"model.arch", SC_VALUE(model.arch), true,
+     [](const RunConfig& c) {
+       return one_of(c.model.arch, {"resnet18", "resnet34", "resnet50", "seed_resnet"});
+     }},
+    {"model.classes", SC_VALUE(model.classes), true,
+     SC_CHECK_THAT(c.model.classes >= 2, "must be at least 2")},
+    {"model.width", SC_VALUE(model.width), false,
+     SC_CHECK_THAT(c.model.width == 0 || (c.model.width >= 4 && c.model.width <= 4096),
+                   "must be in [4, 4096]")},
+    {"model.blocks", SC_VALUE(model.blocks), false, check_blocks, nullptr, true},
+    {"model.stem", SC_VALUE(model.stem), false,
+     [](const RunConfig& c) {
+       return one_of(c.model.stem, {"imagenet", "small"});
+     }},
+    {"data.source", SC_VALUE(data.source), true,
+     [](const RunConfig& c) {
+       return one_of(c.data.source, {"folder", "synthetic"});
+     }},
+    {"data.root", SC_VALUE(data.root), false, nullptr, nullptr, true,
+     [](const RunConfig& c) { return c.data.source == "folder"; }},
+    {"data.image_size", SC_VALUE(data.image_size), true,
+     SC_CHECK_THAT(c.data.image_size >= 16 && c.data.image_size <= 1024, "must be in [16, 1024]")},
+    {"data.val_fraction", SC_VALUE(data.val_fraction), false,
+     SC_CHECK_THAT(c.data.val_fraction > 0 && c.data.val_fraction < 1, "must be in (0, 1)")},
+    {"data.cache_file", SC_VALUE(data.cache_file)},
+    {"data.synthetic_train", SC_VALUE(data.synthetic_train), false,
+     SC_CHECK_THAT(c.data.synthetic_train >= 1, "must be at least 1")},
+    {"data.synthetic_val", SC_VALUE(data.synthetic_val), false,
+     SC_CHECK_THAT(c.data.synthetic_val >= 1, "must be at least 1")},
+    {"data.augment.crop", SC_VALUE(data.augment.crop)},
+    {"data.augment.padding", SC_VALUE(data.augment.padding), false,
+     SC_CHECK_THAT(c.data.augment.padding >= 0 && c.data.augment.padding < c.data.image_size,
+                   "must be in [0, image_size)")},
+    {"data.augment.scale_min", SC_VALUE(data.augment.scale_min)},
+    {"data.augment.scale_max", SC_VALUE(data.augment.scale_max), false,
+     [](const RunConfig& c) {
+       const AugmentConfig& a = c.data.augment;
+       return unless(a.scale_min > 0 && a.scale_min <= a.scale_max && a.scale_max <= 1,
+                     "needs 0 < scale_min <= scale_max <= 1");
+     }},
+    {"data.augment.flip", SC_VALUE(data.augment.flip)},
+    {"data.mean", SC_VALUE(data.mean), false,
+     SC_CHECK_THAT(c.data.mean.size() == 3, "must list 3 values (R, G, B)")},
+    {"data.std", SC_VALUE(data.std), false,
+     [](const RunConfig& c) {
+       bool ok = c.data.std.size() == 3;
+       for (float v : c.data.std)
+         ok = ok && v > 0;
+       return unless(ok, "must list 3 positive values (R, G, B)");
+     }},
+    {"train.epochs", SC_VALUE(train.epochs), true,
+     SC_CHECK_THAT(c.train.epochs >= 1 && c.train.epochs <= 100000, "must be in [1, 100000]")},
+    {"train.batch_size", SC_VALUE(train.batch_size), true,
+     SC_CHECK_THAT(c.train.batch_size >= 2 && c.train.batch_size <= 65536,
+                   "must be in [2, 65536]")},
+    {"train.label_smoothing", SC_VALUE(train.label_smoothing), false,
+     SC_CHECK_THAT(c.train.label_smoothing >= 0 && c.train.label_smoothing < 1,
+                   "must be in [0, 1)")},
+    {"train.log_every", SC_VALUE(train.log_every), false,
+     SC_CHECK_THAT(c.train.log_every >= 1, "must be at least 1")},
+    {"train.optimizer.name", SC_VALUE(train.optimizer.name), false, nullptr,
+     [](RunConfig& c) {  // AdamW's customary default decay, unless the config sets one
+       if (c.train.optimizer.name == Optimizer::adamw) c.train.optimizer.weight_decay = 0.01;
+     }},
+    {"train.optimizer.lr", SC_VALUE(train.optimizer.lr), false,
+     SC_CHECK_THAT(c.train.optimizer.lr > 0 && c.train.optimizer.lr < 100, "must be in (0, 100)")},
+    {"train.optimizer.momentum", SC_VALUE(train.optimizer.momentum), false,
+     SC_CHECK_THAT(c.train.optimizer.momentum >= 0 && c.train.optimizer.momentum < 1,
+                   "must be in [0, 1)")},
+    {"train.optimizer.nesterov", SC_VALUE(train.optimizer.nesterov), false,
+     SC_CHECK_THAT(!c.train.optimizer.nesterov || c.train.optimizer.momentum > 0,
+                   "needs momentum > 0")},
+    {"train.optimizer.weight_decay", SC_VALUE(train.optimizer.weight_decay), false,
+     SC_CHECK_THAT(c.train.optimizer.weight_decay >= 0 && c.train.optimizer.weight_decay < 1,
+                   "must be in [0, 1)")},
+    {"train.optimizer.decoupled_weight_decay", SC_VALUE(train.optimizer.decoupled_weight_decay)},
+    {"train.optimizer.beta1", SC_VALUE(train.optimizer.beta1), false,
+     SC_CHECK_THAT(c.train.optimizer.beta1 >= 0 && c.train.optimizer.beta1 < 1,
+                   "must be in [0, 1)")},
+    {"train.optimizer.beta2", SC_VALUE(train.optimizer.beta2), false,
+     SC_CHECK_THAT(c.train.optimizer.beta2 >= 0 && c.train.optimizer.beta2 < 1,
+                   "must be in [0, 1)")},
+    {"train.optimizer.eps", SC_VALUE(train.optimizer.eps), false,
+     SC_CHECK_THAT(c.train.optimizer.eps > 0, "must be positive")},
+    {"train.schedule.name", SC_VALUE(train.schedule.name)},
+    {"train.schedule.warmup_epochs", SC_VALUE(train.schedule.warmup_epochs), false,
+     SC_CHECK_THAT(
+         c.train.schedule.warmup_epochs >= 0 && c.train.schedule.warmup_epochs < c.train.epochs,
+         "must be in [0, epochs)")},
+    {"train.schedule.min_lr", SC_VALUE(train.schedule.min_lr), false,
+     SC_CHECK_THAT(c.train.schedule.min_lr >= 0 && c.train.schedule.min_lr <= c.train.optimizer.lr,
+                   "must be in [0, optimizer.lr]")},
+    {"train.schedule.step_epochs", SC_VALUE(train.schedule.step_epochs), false,
+     SC_CHECK_THAT(c.train.schedule.step_epochs >= 1, "must be at least 1")},
+    {"train.schedule.gamma", SC_VALUE(train.schedule.gamma), false,
+     SC_CHECK_THAT(c.train.schedule.gamma > 0 && c.train.schedule.gamma <= 1, "must be in (0, 1]")},
+    {"train.schedule.pct_start", SC_VALUE(train.schedule.pct_start), false,
+     SC_CHECK_THAT(c.train.schedule.pct_start > 0 && c.train.schedule.pct_start < 1,
+                   "must be in (0, 1)")},
+    {"train.schedule.div_factor", SC_VALUE(train.schedule.div_factor), false,
+     SC_CHECK_THAT(c.train.schedule.div_factor >= 1, "must be at least 1")},
+    {"train.schedule.final_div_factor", SC_VALUE(train.schedule.final_div_factor), false,
+     SC_CHECK_THAT(c.train.schedule.final_div_factor >= 1, "must be at least 1")},
+    {"runtime.device", SC_VALUE(runtime.device), false, check_device},
+    {"runtime.seed", SC_VALUE(runtime.seed)},
+    {"runtime.threads", SC_VALUE(runtime.threads), false,
+     SC_CHECK_THAT(c.runtime.threads >= 0 && c.runtime.threads <= 1024,
+                   "must be in [0, 1024] (0: all cores)")},
+    {"runtime.workspace_limit_mb", SC_VALUE(runtime.workspace_limit_mb), false,
+     SC_CHECK_THAT(c.runtime.workspace_limit_mb >= 1, "must be at least 1")},
+    {"output.dir", SC_VALUE(output.dir), true,
+     SC_CHECK_THAT(!c.output.dir.empty(), "must not be empty")},
+    {"output.checkpoint_every", SC_VALUE(output.checkpoint_every), false,
+     SC_CHECK_THAT(c.output.checkpoint_every >= 1, "must be at least 1")},
+};
 
 #undef SC_VALUE
 #undef SC_CHECK_THAT
@@ -168,7 +163,7 @@ std::vector<Field> make_fields() {
 }  // namespace
 
 const std::vector<Field>& fields() {
-  static const std::vector<Field> table = make_fields();
+  static const std::vector<Field> table(std::begin(kFieldTable), std::end(kFieldTable));
   return table;
 }
 
