@@ -117,6 +117,50 @@ struct Case {
   }
 };
 
+// One row: a layer's three passes timed (its forward alternately with the matrix-product
+// reference on the CPU), their rates, the roofline and the algorithm each pass uses.
+std::vector<std::string> time_shape(Backend& backend, const ConvShape& s, int64_t batch,
+                                    Case& reference, int repeats, double copy_gbs) {
+  const bool gpu = backend.device().is_cuda();
+  Case c(s, batch, backend);
+  c.check(backend);
+  double ref_fwd = 0, fwd = 0;
+  if (gpu) {
+    ref_fwd = device_median_seconds(
+        backend, [&] { reference.forward(backend); }, 3, repeats);
+    fwd = device_median_seconds(
+        backend, [&] { c.forward(backend); }, 3, repeats);
+  } else {
+    std::tie(ref_fwd, fwd) = paired_median_seconds([&] { reference.forward(backend); },
+                                                   [&] { c.forward(backend); }, repeats);
+  }
+  const double bwd_data = device_median_seconds(
+      backend, [&] { c.backward_data(backend); }, 1, repeats);
+  const double bwd_filter = device_median_seconds(
+      backend, [&] { c.backward_filter(backend); }, 1, repeats);
+  const double tf = c.flops / fwd / 1e12, ref_tf = reference.flops / ref_fwd / 1e12;
+  const double intensity = c.flops / (4.0 * (c.xs.numel() + c.ws.numel() + c.ys.numel()));
+  const double roof = std::min(ref_tf, intensity * copy_gbs / 1e3);
+  return {s.name,
+          std::to_string(s.c),
+          std::to_string(s.o),
+          std::to_string(s.hw) + "x" + std::to_string(s.hw),
+          std::to_string(s.k) + "/" + std::to_string(s.stride),
+          significant(fwd * 1e3, 4),
+          fixed(tf, 3),
+          significant(bwd_data * 1e3, 4),
+          fixed(c.flops / bwd_data / 1e12, 3),
+          significant(bwd_filter * 1e3, 4),
+          fixed(c.flops / bwd_filter / 1e12, 3),
+          fixed(ref_tf, 3),
+          fixed(intensity, 1),
+          fixed(roof, 3),
+          fixed(100.0 * tf / roof, 0),
+          backend.conv_algorithm(c.p, c.xs, c.ws, ConvPass::forward),
+          backend.conv_algorithm(c.p, c.xs, c.ws, ConvPass::backward_data),
+          backend.conv_algorithm(c.p, c.xs, c.ws, ConvPass::backward_filter)};
+}
+
 }  // namespace
 
 int run_conv(int argc, char** argv, int first) {
@@ -164,34 +208,7 @@ int run_conv(int argc, char** argv, int first) {
   for (size_t i = 0; i < shapes.size(); ++i) {
     const ConvShape& s = shapes[i];
     progress.update(int64_t(i), s.name);
-    Case c(s, batch, *backend);
-    c.check(*backend);
-    double ref_fwd = 0, fwd = 0;
-    if (gpu) {
-      ref_fwd = device_median_seconds(
-          *backend, [&] { reference.forward(*backend); }, 3, repeats);
-      fwd = device_median_seconds(
-          *backend, [&] { c.forward(*backend); }, 3, repeats);
-    } else {
-      std::tie(ref_fwd, fwd) = paired_median_seconds([&] { reference.forward(*backend); },
-                                                     [&] { c.forward(*backend); }, repeats);
-    }
-    const double bwd_data = device_median_seconds(
-        *backend, [&] { c.backward_data(*backend); }, 1, repeats);
-    const double bwd_filter = device_median_seconds(
-        *backend, [&] { c.backward_filter(*backend); }, 1, repeats);
-    const double tf = c.flops / fwd / 1e12, ref_tf = reference.flops / ref_fwd / 1e12;
-    const double intensity = c.flops / (4.0 * (c.xs.numel() + c.ws.numel() + c.ys.numel()));
-    const double roof = std::min(ref_tf, intensity * copy_gbs / 1e3);
-    table.add({s.name, std::to_string(s.c), std::to_string(s.o),
-               std::to_string(s.hw) + "x" + std::to_string(s.hw),
-               std::to_string(s.k) + "/" + std::to_string(s.stride), significant(fwd * 1e3, 4),
-               fixed(tf, 3), significant(bwd_data * 1e3, 4), fixed(c.flops / bwd_data / 1e12, 3),
-               significant(bwd_filter * 1e3, 4), fixed(c.flops / bwd_filter / 1e12, 3),
-               fixed(ref_tf, 3), fixed(intensity, 1), fixed(roof, 3), fixed(100.0 * tf / roof, 0),
-               backend->conv_algorithm(c.p, c.xs, c.ws, ConvPass::forward),
-               backend->conv_algorithm(c.p, c.xs, c.ws, ConvPass::backward_data),
-               backend->conv_algorithm(c.p, c.xs, c.ws, ConvPass::backward_filter)});
+    table.add(time_shape(*backend, s, batch, reference, repeats, copy_gbs));
   }
   progress.finish("done");
   table.print();

@@ -23,6 +23,60 @@
 
 namespace scenecam::bench {
 
+namespace {
+
+// Every kernel at every (input, batch), then the optimizers over ResNet-18's parameters; the
+// cases that repeat a kernel for a second library peer only on the GPU.
+std::vector<Case> benchmark_cases(const std::vector<long>& inputs, const std::vector<long>& batches,
+                                  bool gpu) {
+  std::vector<Case> cases;
+  for (long S : inputs)
+    for (long B : batches)
+      for (Case& c : step_cases(S, B))
+        cases.push_back(std::move(c));
+  for (Case& c : optimizer_cases(11689512))  // ResNet-18's parameters
+    cases.push_back(std::move(c));
+  if (!gpu)
+    cases.erase(
+        std::remove_if(cases.begin(), cases.end(), [](const Case& c) { return c.peer_only; }),
+        cases.end());
+  return cases;
+}
+
+// One row: our kernel's median time and bandwidth, and on the GPU its library peer's beside it.
+std::vector<std::string> time_case(Backend& be, const Case& c, bool gpu, int repeats,
+                                   const std::function<void()>& flush, double copy_gbs) {
+  Bound bound(be, c);
+  bound.upload(be, c);
+  const double t = device_median_seconds(
+      be, [&] { c.run(be, bound.t); }, 3, repeats, flush);
+  const double gbs = c.bytes / t / 1e9;
+  std::string peer = "-", peer_ms = "-", speedup = "-";
+  if (gpu && c.has_peer) {
+    const Tensor none;
+    const Tensor& pa = bound.t[c.peer_a];
+    const Tensor& pb = c.peer_b >= 0 ? bound.t[c.peer_b] : none;
+    const Tensor& py = bound.t[c.peer_y];
+    const double tp = device_median_seconds(
+        be, [&] { run_library_peer(be, c.peer, pa, pb, py); }, 3, repeats, flush);
+    peer = library_peer_name(c.peer);
+    peer_ms = significant(tp * 1e3, 4);
+    speedup = fixed(tp / t, 2);
+  }
+  return {c.input,
+          c.batch,
+          c.kernel,
+          c.shape,
+          significant(t * 1e3, 4),
+          fixed(gbs, 1),
+          fixed(100 * gbs / copy_gbs, 0),
+          peer,
+          peer_ms,
+          speedup};
+}
+
+}  // namespace
+
 int run_kernels(int argc, char** argv, int first) {
   const Flags flags(argc, argv, first,
                     {{"device", "cpu"},
@@ -60,18 +114,7 @@ int run_kernels(int argc, char** argv, int first) {
   const int64_t copy_mib = std::max<int64_t>(flush_mib, 64);
   const double copy_gbs = copy_bandwidth_gbs(*be, copy_mib, repeats, flush);
 
-  std::vector<Case> cases;
-  for (long S : inputs)
-    for (long B : batches)
-      for (Case& c : step_cases(S, B))
-        cases.push_back(std::move(c));
-  for (Case& c : optimizer_cases(11689512))  // ResNet-18's parameters
-    cases.push_back(std::move(c));
-  if (!gpu)
-    cases.erase(
-        std::remove_if(cases.begin(), cases.end(), [](const Case& c) { return c.peer_only; }),
-        cases.end());
-
+  const std::vector<Case> cases = benchmark_cases(inputs, batches, gpu);
   std::printf(
       "scenecam-bench kernels: %s backend, inputs %s, batches %s, median of %d, %ld MiB cache "
       "flush\n",
@@ -86,25 +129,7 @@ int run_kernels(int argc, char** argv, int first) {
     const Case& c = cases[i];
     progress.update(int64_t(i), c.kernel + " " + c.shape);
     validate(*be, *reference, c, gpu ? run_library_peer : nullptr);
-    Bound bound(*be, c);
-    bound.upload(*be, c);
-    const double t = device_median_seconds(
-        *be, [&] { c.run(*be, bound.t); }, 3, repeats, flush);
-    const double gbs = c.bytes / t / 1e9;
-    std::string peer = "-", peer_ms = "-", speedup = "-";
-    if (gpu && c.has_peer) {
-      const Tensor none;
-      const Tensor& pa = bound.t[c.peer_a];
-      const Tensor& pb = c.peer_b >= 0 ? bound.t[c.peer_b] : none;
-      const Tensor& py = bound.t[c.peer_y];
-      const double tp = device_median_seconds(
-          *be, [&] { run_library_peer(*be, c.peer, pa, pb, py); }, 3, repeats, flush);
-      peer = library_peer_name(c.peer);
-      peer_ms = significant(tp * 1e3, 4);
-      speedup = fixed(tp / t, 2);
-    }
-    table.add({c.input, c.batch, c.kernel, c.shape, significant(t * 1e3, 4), fixed(gbs, 1),
-               fixed(100 * gbs / copy_gbs, 0), peer, peer_ms, speedup});
+    table.add(time_case(*be, c, gpu, repeats, flush, copy_gbs));
   }
   progress.finish("done");
   table.print();
