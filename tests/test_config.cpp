@@ -156,6 +156,35 @@ TEST(Config, ReadmeReferenceListsEveryKey) {
   EXPECT_EQ(table.size(), keys.size()) << "a key appears twice in the field table";
 }
 
+// config.yaml opens each section once: walking the keys as its writer does (closing sections
+// until the next key's path shares them), no section is opened again after it was closed.
+TEST(Config, EachSectionsKeysStandTogether) {
+  std::vector<std::string> open;  // dotted paths of the sections open now, outermost first
+  std::set<std::string> closed;
+  for (const std::string& key : config_keys()) {
+    std::vector<std::string> paths;  // "train", "train.optimizer" for "train.optimizer.lr"
+    for (size_t dot = key.find('.'); dot != std::string::npos; dot = key.find('.', dot + 1))
+      paths.push_back(key.substr(0, dot));
+    size_t common = 0;
+    while (common < open.size() && common < paths.size() && open[common] == paths[common])
+      ++common;
+    for (; open.size() > common; open.pop_back())
+      closed.insert(open.back());
+    for (; open.size() < paths.size(); open.push_back(paths[open.size()]))
+      EXPECT_FALSE(closed.count(paths[open.size()])) << key << " reopens " << paths[open.size()];
+  }
+}
+
+TEST(Config, AnUnknownKeyIsNamedBeforeTheErrorItsDefaultCauses) {
+  // A misspelt lr keeps the default 0.1, below the min_lr asked for; the typo is what to report.
+  test::expect_error(
+      [] {
+        parse_config(kValid, "x.yaml",
+                     {"train.optimizer.learnig_rate=0.001", "train.schedule.min_lr=0.5"});
+      },
+      {"unknown key 'train.optimizer.learnig_rate'"});
+}
+
 TEST(Config, EveryShippedConfigIsValid) {
   int count = 0;
   // The environment's source tree first (a build carried to another machine), else the build's.

@@ -23,6 +23,7 @@
 #include "scenecam/image_folder.hpp"
 #include "scenecam/image_io.hpp"
 #include "scenecam/report.hpp"
+#include "scenecam/safetensors.hpp"
 #include "scenecam/trainer.hpp"
 
 namespace {
@@ -187,9 +188,11 @@ void usage(std::FILE* out) {
 // The backend for a checkpoint: its run's device unless --device says otherwise.
 std::unique_ptr<scenecam::Backend> checkpoint_backend(const std::string& checkpoint,
                                                       const std::string& device) {
-  scenecam::RuntimeConfig r;
-  r.device = device.empty() ? scenecam::checkpoint_device(checkpoint) : device;
-  return scenecam::make_backend(r);
+  // The run's own runtime settings (threads, workspace limit), its device unless --device says.
+  scenecam::RuntimeConfig r =
+      scenecam::checkpoint_config(scenecam::SafetensorsFile(checkpoint)).runtime;
+  if (!device.empty()) r.device = device;
+  return scenecam::make_backend(r, device.empty() ? "the checkpoint's runtime.device" : "--device");
 }
 
 int eval(int argc, char** argv) {

@@ -43,7 +43,4 @@ struct RunConfig;
 // The run config a checkpoint carries in its metadata; throws for a file that has none.
 RunConfig checkpoint_config(const SafetensorsFile& file);
 
-// The device a checkpoint's config asks for (its runtime.device).
-std::string checkpoint_device(const std::string& checkpoint);
-
 }  // namespace scenecam

@@ -46,6 +46,8 @@ struct Explanation {
 };
 
 // Explains samples of `data` with a checkpoint's model (in inference mode), in batches.
+class Classifier;
+
 class Explainer {
  public:
   Explainer(const RunConfig& config, const SafetensorsFile& checkpoint, Backend& backend,
@@ -56,6 +58,8 @@ class Explainer {
             const std::string& layer);
   const std::vector<std::string>& classes() const;
   const std::string& layer() const { return layer_name_; }
+  // The network it explains (its weights and batches), for measurements on the same model.
+  Classifier& classifier();
   Explanation explain(const Dataset& data, const std::vector<int64_t>& indices, CamMethod method,
                       const CamTarget& target, bool show_progress);
   ~Explainer();

@@ -8,8 +8,8 @@
 #include <filesystem>
 #include <numeric>
 
-#include "scenecam/config.hpp"
 #include "internal/files.hpp"
+#include "scenecam/config.hpp"
 #include "scenecam/image_folder.hpp"
 #include "scenecam/image_io.hpp"
 #include "scenecam/inference.hpp"
@@ -20,10 +20,6 @@ namespace fs = std::filesystem;
 
 RunConfig checkpoint_config(const SafetensorsFile& file) {
   return parse_config(checkpoint_config_yaml(file), file.path() + " (embedded config)");
-}
-
-std::string checkpoint_device(const std::string& checkpoint) {
-  return checkpoint_config(SafetensorsFile(checkpoint)).runtime.device;
 }
 
 namespace {

@@ -11,11 +11,11 @@
 #include <numeric>
 #include <random>
 
+#include "internal/files.hpp"
 #include "scenecam/canvas.hpp"
 #include "scenecam/config.hpp"
 #include "scenecam/evaluate.hpp"
 #include "scenecam/explain.hpp"
-#include "internal/files.hpp"
 #include "scenecam/image_folder.hpp"
 #include "scenecam/image_io.hpp"
 #include "scenecam/inference.hpp"
@@ -239,8 +239,6 @@ int64_t run_explain(const ExplainOptions& o, Backend& backend) {
   for (int64_t i : in.indices)
     items.push_back({{"file", in.data.files[i].empty() ? "synthetic #" + std::to_string(i)
                                                        : in.data.files[i]}});
-  std::unique_ptr<Classifier> scorer;
-  if (o.metrics) scorer = std::make_unique<Classifier>(config, file, backend);
   for (CamMethod method : methods)
     for (const auto& [suffix, target] : targets) {
       const std::string name = std::string(cam_method_name(method)) + suffix;
@@ -253,7 +251,8 @@ int64_t run_explain(const ExplainOptions& o, Backend& backend) {
                   seconds, n / seconds);
       const std::vector<uint8_t> overlays = render_overlays(backend, in, e, lut, o.image_weight);
       write_method_outputs(o, in, e, overlays, lut, classes, name, out_dir, items);
-      if (o.metrics) manifest["metrics"][name] = method_metrics(*scorer, in, e, name);
+      if (o.metrics)
+        manifest["metrics"][name] = method_metrics(explainer.classifier(), in, e, name);
     }
   write_file_atomic((fs::path(out_dir) / "manifest.json").string(), manifest.dump(2) + "\n");
   const std::string unreadable = in.skipped.empty() ? ""

@@ -11,10 +11,10 @@
 #include <numeric>
 #include <sstream>
 
+#include "internal/files.hpp"
 #include "scenecam/canvas.hpp"
 #include "scenecam/config.hpp"
 #include "scenecam/evaluate.hpp"
-#include "internal/files.hpp"
 #include "scenecam/image_folder.hpp"
 #include "scenecam/image_io.hpp"
 #include "scenecam/inference.hpp"

@@ -92,7 +92,11 @@ class Section {
     check(false, key, "'" + word + "' is not one of " + list);
   }
 
-  // Every key of the mapping must have been read.
+  // Marks a key as one this section knows, before its value is read (so unknown keys can be
+  // reported first).
+  void expect(const char* key) { read_.insert(key); }
+
+  // Every key of the mapping must have been read (or expected).
   void finish() {
     if (!node_.IsDefined() || !node_.IsMap()) return;
     for (const auto& kv : node_) {
@@ -289,13 +293,19 @@ RunConfig parse_config(const std::string& yaml, const std::string& name,
   RunConfig config;
   config.source_file = name;
   Section top(root, "", source);
-  // The required sections first, so that a missing one is named before any of its keys.
+  // The required sections first, so that a missing one is named before any of its keys; then
+  // unknown keys, before any value is judged (a misspelt key would otherwise hide behind the
+  // error its default causes); then the values, in the table's order.
   Sections sections(top);
   for (const char* required : {"model", "data", "train", "output"})
     sections.at(required);
+  for (const config::Field& f : config::fields()) {
+    const std::string path = f.path;
+    sections.at(path.substr(0, path.rfind('.'))).expect(path.substr(path.rfind('.') + 1).c_str());
+  }
+  sections.finish();
   for (const config::Field& f : config::fields())
     read_field(sections, f, config);
-  sections.finish();
   return config;
 }
 

@@ -5,13 +5,13 @@
 #include <numeric>
 #include <random>
 
+#include "internal/progress.hpp"
+#include "internal/random.hpp"
 #include "scenecam/batch.hpp"
 #include "scenecam/explain.hpp"
 #include "scenecam/inference.hpp"
 #include "scenecam/metrics.hpp"
 #include "scenecam/nn.hpp"
-#include "internal/progress.hpp"
-#include "internal/random.hpp"
 
 namespace scenecam {
 
@@ -156,6 +156,10 @@ Explainer::~Explainer() = default;
 
 const std::vector<std::string>& Explainer::classes() const {
   return s_->classifier->classes();
+}
+
+Classifier& Explainer::classifier() {
+  return *s_->classifier;
 }
 
 namespace {

@@ -3,7 +3,9 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 
 #include "scenecam/canvas.hpp"
 #include "scenecam/error.hpp"
@@ -60,6 +62,9 @@ void Canvas::text(const std::string& s, Point at, double scale, Rgb colour, int 
 }
 
 void Canvas::image(const uint8_t* rgb, int width, int height, Point at, int size) {
+  SC_CHECK(at.x >= 0 && at.y >= 0 && at.x + size <= this->width() && at.y + size <= this->height(),
+           "Canvas::image: a ", size, "-pixel tile at (", at.x, ", ", at.y, ") leaves the ",
+           this->width(), "x", this->height(), " canvas");
   cv::Mat src(height, width, CV_8UC3, const_cast<uint8_t*>(rgb)), converted, scaled;
   cv::cvtColor(src, converted, cv::COLOR_RGB2BGR);
   cv::resize(converted, scaled, {size, size}, 0, 0, cv::INTER_NEAREST);
@@ -78,8 +83,17 @@ Canvas Canvas::stack(const std::vector<Canvas>& rows) {
 
 void Canvas::save_png(const std::string& path) const {
   const std::string tmp = path + ".tmp.png";
-  SC_CHECK(cv::imwrite(tmp, pixels_->bgr) && std::rename(tmp.c_str(), path.c_str()) == 0, path,
-           ": could not write the picture (disk full?)");
+  bool written = false;
+  try {
+    written = cv::imwrite(tmp, pixels_->bgr);
+  } catch (const cv::Exception& e) {
+    std::remove(tmp.c_str());
+    fail(path, ": could not encode the picture (", e.what(), ")");
+  }
+  if (!written || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    std::remove(tmp.c_str());
+    fail(path, ": could not write the picture (", std::strerror(errno), ")");
+  }
 }
 
 std::vector<uint8_t> colormap_table(const std::string& name) {

@@ -10,9 +10,9 @@
 #include <filesystem>
 #include <numeric>
 
+#include "internal/progress.hpp"
 #include "scenecam/data.hpp"
 #include "scenecam/image_io.hpp"
-#include "internal/progress.hpp"
 
 namespace scenecam {
 namespace fs = std::filesystem;
@@ -32,10 +32,15 @@ std::vector<std::string> expand_image_inputs(const std::vector<std::string>& inp
       paths.push_back(in);
       continue;
     }
+    // Hidden entries are left out (and hidden folders not entered), as list_image_folder does; a
+    // folder that cannot be read is passed over rather than ending the walk.
     std::vector<std::string> found;
-    for (const auto& e : fs::recursive_directory_iterator(in, ec))
-      if (e.is_regular_file() && is_image_file_name(e.path().string()))
-        found.push_back(e.path().string());
+    for (fs::recursive_directory_iterator it(in, ec), end; !ec && it != end; it.increment(ec)) {
+      const bool hidden = it->path().filename().string().rfind('.', 0) == 0;
+      if (hidden && it->is_directory(ec)) it.disable_recursion_pending();
+      if (!hidden && it->is_regular_file(ec) && is_image_file_name(it->path().string()))
+        found.push_back(it->path().string());
+    }
     std::sort(found.begin(), found.end());
     paths.insert(paths.end(), found.begin(), found.end());
   }
