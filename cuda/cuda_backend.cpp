@@ -296,16 +296,7 @@ class CudaBackend final : public KernelBackend {
   // ---- dense layer: cuBLAS is column-major, so a row-major [r, c] matrix is its [c, r] transpose
 
   void linear_forward(const Tensor& x, const Tensor& w, const Tensor& b, const Tensor& y) override {
-    const char* op = "linear_forward";
-    check(op, "x", x);
-    check_rank(op, "x", x, 2);
-    check(op, "w", w);
-    check_rank(op, "w", w, 2);
-    SC_CHECK(w.dim(1) == x.dim(1), op, ": argument 'w' has shape ", w.shape().str(), " but x ",
-             x.shape().str(), " has ", x.dim(1), " features");
-    const int64_t N = x.dim(0), in = x.dim(1), out = w.dim(0);
-    check(op, "b", b, Shape{out});
-    check(op, "y", y, Shape{N, out});
+    const auto [N, in, out] = check_linear_forward(x, w, b, y);
     const float one = 1, zero = 0;
     // y^T[out, N] = W[out, in] x^T[in, N]
     SC_CUBLAS_CHECK(cublasSgemm(blas_, CUBLAS_OP_T, CUBLAS_OP_N, int(out), int(N), int(in), &one,
@@ -315,29 +306,15 @@ class CudaBackend final : public KernelBackend {
 
   void linear_backward(const Tensor& x, const Tensor& w, const Tensor& dy, const Tensor& dx,
                        const Tensor& dw, const Tensor& db) override {
-    const char* op = "linear_backward";
-    check(op, "x", x);
-    check_rank(op, "x", x, 2);
-    check(op, "w", w);
-    check_rank(op, "w", w, 2);
-    const int64_t N = x.dim(0), in = x.dim(1), out = w.dim(0);
-    check(op, "w", w, Shape{out, in});
-    check(op, "dy", dy, Shape{N, out});
+    const auto [N, in, out] = check_linear_backward(x, w, dy, dx, dw, db);
     const float one = 1, zero = 0;
-    if (dx.defined()) {  // dx^T[in, N] = W^T[in, out] dy^T[out, N]
-      check(op, "dx", dx, x.shape());
+    if (dx.defined())  // dx^T[in, N] = W^T[in, out] dy^T[out, N]
       SC_CUBLAS_CHECK(cublasSgemm(blas_, CUBLAS_OP_N, CUBLAS_OP_N, int(in), int(N), int(out), &one,
                                   cf32(w), int(in), cf32(dy), int(out), &zero, f32(dx), int(in)));
-    }
-    if (dw.defined()) {  // dW^T[in, out] = x^T[in, N] dy[N, out]
-      check(op, "dw", dw, w.shape());
+    if (dw.defined())  // dW^T[in, out] = x^T[in, N] dy[N, out]
       SC_CUBLAS_CHECK(cublasSgemm(blas_, CUBLAS_OP_N, CUBLAS_OP_T, int(in), int(out), int(N), &one,
                                   cf32(x), int(in), cf32(dy), int(out), &zero, f32(dw), int(in)));
-    }
-    if (db.defined()) {
-      check(op, "db", db, Shape{out});
-      cuda::launch_sum_rows(cf32(dy), f32(db), N, out, stream_);
-    }
+    if (db.defined()) cuda::launch_sum_rows(cf32(dy), f32(db), N, out, stream_);
   }
 
  private:

@@ -27,6 +27,41 @@ void KernelBackend::check(const char* op, const char* arg, const Tensor& t,
   check_layout(op, arg, t, Layout::rowmajor);
 }
 
+KernelBackend::LinearDims KernelBackend::check_matrices(const char* op, const Tensor& x,
+                                                        const Tensor& w) const {
+  check(op, "x", x);
+  check_rank(op, "x", x, 2);
+  check(op, "w", w);
+  check_rank(op, "w", w, 2);
+  return {x.dim(0), x.dim(1), w.dim(0)};
+}
+
+KernelBackend::LinearDims KernelBackend::check_linear_forward(const Tensor& x, const Tensor& w,
+                                                              const Tensor& b,
+                                                              const Tensor& y) const {
+  const char* op = "linear_forward";
+  const LinearDims d = check_matrices(op, x, w);
+  SC_CHECK(w.dim(1) == x.dim(1), op, ": argument 'w' has shape ", w.shape().str(), " but x ",
+           x.shape().str(), " has ", x.dim(1), " features");
+  check(op, "b", b, Shape{d.out});
+  check(op, "y", y, Shape{d.N, d.out});
+  return d;
+}
+
+KernelBackend::LinearDims KernelBackend::check_linear_backward(const Tensor& x, const Tensor& w,
+                                                               const Tensor& dy, const Tensor& dx,
+                                                               const Tensor& dw,
+                                                               const Tensor& db) const {
+  const char* op = "linear_backward";
+  const LinearDims d = check_matrices(op, x, w);
+  check(op, "w", w, Shape{d.out, d.in});
+  check(op, "dy", dy, Shape{d.N, d.out});
+  if (dx.defined()) check(op, "dx", dx, x.shape());
+  if (dw.defined()) check(op, "dw", dw, w.shape());
+  if (db.defined()) check(op, "db", db, Shape{d.out});
+  return d;
+}
+
 void KernelBackend::fill(const Tensor& t, double value) {
   SC_CHECK(t.defined() && t.device() == device(), "fill: tensor ", t.str(), " is not on ",
            device().str());

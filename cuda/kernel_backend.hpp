@@ -54,6 +54,17 @@ class KernelBackend : public Backend {
   void check(const char* op, const char* arg, const Tensor& t) const;
   void check(const char* op, const char* arg, const Tensor& t, const Shape& shape) const;
 
+  // The dense layer's arguments (its products are the derived backend's; its bias kernels are
+  // ours): y[N, out] = x[N, in] w[out, in]^T + b; the gradients that are defined.
+  struct LinearDims {
+    int64_t N, in, out;
+  };
+  LinearDims check_matrices(const char* op, const Tensor& x, const Tensor& w) const;
+  LinearDims check_linear_forward(const Tensor& x, const Tensor& w, const Tensor& b,
+                                  const Tensor& y) const;
+  LinearDims check_linear_backward(const Tensor& x, const Tensor& w, const Tensor& dy,
+                                   const Tensor& dx, const Tensor& dw, const Tensor& db) const;
+
   cudaStream_t stream_ = nullptr;
   std::unique_ptr<Pool> workspace_;
 

@@ -5,7 +5,6 @@
 #include <memory>
 #include <set>
 
-#include "internal/op_checks.hpp"
 #include "kernel_backend.hpp"
 #include "kernels.hpp"
 
@@ -125,39 +124,19 @@ void matmul(const float* a, int64_t sai, int64_t sak, const float* b, int64_t sb
 
 void EmulatedKernelBackend::linear_forward(const Tensor& x, const Tensor& w, const Tensor& b,
                                            const Tensor& y) {
-  const char* op = "linear_forward";
-  check(op, "x", x);
-  check_rank(op, "x", x, 2);
-  check(op, "w", w);
-  check_rank(op, "w", w, 2);
-  const int64_t N = x.dim(0), in = x.dim(1), out = w.dim(0);
-  check(op, "w", w, Shape{out, in});
-  check(op, "b", b, Shape{out});
-  check(op, "y", y, Shape{N, out});
+  const auto [N, in, out] = check_linear_forward(x, w, b, y);
   matmul(x.data<float>(), in, 1, w.data<float>(), 1, in, y.data<float>(), N, in, out);
   cuda::launch_add_bias_rows(y.data<float>(), b.data<float>(), N, out, stream_);
 }
 
 void EmulatedKernelBackend::linear_backward(const Tensor& x, const Tensor& w, const Tensor& dy,
                                             const Tensor& dx, const Tensor& dw, const Tensor& db) {
-  const char* op = "linear_backward";
-  check(op, "x", x);
-  check_rank(op, "x", x, 2);
-  const int64_t N = x.dim(0), in = x.dim(1), out = w.dim(0);
-  check(op, "w", w, Shape{out, in});
-  check(op, "dy", dy, Shape{N, out});
-  if (dx.defined()) {  // dx[N, in] = dy[N, out] w[out, in]
-    check(op, "dx", dx, x.shape());
+  const auto [N, in, out] = check_linear_backward(x, w, dy, dx, dw, db);
+  if (dx.defined())  // dx[N, in] = dy[N, out] w[out, in]
     matmul(dy.data<float>(), out, 1, w.data<float>(), in, 1, dx.data<float>(), N, out, in);
-  }
-  if (dw.defined()) {  // dw[out, in] = dy^T[out, N] x[N, in]
-    check(op, "dw", dw, w.shape());
+  if (dw.defined())  // dw[out, in] = dy^T[out, N] x[N, in]
     matmul(dy.data<float>(), 1, out, x.data<float>(), in, 1, dw.data<float>(), out, N, in);
-  }
-  if (db.defined()) {
-    check(op, "db", db, Shape{out});
-    cuda::launch_sum_rows(dy.data<float>(), db.data<float>(), N, out, stream_);
-  }
+  if (db.defined()) cuda::launch_sum_rows(dy.data<float>(), db.data<float>(), N, out, stream_);
 }
 
 }  // namespace
