@@ -156,9 +156,9 @@ std::vector<std::string> time_shape(Backend& backend, const ConvShape& s, int64_
           fixed(intensity, 1),
           fixed(roof, 3),
           fixed(100.0 * tf / roof, 0),
-          backend.conv_algorithm(c.p, c.xs, c.ws, ConvPass::forward),
-          backend.conv_algorithm(c.p, c.xs, c.ws, ConvPass::backward_data),
-          backend.conv_algorithm(c.p, c.xs, c.ws, ConvPass::backward_filter)};
+          measurement_of(backend).conv_algorithm(c.p, c.xs, c.ws, ConvPass::forward),
+          measurement_of(backend).conv_algorithm(c.p, c.xs, c.ws, ConvPass::backward_data),
+          measurement_of(backend).conv_algorithm(c.p, c.xs, c.ws, ConvPass::backward_filter)};
 }
 
 }  // namespace

@@ -7,7 +7,7 @@
 // (NaN) and is compared with a separate CPU backend on the same inputs (on the CPU backend that
 // checks every output was written); each library peer is compared with our kernel's output.
 //
-// Timing: the median of `repeats` runs measured by Backend::time_seconds (stream events on the
+// Timing: the median of `repeats` runs measured by BackendMeasurement::time_seconds (stream events on the
 // GPU), each run preceded, outside the timing, by a write over a buffer larger than the
 // last-level cache, so that no run finds its inputs cached by the previous one. The cases and
 // their validation are the table in kernel_cases.hpp, which the CUDA and emulated tests share.

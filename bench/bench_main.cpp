@@ -12,15 +12,10 @@
 namespace scenecam::bench {
 
 std::unique_ptr<Backend> bench_backend(const std::string& device, int threads) {
-  if (device != "cpu") {
-    try {
-      Device::parse(device);
-    } catch (const Error&) {
-      fail_usage("flag --device expects cpu, cuda or cuda:N, got '", device, "'");
-    }
-  }
   RuntimeConfig runtime;
-  runtime.device = device;
+  if (!DeviceChoice::parse(device, &runtime.device) ||
+      runtime.device.kind == DeviceChoice::Kind::automatic)
+    fail_usage("flag --device expects cpu, cuda or cuda:N, got '", device, "'");
   runtime.threads = threads;
   return make_backend(runtime, "--device");
 }

@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "internal/measurement.hpp"
 #include "scenecam/backend.hpp"
 #include "scenecam/cli.hpp"
 #include "scenecam/config.hpp"
@@ -54,7 +55,7 @@ inline std::pair<double, double> paired_median_seconds(const std::function<void(
   return {ta[ta.size() / 2], tb[tb.size() / 2]};
 }
 
-// The median over `repeats` runs of fn's device time (Backend::time_seconds), after `warmup`
+// The median over `repeats` runs of fn's device time (BackendMeasurement::time_seconds), after `warmup`
 // untimed runs. `before` runs ahead of each timed run, outside the timing: the kernel benchmark
 // passes a write over a buffer larger than the last-level cache, so every run starts cold.
 inline double device_median_seconds(Backend& backend, const std::function<void()>& fn, int warmup,
@@ -64,7 +65,7 @@ inline double device_median_seconds(Backend& backend, const std::function<void()
   std::vector<double> t;
   for (int i = 0; i < repeats; ++i) {
     if (before) before();
-    t.push_back(backend.time_seconds(fn));
+    t.push_back(measurement_of(backend).time_seconds(fn));
   }
   std::sort(t.begin(), t.end());
   return t[t.size() / 2];

@@ -1,5 +1,5 @@
 // A Backend that forwards every op to another one and adds the time each op takes
-// (Backend::time_seconds: stream events on the GPU) to its layer type's total. The training
+// (BackendMeasurement::time_seconds: stream events on the GPU) to its layer type's total. The training
 // benchmark runs a few extra steps through it to say where a step's time goes. Timing each op on
 // its own adds a wait per op, so these steps are slower than the plain ones: the shares are the
 // result, not the total.
@@ -8,6 +8,7 @@
 #include <array>
 #include <string>
 
+#include "internal/measurement.hpp"
 #include "scenecam/backend.hpp"
 
 namespace scenecam::bench {
@@ -20,7 +21,7 @@ inline const char* op_kind_name(OpKind k) {
   return names[static_cast<int>(k)];
 }
 
-class ProfilingBackend final : public Backend {
+class ProfilingBackend final : public Backend, public BackendMeasurement {
  public:
   explicit ProfilingBackend(Backend& inner) : b_(inner) {}
 
@@ -30,10 +31,12 @@ class ProfilingBackend final : public Backend {
   std::string name() const override { return b_.name(); }
   PoolStats workspace_stats() const override { return b_.workspace_stats(); }
   void synchronize() override { b_.synchronize(); }
-  double time_seconds(const std::function<void()>& fn) override { return b_.time_seconds(fn); }
+  double time_seconds(const std::function<void()>& fn) override {
+    return measurement_of(b_).time_seconds(fn);
+  }
   std::string conv_algorithm(const Conv2dParams& p, const Shape& x, const Shape& w,
                              ConvPass pass) override {
-    return b_.conv_algorithm(p, x, w, pass);
+    return measurement_of(b_).conv_algorithm(p, x, w, pass);
   }
   std::unique_ptr<Pool> make_staging_pool(std::string n, size_t capacity) override {
     return b_.make_staging_pool(std::move(n), capacity);
@@ -150,7 +153,7 @@ class ProfilingBackend final : public Backend {
 
  private:
   void timed(OpKind kind, const std::function<void()>& fn) {
-    seconds_[static_cast<int>(kind)] += b_.time_seconds(fn);
+    seconds_[static_cast<int>(kind)] += measurement_of(b_).time_seconds(fn);
   }
 
   Backend& b_;

@@ -19,6 +19,7 @@
 #include "check.hpp"
 #include "handles.hpp"
 #include "internal.hpp"
+#include "internal/measurement.hpp"
 #include "internal/op_checks.hpp"
 #include "kernel_backend.hpp"
 #include "kernels.hpp"
@@ -80,7 +81,7 @@ struct ConvPlan {
 
 using ConvKey = std::tuple<ConvPass, std::array<int64_t, 8>, std::array<int, 7>>;
 
-class CudaBackend final : public KernelBackend {
+class CudaBackend final : public KernelBackend, public BackendMeasurement {
  public:
   explicit CudaBackend(const CudaOptions& o)
       : KernelBackend(Device::cuda(o.device)), options_(o), stream_owner_(set_device(o.device)) {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The layers' includes point downward: every #include "scenecam/X.hpp" in a room's sources (and in
-# each public header) names a header of that room or of one below it (src/internal/'s private
-# helpers are the core's, open to every room), and the third-party
+# each public header) names a header of that room or of one below it; so does every include of a
+# room's private header, "ROOM/X.hpp" (src/internal/'s helpers are the core's, open to every
+# room); and the third-party
 # libraries stay in their rooms (OpenCV in src/io, Eigen in src/cpu, yaml-cpp in src/config, CUDA
 # in cuda/). The build checks the links (layer_check_*); this checks what the linker cannot see.
 #
@@ -12,10 +13,11 @@ root=${1:?usage: check_layers.sh ROOT}
 # The room each public header belongs to.
 room_of_header() {
   case $1 in
-    tensor|error|pool|backend|elementwise|cam_math|safetensors|run_config|cuda_backend) echo core ;;
+    tensor|error|interrupt|pool|backend|elementwise|cam_math|safetensors|run_config|cuda_backend)
+      echo core ;;
     nn) echo nn ;;
     data|dataset) echo data ;;
-    trainer|batch|metrics|inference|checkpoint) echo train ;;
+    trainer|metrics|inference|checkpoint) echo train ;;
     explain) echo explain ;;
     config) echo config ;;
     image_io|image_folder|canvas) echo io ;;
@@ -50,6 +52,13 @@ check() {
     [[ " $(allowed "$room") " == *" $owner "* ]] ||
       report "${file#"$root"/} ($room) includes scenecam/$header.hpp, of the $owner layer above it"
   done < <(sed -n 's/^#include "scenecam\/\([a-z_]*\)\.hpp".*/\1/p' "$file")
+  # A room's private headers (#include "ROOM/X.hpp") follow the same rule; internal/ is the core's.
+  while IFS= read -r header; do
+    owner=${header%%/*}
+    [ "$owner" = internal ] && owner=core
+    [[ " $(allowed "$room") " == *" $owner "* ]] ||
+      report "${file#"$root"/} ($room) includes $header.hpp, of the $owner layer above it"
+  done < <(sed -n 's/^#include "\(\(core\|cpu\|nn\|data\|train\|explain\|config\|io\|app\|internal\)\/[a-z_]*\)\.hpp".*/\1/p' "$file")
 }
 
 for room in core cpu nn data train explain config io app; do

@@ -41,7 +41,7 @@ TEST(Config, ReadsValuesAndFillsDefaults) {
   EXPECT_DOUBLE_EQ(c.train.optimizer.lr, 0.05);
   EXPECT_TRUE(c.train.optimizer.nesterov);
   EXPECT_DOUBLE_EQ(c.train.optimizer.momentum, 0.9);  // default
-  EXPECT_EQ(c.runtime.device, "auto");                // section absent: all defaults
+  EXPECT_EQ(c.runtime.device.str(), "auto");             // section absent: all defaults
   EXPECT_EQ(c.output.dir, "runs/test");
 }
 
@@ -86,6 +86,47 @@ TEST(Config, ChoicesAreParsedIntoTheirEnumsAndWrittenBack) {
                      {"train.optimizer.name", "'adam' is not one of sgd, adamw"});
 }
 
+TEST(Config, DeviceIsParsedOnceAndWrittenBack) {
+  const RunConfig c = parse_config(kValid, "x.yaml", {"runtime.device=cuda:3"});
+  EXPECT_EQ(c.runtime.device.kind, DeviceChoice::Kind::cuda);
+  EXPECT_EQ(c.runtime.device.index, 3);
+  EXPECT_NE(config_to_yaml(c).find("device: cuda:3"), std::string::npos);
+  EXPECT_EQ(parse_config(kValid, "x.yaml", {"runtime.device=cuda"}).runtime.device.str(), "cuda:0");
+  for (const std::string bad : {"gpu", "cuda:x", "cuda:-1", "cuda:1x", "CPU"}) {
+    const std::string want = "runtime.device: expected auto, cpu, cuda or cuda:N, got '" + bad + "'";
+    test::expect_error([&] { parse_config(kValid, "x.yaml", {"runtime.device=" + bad}); },
+                       {"--set", want.c_str()});
+  }
+}
+
+TEST(Config, WidthZeroIsRefusedAndTheDefaultIsWrittenOut) {
+  test::expect_error([&] { parse_config(kValid, "x.yaml", {"model.width=0"}); },
+                     {"model.width", "must be in [4, 4096]"});
+  const RunConfig c = parse_config(kValid, "x.yaml");
+  EXPECT_EQ(c.model.width, 64);
+  EXPECT_NE(config_to_yaml(c).find("width: 64"), std::string::npos) << config_to_yaml(c);
+}
+
+TEST(Config, ARepeatedKeyIsRefusedAtAnyDepth) {
+  const std::string twice_in_section = std::string(kValid) + "runtime:\n  seed: 1\n  seed: 2\n";
+  test::expect_error([&] { parse_config(twice_in_section, "x.yaml"); },
+                     {"x.yaml:", "'runtime.seed' is given twice (first at line"});
+  const std::string section_twice = std::string(kValid) + "model:\n  classes: 3\n";
+  test::expect_error([&] { parse_config(section_twice, "x.yaml"); },
+                     {"x.yaml:", "'model' is given twice (first at line 1)"});
+}
+
+TEST(Config, SetErrorsAreBlamedOnSetNotOnTheFile) {
+  test::expect_error([&] { parse_config(kValid, "base.yaml", {"train.epochs="}); },
+                     {"--set: missing required value 'train.epochs'"});
+  try {
+    parse_config(kValid, "base.yaml", {"nosuch.section.key=1"});
+    ADD_FAILURE() << "expected an Error";
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()).rfind("--set: unknown key 'nosuch'", 0), 0u) << e.what();
+  }
+}
+
 TEST(Config, MissingRequiredValueOrSection) {
   std::string text = kValid;
   text.erase(text.find("  classes: 6\n"), 13);
@@ -105,7 +146,7 @@ TEST(Config, SetOverridesAndRejectsUnknownKeys) {
   const RunConfig c = parse_config(
       kValid, "valid.yaml", {"train.epochs=7", "runtime.device=cpu", "data.mean=[0.5, 0.5, 0.5]"});
   EXPECT_EQ(c.train.epochs, 7);
-  EXPECT_EQ(c.runtime.device, "cpu");
+  EXPECT_EQ(c.runtime.device.str(), "cpu");
   EXPECT_FLOAT_EQ(c.data.mean[1], 0.5f);
   test::expect_error([&] { parse_config(kValid, "valid.yaml", {"train.epohcs=7"}); },
                      {"--set", "unknown key 'train.epohcs'"});
@@ -198,6 +239,11 @@ TEST(Config, EveryShippedConfigIsValid) {
     ++count;
   }
   EXPECT_GE(count, 4);
+}
+
+TEST(Config, AFolderGivenAsTheConfigIsNamedAsOne) {
+  test::expect_error([] { load_config(SCENECAM_SOURCE_DIR "/configs"); },
+                     {"/configs: is a folder, not a file (expected the config file)"});
 }
 
 TEST(Config, MissingFileIsNamed) {

@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <random>
 
+#include "internal/measurement.hpp"
 #include "kernel_cases.hpp"
 #include "model_step.hpp"
 #include "scenecam/cuda_backend.hpp"
@@ -234,12 +235,12 @@ TEST_F(CudaParity, LibraryPeersTimingAndConvAlgorithmNames) {
   EXPECT_THROW(run_library_peer(*cpu, LibraryPeer::axpy, a.t(), none, acc.t()), Error);
 
   const Tensor big = poisoned(Shape{int64_t(1) << 24});
-  const double seconds = gpu->time_seconds([&] { gpu->fill(big, 1.0); });
+  const double seconds = measurement_of(*gpu).time_seconds([&] { gpu->fill(big, 1.0); });
   EXPECT_GT(seconds, 0.0);
   EXPECT_LT(seconds, 1.0);
   const Conv2dParams p = conv(1, 1);
   for (ConvPass pass : {ConvPass::forward, ConvPass::backward_data, ConvPass::backward_filter}) {
-    const std::string algo = gpu->conv_algorithm(p, Shape{2, 8, 15, 15}, Shape{16, 8, 3, 3}, pass);
+    const std::string algo = measurement_of(*gpu).conv_algorithm(p, Shape{2, 8, 15, 15}, Shape{16, 8, 3, 3}, pass);
     EXPECT_FALSE(algo.empty());
     EXPECT_NE(algo.rfind("algo ", 0), 0u) << algo;  // a name from cuDNN's enum, not a number
   }

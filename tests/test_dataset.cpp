@@ -1,8 +1,11 @@
 // Splits, batch preparation (augmentation, normalisation), image folders and the image cache.
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <set>
 
+#include "io/image_bytes.hpp"
 #include "scenecam/backend.hpp"
 #include "scenecam/dataset.hpp"
 #include "scenecam/image_folder.hpp"
@@ -169,6 +172,72 @@ TEST_F(ImageFolder, DecodesResizesAndSkipsBadFiles) {
     EXPECT_EQ(d.images[i].height, 20);
     EXPECT_EQ(d.images[i].rgb[0], d.labels[i] == 0 ? 40 : 200) << d.files[i];
   }
+}
+
+std::vector<uint8_t> file_bytes(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  return std::vector<uint8_t>(std::istreambuf_iterator<char>(in), {});
+}
+
+TEST(ImageBytes, EveryTruncationOfARealJpegOrPngIsCaught) {
+  for (const char* name : {"gradient.jpg", "progressive.jpg", "gradient.png"}) {
+    const auto bytes = file_bytes(fs::path(SCENECAM_SOURCE_DIR) / "tests/data/images" / name);
+    ASSERT_GT(bytes.size(), 100u) << name;
+    EXPECT_EQ(image_truncation_problem(bytes.data(), bytes.size()), "") << name;
+    for (size_t n = 8; n < bytes.size(); ++n)  // shorter: no format is recognisable at all
+      EXPECT_NE(image_truncation_problem(bytes.data(), n), "") << name << " cut to " << n;
+  }
+}
+
+TEST(ImageBytes, HeadersGiveTheSizeBeforeDecoding) {
+  for (const char* name : {"gradient.jpg", "progressive.jpg", "gradient.png", "gradient.bmp"}) {
+    const auto bytes = file_bytes(fs::path(SCENECAM_SOURCE_DIR) / "tests/data/images" / name);
+    int64_t w = 0, h = 0;
+    ASSERT_TRUE(image_header_size(bytes.data(), bytes.size(), &w, &h)) << name;
+    EXPECT_EQ(w, 24) << name;
+    EXPECT_EQ(h, 16) << name;
+  }
+  // A PNG whose header claims 60000 x 60000 pixels is refused before the decoder allocates.
+  auto png = file_bytes(fs::path(SCENECAM_SOURCE_DIR) / "tests/data/images/gradient.png");
+  for (int at : {16, 20}) {
+    png[at] = 0, png[at + 1] = 0, png[at + 2] = 0xea, png[at + 3] = 0x60;
+  }
+  if (!image_files_supported()) return;
+  ImageU8 img;
+  std::string why;
+  EXPECT_FALSE(decode_image(png, 16, &img, &why));
+  EXPECT_NE(why.find("declares 60000x60000 pixels, more than the limit"), std::string::npos)
+      << why;
+}
+
+TEST_F(ImageFolder, LoopingDanglingTruncatedAndEmptyEntriesAreNamed) {
+  fs::create_symlink("b.jpg", root / "sea" / "a.jpg");
+  fs::create_symlink("a.jpg", root / "sea" / "b.jpg");
+  fs::create_symlink("nowhere.jpg", root / "forest" / "gone.jpg");
+  auto jpeg = file_bytes(fs::path(SCENECAM_SOURCE_DIR) / "tests/data/images/gradient.jpg");
+  jpeg.resize(jpeg.size() - 100);
+  std::ofstream(root / "forest" / "cut.jpg", std::ios::binary)
+      .write(reinterpret_cast<const char*>(jpeg.data()), std::streamsize(jpeg.size()));
+
+  const Dataset d = load_image_folder(root.string(), 20, 2, "");
+  EXPECT_EQ(d.images.size(), 8u);
+  EXPECT_EQ(d.skipped, 6);  // broken, zero, the two links of the loop, the dangling one, the cut
+  EXPECT_EQ(d.empty_folders, (std::vector<std::string>{"empty_class"}));
+  const std::map<std::string, std::string> reasons = {
+      {"sea/a.jpg", "Too many levels of symbolic links"},
+      {"forest/gone.jpg", "No such file or directory"},
+      {"forest/cut.jpg", "truncated JPEG"}};
+  for (const auto& [file, reason] : reasons) {
+    ImageU8 img;
+    std::string why;
+    EXPECT_FALSE(read_image_file((root / file).string(), 20, &img, &why)) << file;
+    EXPECT_NE(why.find(reason), std::string::npos) << file << ": " << why;
+  }
+  // predict and explain's inputs: the unreadable entries are listed, to be named when read.
+  const auto inputs = expand_image_inputs({root.string()});
+  for (const char* file : {"sea/a.jpg", "sea/b.jpg", "forest/gone.jpg", "forest/cut.jpg"})
+    EXPECT_NE(std::find(inputs.begin(), inputs.end(), (root / file).string()), inputs.end())
+        << file;
 }
 
 TEST_F(ImageFolder, CacheIsUsedWhileTheListingMatches) {

@@ -2,6 +2,7 @@
 // loop written here, and the messages of bad calls.
 #include <cmath>
 
+#include "internal/measurement.hpp"
 #include "scenecam/backend.hpp"
 #include "test_util.hpp"
 
@@ -142,9 +143,9 @@ TEST(CpuConv, ImageTilesMatchDirectLoopAndAdjoints) {
       SCOPED_TRACE(threads);
       SCOPED_TRACE(c.x.str());
       if (threads > 1 && c.x[0] > threads) {
-        EXPECT_NE(be->conv_algorithm(c.p, c.x, c.w, ConvPass::forward).find("images/tile"),
+        EXPECT_NE(measurement_of(*be).conv_algorithm(c.p, c.x, c.w, ConvPass::forward).find("images/tile"),
                   std::string::npos)
-            << be->conv_algorithm(c.p, c.x, c.w, ConvPass::forward);
+            << measurement_of(*be).conv_algorithm(c.p, c.x, c.w, ConvPass::forward);
       }
       const Shape ys = conv2d_output_shape(c.p, c.x, c.w);
       D x(c.x), w(c.w), y(ys), r(ys), dx(c.x), dw(c.w);

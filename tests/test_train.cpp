@@ -4,10 +4,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "internal/files.hpp"
 #include "scenecam/config.hpp"
 #include "scenecam/evaluate.hpp"
 #include "scenecam/image_folder.hpp"
 #include "scenecam/image_io.hpp"
+#include "scenecam/inference.hpp"
+#include "scenecam/interrupt.hpp"
 #include "scenecam/report.hpp"
 #include "scenecam/safetensors.hpp"
 #include "scenecam/trainer.hpp"
@@ -89,6 +92,19 @@ void expect_same_tensors(const std::string& a, const std::string& b) {
   }
 }
 
+// metrics.jsonl's records without their timings (which differ from run to run).
+std::vector<nlohmann::json> metrics_without_timing(const fs::path& run_dir) {
+  std::ifstream in(run_dir / "metrics.jsonl");
+  std::vector<nlohmann::json> records;
+  for (std::string line; std::getline(in, line);) {
+    nlohmann::json r = nlohmann::json::parse(line);
+    r.erase("seconds");
+    r.erase("images_per_second");
+    records.push_back(r);
+  }
+  return records;
+}
+
 TEST_F(Training, ShortRunBeatsChanceAndWritesARunFolder) {
   const RunConfig c = parse_config(tiny_config(root / "run", 4), "tiny.yaml");
   const TrainResult r = run(c);
@@ -150,16 +166,26 @@ TEST_F(Training, ResumingEqualsTheStraightRunBitForBit) {
   expect_same_tensors((root / "straight" / "last.safetensors").string(),
                       (root / "parted" / "last.safetensors").string());
 
-  // Stopped in the middle of an epoch (as Ctrl-C does), then resumed.
-  const RunConfig mid = parse_config(tiny_config(root / "mid", 3), "c.yaml");
-  TrainOptions interrupt;
-  interrupt.stop_at_step = 27;
-  EXPECT_TRUE(run(mid, interrupt).stopped_early);
-  TrainOptions again;
-  again.resume_dir = (root / "mid").string();
-  run(mid, again);
-  expect_same_tensors((root / "straight" / "last.safetensors").string(),
-                      (root / "mid" / "last.safetensors").string());
+  // Stopped in the middle of an epoch (as Ctrl-C does) between two step records, and at an
+  // epoch's last step, then resumed: the same weights and the same records (the resumed epoch's
+  // loss and accuracy count the steps before the stop).
+  const auto straight_metrics = metrics_without_timing(root / "straight");
+  for (const int64_t stop : {27, 32}) {
+    const fs::path dir = root / ("stop" + std::to_string(stop));
+    const RunConfig mid = parse_config(tiny_config(dir, 3), "c.yaml");
+    TrainOptions interrupt;
+    interrupt.stop_at_step = stop;
+    EXPECT_TRUE(run(mid, interrupt).stopped_early);
+    TrainOptions again;
+    again.resume_dir = dir.string();
+    run(mid, again);
+    expect_same_tensors((root / "straight" / "last.safetensors").string(),
+                        (dir / "last.safetensors").string());
+    const auto resumed_metrics = metrics_without_timing(dir);
+    ASSERT_EQ(resumed_metrics.size(), straight_metrics.size()) << "stopped at step " << stop;
+    for (size_t i = 0; i < straight_metrics.size(); ++i)
+      EXPECT_EQ(resumed_metrics[i], straight_metrics[i]) << "stopped at step " << stop;
+  }
 }
 
 TEST_F(Training, CheckpointOfAnotherArchitectureNamesTheFirstMismatch) {
@@ -168,10 +194,13 @@ TEST_F(Training, CheckpointOfAnotherArchitectureNamesTheFirstMismatch) {
   const RunConfig wider = parse_config(tiny_config(root / "run", 2), "b.yaml", {"model.width=12"});
   TrainOptions resume;
   resume.resume_dir = (root / "run").string();
+  const std::string config_before = read_whole_file((root / "run" / "config.yaml").string(), "");
   test::expect_error([&] { run(wider, resume); },
                      {"last.safetensors",
                       "tensor 'conv1.weight' has shape [8, 3, 3, 3] in the "
                       "checkpoint but [12, 3, 3, 3] in the model"});
+  // A refused resume writes nothing into the run folder.
+  EXPECT_EQ(read_whole_file((root / "run" / "config.yaml").string(), ""), config_before);
   const RunConfig deeper =
       parse_config(tiny_config(root / "run", 2), "c.yaml", {"model.blocks=[1, 2, 1, 1]"});
   test::expect_error([&] { run(deeper, resume); }, {"tensor 'layer2.1.conv1.weight' is missing"});
@@ -184,6 +213,33 @@ TEST_F(Training, NonFiniteLossStopsWithAClearMessage) {
   test::expect_error([&] { run(c); },
                      {"the loss became", "epoch 1, step 1", "No checkpoint was written yet"});
   EXPECT_FALSE(fs::exists(root / "run" / "last.safetensors"));
+}
+
+TEST_F(Training, ADivergedRunStopsWithoutNullsOrNaNWeightsAndStillReports) {
+  const RunConfig c = parse_config(tiny_config(root / "run", 2), "lr99.yaml",
+                                   {"train.optimizer.lr=99", "train.log_every=1"});
+  try {
+    run(c);
+    ADD_FAILURE() << "expected TrainingDiverged";
+  } catch (const TrainingDiverged& e) {
+    EXPECT_NE(std::string(e.what()).find("; stopping."), std::string::npos) << e.what();
+  }
+  std::ifstream in(root / "run" / "metrics.jsonl");
+  for (std::string line; std::getline(in, line);)
+    EXPECT_EQ(line.find("null"), std::string::npos) << line;
+  for (const char* name : {"last.safetensors", "best.safetensors"})
+    if (fs::exists(root / "run" / name)) {  // only a good epoch's weights are kept
+      const SafetensorsFile f((root / "run" / name).string());
+      auto backend = make_cpu_backend(1);
+      const Shape s = f.shape("fc.weight");
+      std::vector<float> w(s.numel());
+      f.read_into("fc.weight", Tensor(w.data(), s, DType::f32, Device::cpu()), *backend);
+    }
+  if (!image_files_supported()) return;
+  auto backend = make_cpu_backend(2);
+  const ReportResult r = write_report((root / "run").string(), *backend);
+  EXPECT_TRUE(fs::exists(r.html));
+  EXPECT_GE(r.images.size(), 2u);
 }
 
 TEST_F(Training, InterruptWritesACheckpointAndStops) {
@@ -234,7 +290,7 @@ TEST_F(Training, ReportWritesDecodableFiguresAndAPageThatReferencesThem) {
   const ReportResult r = write_report((root / "run").string(), *backend);
   ASSERT_EQ(r.images.size(), 5u);
   const std::map<std::string, std::pair<int, int>> sizes = {
-      {"curves.png", {1200, 460}}, {"lr.png", {640, 400}}, {"confusion.png", {640, 620}}};
+      {"curves.png", {1200, 460}}, {"lr.png", {1200, 400}}, {"confusion.png", {640, 620}}};
   for (const std::string& path : r.images) {
     ImageU8 img;
     std::string why;
@@ -261,6 +317,78 @@ TEST_F(Training, ReportWritesDecodableFiguresAndAPageThatReferencesThem) {
   EXPECT_NE(html.find("weighted avg"), std::string::npos);
 }
 
+TEST(Files, ErrorsNameTheFileAndTheSystemsReason) {
+  const fs::path file = fs::temp_directory_path() / ("scenecam_plain_" + std::to_string(::getpid()));
+  write_file_atomic(file.string(), "a file, not a folder");
+  const std::string inside = (file / "report.json").string();
+  test::expect_error([&] { write_file_atomic(inside, "{}"); },
+                     {"report.json: cannot create the file (Not a directory)"});
+  test::expect_error([&] { read_whole_file((file / "x.yaml").string(), "the config file"); },
+                     {"x.yaml: cannot read the config file (Not a directory)"});
+  try {
+    write_file_atomic(inside, "{}");
+  } catch (const Error& e) {
+    EXPECT_EQ(std::string(e.what()).find("disk full"), std::string::npos) << e.what();
+  }
+  fs::remove(file);
+}
+
+TEST_F(Training, AnInterruptStopsDecodingAndInference) {
+  const fs::path data = root / "data";
+  for (const char* c : {"a", "b"})
+    for (int i = 0; i < 3; ++i) {
+      fs::create_directories(data / c);
+      fs::copy_file(fs::path(SCENECAM_SOURCE_DIR) / "tests/data/images/gradient.png",
+                    data / c / (std::to_string(i) + ".png"));
+    }
+  interrupt_flag() = true;
+  test::expect_error([&] { load_image_folder(data.string(), 16, 1, ""); },
+                     {"decoding ", "(0 of 6 images read): interrupted"});
+  const RunConfig c = parse_config(tiny_config(root / "run", 1), "a.yaml");
+  auto backend = make_cpu_backend(1);
+  Classifier classifier(c, *backend);
+  const Dataset images = make_synthetic_dataset(24, 1, 0, 4);
+  try {
+    classifier.logits(images, {0, 1, 2, 3}, false);
+    ADD_FAILURE() << "expected Interrupted";
+  } catch (const Interrupted& e) {
+    EXPECT_NE(std::string(e.what()).find("inference (0 of 4 images done)"), std::string::npos);
+  }
+  interrupt_flag() = false;
+  EXPECT_EQ(load_image_folder(data.string(), 16, 1, "").images.size(), 6u);
+}
+
+TEST(TrainingData, MoreImagesThanMemoryAreRefusedNamingTheSettings) {
+  const RunConfig c = parse_config(tiny_config("/tmp/unused", 1), "big.yaml",
+                                   {"data.synthetic_train=100000000", "data.image_size=1024"});
+  Split split;
+  test::expect_error([&] { load_training_data(c, &split); },
+                     {"data.synthetic_train + data.synthetic_val: 100000200 images of 1024x1024 "
+                      "need 292969.3 GiB of memory",
+                      "this machine has"});
+  test::expect_error(
+      [&] { parse_config(tiny_config("/tmp/unused", 1), "x.yaml", {"data.synthetic_train=200000000"}); },
+      {"data.synthetic_train", "must be in [1, 100000000]"});
+}
+
+TEST(Checkpoint, NonFiniteWeightsAreRefusedNamingTheTensor) {
+  const fs::path path = fs::temp_directory_path() /
+                        ("scenecam_nonfinite_" + std::to_string(::getpid()) + ".safetensors");
+  auto backend = make_cpu_backend(1);
+  float good[3] = {1, 2, 3}, bad[4] = {1, 2, std::nanf(""), 4};
+  const Tensor a(good, Shape{3}, DType::f32, Device::cpu()), b(bad, Shape{4}, DType::f32,
+                                                                 Device::cpu());
+  save_safetensors(path.string(), {{"a", a}, {"b", b}}, {}, *backend);
+  const SafetensorsFile file(path.string());
+  float out[4];
+  file.read_into("a", Tensor(out, Shape{3}, DType::f32, Device::cpu()), *backend);
+  EXPECT_EQ(out[2], 3.0f);
+  test::expect_error(
+      [&] { file.read_into("b", Tensor(out, Shape{4}, DType::f32, Device::cpu()), *backend); },
+      {path.filename().c_str(), "tensor 'b' holds nan (at index 2)", "diverged"});
+  fs::remove(path);
+}
+
 TEST(LearningRate, Schedules) {
   TrainConfig t;
   t.epochs = 10;
@@ -285,6 +413,30 @@ TEST(LearningRate, Schedules) {
   EXPECT_NEAR(learning_rate(t, 999, 100), 1.0 / 25 / 1e4, 1e-9);
   t.schedule.name = Schedule::constant;
   EXPECT_DOUBLE_EQ(learning_rate(t, 500, 100), 1.0);
+}
+
+TEST(LearningRate, AFractionalWarmUpNeverPassesThePeak) {
+  TrainConfig t;
+  t.epochs = 4;
+  t.optimizer.lr = 0.1;
+  for (const Schedule s : {Schedule::constant, Schedule::cosine, Schedule::step}) {
+    t.schedule.name = s;
+    for (const double warmup : {0.5, 0.625, 1.3}) {
+      t.schedule.warmup_epochs = warmup;
+      for (const int64_t steps_per_epoch : {1, 4}) {
+        double peak = 0;
+        for (int64_t step = 0; step < t.epochs * steps_per_epoch; ++step)
+          peak = std::max(peak, learning_rate(t, step, steps_per_epoch));
+        EXPECT_LE(peak, 0.1 + 1e-15) << name_of(s) << " warm-up " << warmup << ", "
+                                      << steps_per_epoch << " steps per epoch";
+      }
+    }
+  }
+  t.schedule.name = Schedule::constant;
+  t.schedule.warmup_epochs = 0.625;
+  EXPECT_NEAR(learning_rate(t, 0, 4), 0.04, 1e-15);  // 2.5 warm-up steps: 0.04, 0.08, then 0.1
+  EXPECT_NEAR(learning_rate(t, 1, 4), 0.08, 1e-15);
+  EXPECT_DOUBLE_EQ(learning_rate(t, 2, 4), 0.1);
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <csignal>
 #include <filesystem>
+#include <optional>
 #include <sstream>
 #include <vector>
 
@@ -22,6 +23,7 @@
 #include "scenecam/explain_run.hpp"
 #include "scenecam/image_folder.hpp"
 #include "scenecam/image_io.hpp"
+#include "scenecam/interrupt.hpp"
 #include "scenecam/report.hpp"
 #include "scenecam/safetensors.hpp"
 #include "scenecam/trainer.hpp"
@@ -38,11 +40,10 @@ constexpr int kFailed = 1;
 constexpr int kUsageError = 2;
 constexpr int kInterrupted = 130;
 
-std::atomic<bool> g_interrupt{false};
-
-// First Ctrl-C: finish the step, write a checkpoint, exit. A second one ends the process.
+// First Ctrl-C: every long loop stops at its next item (training after the step, with a
+// checkpoint), and the command exits with 130. A second one ends the process.
 void on_interrupt(int) {
-  g_interrupt = true;
+  scenecam::interrupt_flag().store(true);
   std::signal(SIGINT, SIG_DFL);
 }
 
@@ -71,16 +72,14 @@ FlagSpec device_spec() {
   return value_flag("device", "D", "", "auto, cpu, cuda or cuda:N (default: the run's device)");
 }
 
-// --device spelled as runtime.device spells it; "" leaves the choice to the checkpoint's run.
-std::string device_flag(const CommandLine& cl) {
+// --device spelled as runtime.device spells it; none leaves the choice to the checkpoint's run.
+std::optional<scenecam::DeviceChoice> device_flag(const CommandLine& cl) {
   const std::string& d = cl.str("device");
-  if (d.empty() || d == "auto") return d;
-  try {
-    scenecam::Device::parse(d);
-  } catch (const scenecam::Error&) {
-    scenecam::fail_usage("flag --device expects auto, cpu, cuda or cuda:N, got '", d, "'");
-  }
-  return d;
+  if (d.empty()) return std::nullopt;
+  scenecam::DeviceChoice choice;
+  if (!scenecam::DeviceChoice::parse(d, &choice))
+    scenecam::fail_usage("flag --device expects ", scenecam::kDeviceChoiceWords, ", got '", d, "'");
+  return choice;
 }
 
 // --set's own syntax, KEY=VALUE with a dotted key, belongs to the command line; whether the
@@ -125,22 +124,37 @@ int train(int argc, char** argv) {
   auto backend = scenecam::make_backend(config.runtime);
   scenecam::Split split;
   const scenecam::Dataset data = scenecam::load_training_data(config, &split);
-  options.interrupt = &g_interrupt;
-  std::signal(SIGINT, on_interrupt);
-  const scenecam::TrainResult r = scenecam::train(config, data, split, *backend, options);
+  options.interrupt = &scenecam::interrupt_flag();
+  scenecam::TrainResult r;
+  try {
+    r = scenecam::train(config, data, split, *backend, options);
+  } catch (const scenecam::TrainingDiverged& e) {
+    // The curves up to the divergence are what the user needs to see next.
+    std::fprintf(stderr, "scenecam: %s\n", e.what());
+    if (scenecam::image_files_supported()) {
+      try {
+        const scenecam::RunData decoded{data, split};
+        scenecam::write_report(config.output.dir, *backend, &decoded);
+      } catch (const scenecam::Error& report_error) {
+        std::fprintf(stderr, "scenecam: the report failed too: %s\n", report_error.what());
+      }
+    }
+    return kFailed;
+  }
   if (r.best_val_accuracy >= 0)
     std::printf("train: best validation accuracy %.2f%%; %.0f training images/s; run folder %s\n",
                 100 * r.best_val_accuracy, r.images_per_second, config.output.dir.c_str());
   // The report follows a finished run; a report that cannot be drawn does not undo the training.
   if (!r.stopped_early && scenecam::image_files_supported()) {
     try {
-      scenecam::write_report(config.output.dir, *backend);
+      const scenecam::RunData decoded{data, split};  // the images are in memory already
+      scenecam::write_report(config.output.dir, *backend, &decoded);
     } catch (const scenecam::Error& e) {
       std::fprintf(stderr, "scenecam: the run finished, but its report failed: %s\n", e.what());
     }
   }
 
-  return g_interrupt ? kInterrupted : 0;
+  return scenecam::interrupt_flag() ? kInterrupted : 0;
 }
 
 void usage(std::FILE* out) {
@@ -187,12 +201,12 @@ void usage(std::FILE* out) {
 
 // The backend for a checkpoint: its run's device unless --device says otherwise.
 std::unique_ptr<scenecam::Backend> checkpoint_backend(const std::string& checkpoint,
-                                                      const std::string& device) {
+                                                      std::optional<scenecam::DeviceChoice> device) {
   // The run's own runtime settings (threads, workspace limit), its device unless --device says.
   scenecam::RuntimeConfig r =
       scenecam::checkpoint_config(scenecam::SafetensorsFile(checkpoint)).runtime;
-  if (!device.empty()) r.device = device;
-  return scenecam::make_backend(r, device.empty() ? "the checkpoint's runtime.device" : "--device");
+  if (device) r.device = *device;
+  return scenecam::make_backend(r, device ? "--device" : "the checkpoint's runtime.device");
 }
 
 int eval(int argc, char** argv) {
@@ -213,7 +227,7 @@ int eval(int argc, char** argv) {
   o.split = cl.choice("split", {"val", "train", "all"});
   o.out_dir = cl.str("out");
   o.top_k = static_cast<int>(cl.integer("top-k", 1, 1000));
-  const std::string device = device_flag(cl);
+  const auto device = device_flag(cl);
   SC_USAGE_CHECK(!o.checkpoint.empty(), "eval needs --checkpoint RUN/best.safetensors");
   auto backend = checkpoint_backend(o.checkpoint, device);
   scenecam::evaluate_checkpoint(o, *backend);
@@ -235,7 +249,7 @@ int predict(int argc, char** argv) {
   o.inputs = cl.all("images");
   o.top_k = static_cast<int>(cl.integer("top-k", 1, 1000));
   o.format = cl.choice("format", {"json", "csv"});
-  const std::string device = device_flag(cl);
+  const auto device = device_flag(cl);
   SC_USAGE_CHECK(!o.checkpoint.empty() && !o.inputs.empty(),
                  "predict needs --checkpoint CKPT and --images FILE|DIR ...");
   auto backend = checkpoint_backend(o.checkpoint, device);
@@ -259,22 +273,11 @@ std::vector<std::string> method_flag(const CommandLine& cl) {
 
 // --target's form: pred, true, topK or a class index. Whether the class exists is the
 // checkpoint's to say, later. "topK" is expanded by run_explain, which reads K the same way.
+// --target's words are checked against the checkpoint's classes (which name targets too) once
+// it is read; here only that one was given.
 std::string target_flag(const CommandLine& cl) {
   const std::string& t = cl.str("target");
-  bool ok = true;
-  if (t.rfind("top", 0) == 0) {
-    char* end = nullptr;
-    const long k = std::strtol(t.c_str() + 3, &end, 10);
-    ok = t.size() > 3 && *end == '\0' && k >= 1 && k <= 1000;
-  } else {
-    try {
-      scenecam::parse_cam_target(t);
-    } catch (const scenecam::Error&) {
-      ok = false;
-    }
-  }
-  SC_USAGE_CHECK(ok, "flag --target expects pred, true, topK (K >= 1) or a class index, got '", t,
-                 "'");
+  SC_USAGE_CHECK(!t.empty(), "flag --target expects pred, true, topK, a class index or a class name");
   return t;
 }
 
@@ -305,6 +308,8 @@ int explain(int argc, char** argv) {
   o.checkpoint = cl.str("checkpoint");
   o.images = cl.all("images");
   o.split = cl.choice("split", {"val", "train"});
+  SC_USAGE_CHECK(o.images.empty() || !cl.given("split"),
+                 "--images and --split both say which images to explain; give one");
   o.out_dir = cl.str("out");
   o.methods = method_flag(cl);
   o.layer = cl.str("layer");
@@ -315,7 +320,7 @@ int explain(int argc, char** argv) {
   if (cl.given("limit")) o.limit = static_cast<int>(cl.integer("limit", 1, 100000000));
   o.grid = static_cast<int>(cl.integer("grid", 1, 64));
   o.metrics = cl.enabled("metrics");
-  const std::string device = device_flag(cl);
+  const auto device = device_flag(cl);
   SC_USAGE_CHECK(!o.checkpoint.empty(), "explain needs --checkpoint CKPT");
   auto backend = checkpoint_backend(o.checkpoint, device);
   scenecam::run_explain(o, *backend);
@@ -328,7 +333,7 @@ int report(int argc, char** argv) {
   SC_USAGE_CHECK(!cl.positional().empty(),
                  "report needs a run folder: scenecam report RUN_DIR [--device D]");
   const std::string run_dir = cl.positional().front();
-  const std::string device = device_flag(cl);
+  const auto device = device_flag(cl);
   const std::string checkpoint = (std::filesystem::path(run_dir) / "best.safetensors").string();
   auto backend =
       checkpoint_backend(std::filesystem::exists(checkpoint)
@@ -364,13 +369,20 @@ int main(int argc, char** argv) {
     usage(stdout);
     return 0;
   }
+  std::signal(SIGINT, on_interrupt);
   try {
     return run_command(command, argc, argv);
+  } catch (const scenecam::Interrupted& e) {
+    std::fprintf(stderr, "scenecam: %s\n", e.what());
+    return kInterrupted;
   } catch (const scenecam::UsageError& e) {
     std::fprintf(stderr, "scenecam: %s\n", e.what());
     return kUsageError;
   } catch (const scenecam::Error& e) {
     std::fprintf(stderr, "scenecam: %s\n", e.what());
+    return kFailed;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "scenecam: out of memory (a buffer could not be allocated)\n");
     return kFailed;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "scenecam: unexpected failure: %s\n", e.what());

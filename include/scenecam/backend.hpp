@@ -89,18 +89,6 @@ class Backend {
   // reads of results call it; the training step does not.
   virtual void synchronize() {}
 
-  // For the benchmarks: the seconds the work `fn` queues on this backend takes. The CPU backend
-  // runs ops synchronously, so that is the wall clock around fn; the CUDA backend records events
-  // on its stream before and after fn and waits for the second, so host-side launch gaps before
-  // fn are not counted.
-  virtual double time_seconds(const std::function<void()>& fn);
-
-  // For the benchmarks: how this backend computes a pass of the convolution of x [N, C, H, W]
-  // with w [O, C, kh, kw]. The CPU backend answers
-  // with its method; the CUDA backend names the cuDNN algorithm it has chosen (and caches).
-  virtual std::string conv_algorithm(const Conv2dParams& p, const Shape& x, const Shape& w,
-                                     ConvPass pass) = 0;
-
   // A fixed pool of host memory for staging transfers to and from the device (page-locked on a
   // GPU; plain memory on the CPU backend).
   virtual std::unique_ptr<Pool> make_staging_pool(std::string name, size_t capacity) {

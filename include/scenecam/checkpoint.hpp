@@ -15,6 +15,12 @@
 
 namespace scenecam {
 
+// Sums over a run of training steps: the loss times the batch size, the right answers, the images.
+struct RunningTotals {
+  double loss = 0;
+  int64_t correct = 0, seen = 0;
+};
+
 // Where a training run stood when it wrote the checkpoint.
 struct TrainingState {
   int64_t epoch = 0;          // completed epochs
@@ -22,6 +28,9 @@ struct TrainingState {
   int64_t global_step = 0;
   double best_val_accuracy = -1;
   uint64_t seed = 0;
+  // The current epoch's totals so far, and those of the steps since the last step record: a
+  // resumed epoch reports what an uninterrupted one would.
+  RunningTotals epoch_totals, window_totals;
 };
 
 struct CheckpointInfo {

@@ -22,6 +22,7 @@ struct Dataset {
   // Files that could not be decoded: how many, and "path: reason" for the first few.
   int64_t skipped = 0;
   std::vector<std::string> skipped_examples;
+  std::vector<std::string> empty_folders;  // class-like folders that held no image
 };
 
 // `count` synthetic scenes starting at image index `first`.

@@ -6,13 +6,15 @@
 #include <string>
 #include <vector>
 
-#include "scenecam/batch.hpp"
 #include "scenecam/checkpoint.hpp"
+#include "scenecam/dataset.hpp"
 #include "scenecam/nn.hpp"
 #include "scenecam/run_config.hpp"
 #include "scenecam/safetensors.hpp"
 
 namespace scenecam {
+
+class BatchInput;  // the batch staging, private to the engine (src/train/batch.hpp)
 
 class Classifier {
  public:
@@ -21,6 +23,7 @@ class Classifier {
   // Without a checkpoint: the weights as initialised from config.runtime.seed, the classes
   // named class0..classK-1 (the explanation benchmark times the work, not the answers).
   Classifier(const RunConfig& config, Backend& backend);
+  ~Classifier();
 
   const std::vector<std::string>& classes() const { return classes_; }
   int image_size() const { return config_.data.image_size; }
@@ -32,7 +35,7 @@ class Classifier {
   const RunConfig& config() const { return config_; }
   Backend& backend() { return backend_; }
   ResNet& model() { return model_; }
-  BatchInput& batch() { return batch_; }
+  BatchInput& batch() { return *batch_; }
   Pool& arena() { return *arena_; }
 
  private:
@@ -41,7 +44,7 @@ class Classifier {
   std::vector<std::string> classes_;
   ResNet model_;
   std::unique_ptr<Pool> arena_;
-  BatchInput batch_;
+  std::unique_ptr<BatchInput> batch_;
 };
 
 }  // namespace scenecam

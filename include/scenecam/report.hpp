@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "scenecam/backend.hpp"
+#include "scenecam/dataset.hpp"
 
 namespace scenecam {
 
@@ -16,10 +17,19 @@ struct ReportResult {
 
 // Reads RUN_DIR's metrics.jsonl and config, evaluates best.safetensors (last.safetensors when
 // there is no best) on the run's validation split, and writes into RUN_DIR/report/:
-// curves.png (loss and accuracy per epoch, train and validation), lr.png (learning rate per
-// logged step), classes.png (images per class in each split), confusion.png (heatmap with
+// curves.png (loss and accuracy per epoch, train and validation), lr.png (training loss and
+// learning rate per logged step), classes.png (images per class in each split), confusion.png (heatmap with
 // counts), predictions.png (a grid of validation images, true / predicted / probability, mistakes
-// in red) and report.html.
-ReportResult write_report(const std::string& run_dir, Backend& backend);
+// in red) and report.html. A run with no checkpoint yet (it diverged or stopped in its first
+// epoch) gets its two curve figures and a page that says so. Non-finite values are left out.
+//
+// `data`: the run's data and split, when the caller holds them (training just ended); else the
+// report reads them as the run's config says.
+struct RunData {
+  const Dataset& data;
+  const Split& split;
+};
+ReportResult write_report(const std::string& run_dir, Backend& backend,
+                          const RunData* data = nullptr);
 
 }  // namespace scenecam

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -31,10 +32,42 @@ inline const char* name_of(Schedule s) {
   return kScheduleNames[int(s)];
 }
 
+// runtime.device, parsed once: "auto" (the first GPU when there is one, else the CPU), "cpu",
+// "cuda" (device 0) or "cuda:N".
+struct DeviceChoice {
+  enum class Kind { automatic, cpu, cuda };
+  Kind kind = Kind::automatic;
+  int index = 0;  // the CUDA device, for Kind::cuda
+
+  // False (out untouched) when `text` is none of the words above.
+  static bool parse(const std::string& text, DeviceChoice* out) {
+    DeviceChoice d;
+    if (text == "auto" || text == "cpu" || text == "cuda") {
+      d.kind = text == "auto" ? Kind::automatic : text == "cpu" ? Kind::cpu : Kind::cuda;
+    } else if (text.rfind("cuda:", 0) == 0 && text.size() > 5 && text.size() < 10) {
+      char* end = nullptr;
+      const long index = std::strtol(text.c_str() + 5, &end, 10);
+      if (*end != '\0' || index < 0 || text[5] == '-' || text[5] == '+') return false;
+      d.kind = Kind::cuda;
+      d.index = static_cast<int>(index);
+    } else {
+      return false;
+    }
+    *out = d;
+    return true;
+  }
+  std::string str() const {
+    return kind == Kind::automatic ? "auto"
+           : kind == Kind::cpu     ? "cpu"
+                                   : "cuda:" + std::to_string(index);
+  }
+};
+inline constexpr const char* kDeviceChoiceWords = "auto, cpu, cuda or cuda:N";
+
 struct ModelConfig {
   std::string arch;               // resnet18 | resnet34 | resnet50 | seed_resnet
   int64_t classes = 0;            // required
-  int64_t width = 0;              // 0: the architecture's own (64); scales every stage
+  int64_t width = 64;             // the first stage's channels; scales every stage
   std::vector<int> blocks;        // empty: the architecture's own, e.g. [2, 2, 2, 2]
   std::string stem = "imagenet";  // imagenet (7x7/2 + max pool) | small (3x3/1, no pool)
 };
@@ -91,7 +124,7 @@ struct TrainConfig {
 };
 
 struct RuntimeConfig {
-  std::string device = "auto";  // auto | cpu | cuda | cuda:N
+  DeviceChoice device;  // auto | cpu | cuda | cuda:N
   uint64_t seed = 1;
   int threads = 0;  // 0: all cores
   int64_t workspace_limit_mb = 1024;

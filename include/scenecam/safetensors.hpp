@@ -22,6 +22,8 @@ class SafetensorsFile {
  public:
   // Reads and validates the whole file; throws Error naming the file and the problem.
   explicit SafetensorsFile(const std::string& path);
+  // The same from a file's bytes in memory; `name` stands for the file in messages.
+  SafetensorsFile(const std::string& name, const std::string& bytes);
 
   const std::string& path() const { return path_; }
   const std::map<std::string, std::string>& metadata() const { return metadata_; }
@@ -33,6 +35,8 @@ class SafetensorsFile {
   void read_into(const std::string& name, const Tensor& dst, Backend& backend) const;
 
  private:
+  void parse_header(const std::string& text);
+
   struct Entry {
     DType dtype;
     Shape shape;

@@ -21,6 +21,7 @@
 
 #include "scenecam/backend.hpp"
 #include "scenecam/dataset.hpp"
+#include "scenecam/error.hpp"
 #include "scenecam/run_config.hpp"
 
 namespace scenecam {
@@ -53,8 +54,15 @@ struct TrainResult {
 // The learning rate at a 0-based global step (warm-up and schedule from the config).
 double learning_rate(const TrainConfig& train, int64_t step, int64_t steps_per_epoch);
 
-// Trains; throws Error on bad input, a non-finite loss (after saying which checkpoint is the last
-// good one) or an I/O failure.
+// The loss (training or validation) became NaN or infinite. The message names where and the last
+// good checkpoint; the run folder keeps its metrics up to that point, and no checkpoint of the
+// diverged weights is written.
+class TrainingDiverged : public Error {
+ public:
+  using Error::Error;
+};
+
+// Trains; throws TrainingDiverged (above), or Error on bad input or an I/O failure.
 TrainResult train(const RunConfig& config, const Dataset& data, const Split& split,
                   Backend& backend, const TrainOptions& options);
 

@@ -29,9 +29,21 @@ void eval_inputs(const EvalOptions& o, const RunConfig& config, const Classifier
                  Dataset* data, std::vector<int64_t>* indices) {
   if (!o.data_dir.empty()) {
     *data = load_image_folder(o.data_dir, config.data.image_size, config.runtime.threads, "");
-    SC_CHECK(data->class_names == classifier.classes(), o.data_dir, ": its classes (",
-             nlohmann::json(data->class_names).dump(), ") differ from the checkpoint's (",
-             nlohmann::json(classifier.classes()).dump(), ")");
+    warn_about_folder(*data, o.data_dir);
+    // The folders name the classes; their order is the checkpoint's, whatever the folders' is.
+    const std::vector<std::string>& classes = classifier.classes();
+    std::vector<int32_t> to_model(data->class_names.size(), -1);
+    for (size_t c = 0; c < data->class_names.size(); ++c) {
+      const auto it = std::find(classes.begin(), classes.end(), data->class_names[c]);
+      if (it != classes.end()) to_model[c] = int32_t(it - classes.begin());
+    }
+    const bool same = data->class_names.size() == classes.size() &&
+                      std::find(to_model.begin(), to_model.end(), -1) == to_model.end();
+    SC_CHECK(same, o.data_dir, ": its classes (", nlohmann::json(data->class_names).dump(),
+             ") differ from the checkpoint's (", nlohmann::json(classes).dump(), ")");
+    for (int32_t& label : data->labels)
+      label = to_model[label];
+    data->class_names = classes;
     indices->resize(data->images.size());
     std::iota(indices->begin(), indices->end(), 0);
   } else {

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -57,16 +58,31 @@ std::string stem_of(const std::string& file, int64_t index) {
   return file.empty() ? "synthetic_" + std::to_string(index) : fs::path(file).stem().string();
 }
 
-// "topK" explains the K best classes of each image (suffixes _top1.._topK); anything else names
-// one target.
-std::vector<std::pair<std::string, CamTarget>> explain_targets(const std::string& target) {
-  std::vector<std::pair<std::string, CamTarget>> targets;
-  if (target.rfind("top", 0) != 0) return {{"", parse_cam_target(target)}};
+// The targets --target names, checked against the model's classes before any work: "pred",
+// "true", a class by name, "topK" (the K best classes of each image, suffixes _top1.._topK) or a
+// class index. A class name comes before topK and an index (a folder may be named "3").
+std::vector<std::pair<std::string, CamTarget>> explain_targets(
+    const std::string& target, const std::vector<std::string>& classes) {
+  const int64_t K = static_cast<int64_t>(classes.size());
+  if (target == "pred" || target == "true") return {{"", parse_cam_target(target)}};
+  const auto named = std::find(classes.begin(), classes.end(), target);
+  if (named != classes.end())
+    return {{"", CamTarget{CamTarget::fixed, static_cast<int32_t>(named - classes.begin())}}};
   char* end = nullptr;
-  const long k = std::strtol(target.c_str() + 3, &end, 10);
-  SC_CHECK(target.size() > 3 && *end == '\0' && k >= 1 && k <= 1000,
-           "--target topK needs K >= 1, not '", target, "'");
-  for (int r = 0; r < k; ++r)
+  const bool top = target.rfind("top", 0) == 0;
+  const long v = std::strtol(target.c_str() + (top ? 3 : 0), &end, 10);
+  const bool number = target.size() > (top ? 3u : 0u) && *end == '\0' && std::isdigit(target.back());
+  SC_CHECK(number, "--target '", target, "' is not pred, true, topK, a class index or a class of ",
+           "this model (", json(classes).dump(), ")");
+  if (!top) {
+    SC_CHECK(v >= 0 && v < K, "--target ", target, " is not a class index of this model (0..",
+             K - 1, ")");
+    return {{"", CamTarget{CamTarget::fixed, static_cast<int32_t>(v)}}};
+  }
+  SC_CHECK(v >= 1 && v <= K, "--target ", target, " asks for ", v,
+           " classes per image; the model has ", K);
+  std::vector<std::pair<std::string, CamTarget>> targets;
+  for (int r = 0; r < v; ++r)
     targets.push_back({"_top" + std::to_string(r + 1), CamTarget{CamTarget::ranked, r}});
   return targets;
 }
@@ -95,7 +111,11 @@ ExplainInputs collect_inputs(const ExplainOptions& o, const RunConfig& config,
     in.indices = split_indices(split, int64_t(in.data.images.size()), o.split, false);
     if (o.limit > 0 && int64_t(in.indices.size()) > o.limit) in.indices.resize(o.limit);
   }
-  SC_CHECK(!in.indices.empty(), "explain: no readable images (", in.skipped.size(), " skipped)");
+  SC_CHECK(!in.indices.empty(), "explain: no readable images",
+           in.skipped.empty() ? std::string()
+                              : " (" + std::to_string(in.skipped.size()) + " skipped; first: " +
+                                    in.skipped[0]["file"].get<std::string>() + ": " +
+                                    in.skipped[0]["error"].get<std::string>() + ")");
   return in;
 }
 
@@ -217,13 +237,13 @@ int64_t run_explain(const ExplainOptions& o, Backend& backend) {
            ": this build of scenecam cannot write explanation overlays (built with "
            "SCENECAM_WITH_OPENCV=OFF)");
   const std::vector<uint8_t> lut = colormap_table(o.colormap);
-  const auto targets = explain_targets(o.target);
   std::vector<CamMethod> methods;
   for (const std::string& m : o.methods)
     methods.push_back(parse_cam_method(m));
   SC_CHECK(!methods.empty(), "explain needs at least one --method");
   Explainer explainer(config, file, backend, o.layer);
   const std::vector<std::string>& classes = explainer.classes();
+  const auto targets = explain_targets(o.target, classes);
   const ExplainInputs in = collect_inputs(o, config, classes);
   if (targets.front().second.kind == CamTarget::true_class)
     for (int64_t i : in.indices)

@@ -35,7 +35,8 @@ std::string number(double v) {
   if (std::abs(v) < 1e-12) v = 0;  // no "-0" from a tick computed as -1e-17
   char buf[32];
   std::snprintf(buf, sizeof buf,
-                std::abs(v) >= 100 || v == std::floor(v) ? "%.0f"
+                std::abs(v) >= 1e6                       ? "%.3g"  // a diverging loss: 3.55e+28
+                : std::abs(v) >= 100 || v == std::floor(v) ? "%.0f"
                 : std::abs(v) >= 1                       ? "%.2g"
                                                          : "%.3g",
                 v);
@@ -148,23 +149,36 @@ std::string html_escape(const std::string& s) {
 // The curves of metrics.jsonl: loss and accuracy per epoch, the learning rate per step.
 struct Curves {
   Series train_loss{"train", {}, {}}, val_loss{"validation", {}, {}}, train_acc{"train", {}, {}},
-      val_acc{"validation", {}, {}}, lr{"learning rate", {}, {}};
+      val_acc{"validation", {}, {}}, lr{"learning rate", {}, {}},
+      step_loss{"train (logged steps)", {}, {}};
 };
+
+// Adds the point (record[x], scale * record[y]) when both are finite numbers: a diverged run's
+// records hold null (JSON's NaN), and a line from another version may lack a field.
+void add_point(Series& s, const json& record, const char* x, const char* y, double scale = 1) {
+  const json& xv = record.contains(x) ? record[x] : json();
+  const json& yv = record.contains(y) ? record[y] : json();
+  if (!xv.is_number() || !yv.is_number()) return;
+  const double px = xv.get<double>(), py = scale * yv.get<double>();
+  if (!std::isfinite(px) || !std::isfinite(py)) return;
+  s.x.push_back(px);
+  s.y.push_back(py);
+}
 
 Curves read_curves(const fs::path& run) {
   Curves c;
   std::ifstream metrics(run / "metrics.jsonl");
   for (std::string line; std::getline(metrics, line);) {
     const json r = json::parse(line, nullptr, false);
-    if (r.is_discarded() || !r.contains("type")) continue;
+    if (r.is_discarded() || !r.is_object() || !r.contains("type")) continue;
     if (r["type"] == "epoch") {
-      const double e = r["epoch"].get<double>();
-      c.train_loss.x.push_back(e), c.train_loss.y.push_back(r["train_loss"].get<double>());
-      c.val_loss.x.push_back(e), c.val_loss.y.push_back(r["val_loss"].get<double>());
-      c.train_acc.x.push_back(e), c.train_acc.y.push_back(100 * r["train_accuracy"].get<double>());
-      c.val_acc.x.push_back(e), c.val_acc.y.push_back(100 * r["val_accuracy"].get<double>());
+      add_point(c.train_loss, r, "epoch", "train_loss");
+      add_point(c.val_loss, r, "epoch", "val_loss");
+      add_point(c.train_acc, r, "epoch", "train_accuracy", 100);
+      add_point(c.val_acc, r, "epoch", "val_accuracy", 100);
     } else if (r["type"] == "step") {
-      c.lr.x.push_back(r["global_step"].get<double>()), c.lr.y.push_back(r["lr"].get<double>());
+      add_point(c.lr, r, "global_step", "lr");
+      add_point(c.step_loss, r, "global_step", "loss");
     }
   }
   return c;
@@ -176,14 +190,17 @@ void curve_figures(const Curves& c, const fs::path& out, ReportResult* result) {
   line_chart(curves, {600, 0, 600, 460}, "Accuracy", "epoch", "accuracy (%)",
              {c.train_acc, c.val_acc});
   save(curves, out / "curves.png", result);
-  Canvas lr_img(640, 400);
-  line_chart(lr_img, {0, 0, 640, 400}, "Learning rate", "step", "lr", {c.lr});
-  save(lr_img, out / "lr.png", result);
+  Canvas steps(1200, 400);
+  line_chart(steps, {0, 0, 600, 400}, "Training loss (logged steps)", "step", "loss",
+             {c.step_loss});
+  line_chart(steps, {600, 0, 600, 400}, "Learning rate", "step", "lr", {c.lr});
+  save(steps, out / "lr.png", result);
 }
 
 // The validation split through the model: what the figures and the page report.
 struct Evaluation {
-  Dataset data;
+  Dataset decoded;                // when the report read the data itself
+  const Dataset* data = nullptr;  // decoded, or the caller's
   Split split;
   std::vector<std::string> classes;
   std::vector<int32_t> labels;  // of split.val
@@ -191,24 +208,30 @@ struct Evaluation {
   ClassificationReport report;
 };
 
-Evaluation evaluate_validation(const RunConfig& config, const SafetensorsFile& file,
-                               Backend& backend) {
-  Evaluation v;
+// Fills *v (which stays put: v->data may point into it). `given`: the run's data, already in
+// memory (after training), instead of reading it again.
+void evaluate_validation(const RunConfig& config, const SafetensorsFile& file, Backend& backend,
+                         const RunData* given, Evaluation* v) {
   Classifier classifier(config, file, backend);
-  v.data = load_training_data(config, &v.split);
-  v.classes = classifier.classes();
-  const int K = static_cast<int>(v.classes.size());
-  const std::vector<float> logits = classifier.logits(v.data, v.split.val, true);
-  for (int64_t i : v.split.val)
-    v.labels.push_back(v.data.labels[i]);
-  v.report = classification_report(v.labels, logits, v.classes, {1, std::min(3, K)});
-  v.probs = logits;
-  softmax_rows(v.probs, K);
-  return v;
+  if (given) {
+    v->data = &given->data;
+    v->split = given->split;
+  } else {
+    v->decoded = load_training_data(config, &v->split);
+    v->data = &v->decoded;
+  }
+  v->classes = classifier.classes();
+  const int K = static_cast<int>(v->classes.size());
+  const std::vector<float> logits = classifier.logits(*v->data, v->split.val, true);
+  for (int64_t i : v->split.val)
+    v->labels.push_back(v->data->labels[i]);
+  v->report = classification_report(v->labels, logits, v->classes, {1, std::min(3, K)});
+  v->probs = logits;
+  softmax_rows(v->probs, K);
 }
 
 void class_distribution_figure(const Evaluation& v, const fs::path& out, ReportResult* result) {
-  const Dataset& data = v.data;
+  const Dataset& data = *v.data;
   const Split& split = v.split;
   const std::vector<std::string>& classes = v.classes;
   const int K = static_cast<int>(classes.size());
@@ -280,7 +303,7 @@ void confusion_figure(const Evaluation& v, const fs::path& out, ReportResult* re
 // Validation images spread evenly over the split (which is ordered by class), mistakes framed
 // in red.
 void predictions_figure(const Evaluation& v, const fs::path& out, ReportResult* result) {
-  const Dataset& data = v.data;
+  const Dataset& data = *v.data;
   const Split& split = v.split;
   const std::vector<std::string>& classes = v.classes;
   const std::vector<int32_t>& labels = v.labels;
@@ -333,7 +356,7 @@ std::string report_html(const fs::path& run, const fs::path& checkpoint, const R
     << "</code>; validation accuracy <b>" << percent(report.accuracy) << "</b> on "
     << report.samples << " images.</p>\n";
   h << "<h2>Training curves</h2>\n<img src=\"curves.png\" alt=\"loss and accuracy per epoch\">\n"
-    << "<img src=\"lr.png\" alt=\"learning rate per step\">\n";
+    << "<img src=\"lr.png\" alt=\"loss and learning rate per logged step\">\n";
   h << "<h2>Classification report "
        "(validation)</h2>\n<table><tr><th>class</th><th>precision</th><th>recall"
     << "</th><th>f1-score</th><th>support</th></tr>\n";
@@ -364,25 +387,48 @@ std::string report_html(const fs::path& run, const fs::path& checkpoint, const R
 
 }  // namespace
 
-ReportResult write_report(const std::string& run_dir, Backend& backend) {
+// The page of a run that stopped before its first checkpoint (it diverged, or was stopped):
+// its curves, and why there is nothing to evaluate.
+std::string curves_only_html(const fs::path& run, const Curves& curves) {
+  std::ostringstream h;
+  h << "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>scenecam report: "
+    << html_escape(run.filename().string()) << "</title></head><body>\n<h1>Run "
+    << html_escape(run.filename().string()) << "</h1>\n<p>" << curves.train_loss.x.size()
+    << " epoch(s) and " << curves.lr.x.size()
+    << " step record(s) logged. The run wrote no checkpoint (it stopped, or its loss diverged, "
+       "before the end of its first epoch), so there is no model to evaluate.</p>\n"
+    << "<h2>Training curves</h2>\n<img src=\"curves.png\" alt=\"loss and accuracy per epoch\">\n"
+    << "<img src=\"lr.png\" alt=\"loss and learning rate per logged step\">\n</body></html>\n";
+  return h.str();
+}
+
+ReportResult write_report(const std::string& run_dir, Backend& backend, const RunData* data) {
   SC_CHECK(image_files_supported(), run_dir,
            ": this build of scenecam cannot draw reports (built with SCENECAM_WITH_OPENCV=OFF)");
   const fs::path run(run_dir);
   const fs::path checkpoint =
       fs::exists(run / "best.safetensors") ? run / "best.safetensors" : run / "last.safetensors";
-  SC_CHECK(fs::exists(checkpoint), run_dir,
-           ": no best.safetensors or last.safetensors (is it a run folder?)");
-  const SafetensorsFile file(checkpoint.string());
-  const RunConfig config = checkpoint_config(file);
+  const bool has_checkpoint = fs::exists(checkpoint);
+  SC_CHECK(has_checkpoint || fs::exists(run / "metrics.jsonl"), run_dir,
+           ": no best.safetensors, last.safetensors or metrics.jsonl (is it a run folder?)");
   const fs::path out = prepare_output_dir((run / "report").string(), "", "");
   ReportResult result;
   const Curves curves = read_curves(run);
   curve_figures(curves, out, &result);
-  const Evaluation v = evaluate_validation(config, file, backend);
+  result.html = (out / "report.html").string();
+  if (!has_checkpoint) {
+    write_file_atomic(result.html, curves_only_html(run, curves));
+    std::printf("report: wrote %s (curves only: the run has no checkpoint)\n",
+                result.html.c_str());
+    return result;
+  }
+  const SafetensorsFile file(checkpoint.string());
+  const RunConfig config = checkpoint_config(file);
+  Evaluation v;
+  evaluate_validation(config, file, backend, data, &v);
   class_distribution_figure(v, out, &result);
   confusion_figure(v, out, &result);
   predictions_figure(v, out, &result);
-  result.html = (out / "report.html").string();
   write_file_atomic(result.html, report_html(run, checkpoint, config, curves, v));
   std::printf("report: wrote %s and %zu figures\n", result.html.c_str(), result.images.size());
   return result;

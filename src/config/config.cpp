@@ -13,6 +13,7 @@
 
 #include "fields.hpp"
 #include "scenecam/config.hpp"
+#include "internal/files.hpp"
 #include "scenecam/error.hpp"
 
 namespace scenecam {
@@ -31,6 +32,10 @@ struct Source {
       if (dot == std::string::npos) break;
       k.resize(dot);
     }
+    // A section that --set created has no mark in the file.
+    if (mark.is_null() && !key.empty())
+      for (const std::string& k : overridden)
+        if (k.rfind(key + ".", 0) == 0) return "--set";
     if (mark.is_null() || mark.line < 0) return file;
     return file + ":" + std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1);
   }
@@ -57,7 +62,8 @@ class Section {
   void required(const char* key, T& out) {
     YAML::Node n = lookup(key);
     if (!n.IsDefined() || n.IsNull())
-      fail(src_.where(node_.Mark(), path_), ": missing required value '", full(key), "'");
+      fail(src_.where(n.IsDefined() ? n.Mark() : node_.Mark(), full(key)),
+           ": missing required value '", full(key), "'");
     read(n, key, out);
   }
 
@@ -157,6 +163,10 @@ class Section {
     if (v < 0) wrong_type(n, key, "a non-negative integer");
     out = static_cast<uint64_t>(v);
   }
+  void read(const YAML::Node& n, const char* key, DeviceChoice& out) {
+    if (!n.IsScalar() || !DeviceChoice::parse(n.Scalar(), &out))
+      wrong_type(n, key, kDeviceChoiceWords);
+  }
   template <typename E>
   void read(const YAML::Node& n, const char* key, std::vector<E>& out) {
     if (!n.IsSequence()) wrong_type(n, key, "a list");
@@ -179,6 +189,23 @@ class Section {
   const Source& src_;
   std::set<std::string> read_;
 };
+
+// YAML's mappings must not repeat a key, but the reader keeps both and lookups find the first:
+// refuse a repeated key (at any depth) in one line naming both places.
+void check_unique_keys(const YAML::Node& node, const std::string& path, const Source& src) {
+  if (!node.IsMap()) return;
+  std::map<std::string, YAML::Mark> seen;
+  for (const auto& kv : node) {
+    if (!kv.first.IsScalar()) continue;  // an odd key is the section reader's to report
+    const std::string key = kv.first.Scalar();
+    const std::string full = path.empty() ? key : path + "." + key;
+    const auto [it, fresh] = seen.emplace(key, kv.first.Mark());
+    if (!fresh)
+      fail(src.where(kv.first.Mark()), ": '", full, "' is given twice (first at line ",
+           it->second.line + 1, ")");
+    check_unique_keys(kv.second, full, src);
+  }
+}
 
 // Writes `value` at a dotted path, creating mappings on the way.
 void set_path(YAML::Node node, const std::vector<std::string>& parts, size_t i,
@@ -287,6 +314,7 @@ RunConfig parse_config(const std::string& yaml, const std::string& name,
     fail(source.where(e.mark), ": not valid YAML: ", e.msg);
   }
   if (!root.IsDefined() || root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
+  check_unique_keys(root, "", source);
   for (const std::string& o : overrides)
     apply_override(root, o, source);
 
@@ -310,11 +338,7 @@ RunConfig parse_config(const std::string& yaml, const std::string& name,
 }
 
 RunConfig load_config(const std::string& path, const std::vector<std::string>& overrides) {
-  std::ifstream in(path);
-  SC_CHECK(in.good(), path, ": cannot read the config file");
-  std::stringstream text;
-  text << in.rdbuf();
-  return parse_config(text.str(), path, overrides);
+  return parse_config(read_whole_file(path, "the config file"), path, overrides);
 }
 
 std::string config_to_yaml(const RunConfig& config) {
@@ -350,6 +374,8 @@ std::string config_to_yaml(const RunConfig& config) {
           } else if constexpr (std::is_same_v<T, std::string>) {
             if (!(f.omit_when_empty && value->empty()))
               e << YAML::Key << key << YAML::Value << *value;
+          } else if constexpr (std::is_same_v<T, DeviceChoice>) {
+            e << YAML::Key << key << YAML::Value << value->str();
           } else {
             e << YAML::Key << key << YAML::Value << *value;
           }

@@ -13,7 +13,7 @@ namespace scenecam::config {
 
 using FieldValue =
     std::variant<std::string*, bool*, int*, int64_t*, uint64_t*, double*, std::vector<int>*,
-                 std::vector<float>*, Crop*, Optimizer*, Schedule*>;
+                 std::vector<float>*, Crop*, Optimizer*, Schedule*, DeviceChoice*>;
 
 struct Field {
   const char* path;                   // dotted: "train.optimizer.lr"

@@ -1,7 +1,6 @@
 // Shared argument checks and the output-shape rules of convolution and pooling.
 #include "internal/op_checks.hpp"
 
-#include <chrono>
 #include <cmath>
 
 #include "scenecam/backend.hpp"
@@ -54,14 +53,6 @@ Shape conv2d_output_shape(const Conv2dParams& p, const Shape& x, const Shape& w)
   SC_CHECK(x[2] + 2 * p.pad_h >= span_h && x[3] + 2 * p.pad_w >= span_w, "conv2d: the filter ",
            w.str(), " does not fit the padded input ", x.str());
   return Shape{x[0], w[0], ho, wo};
-}
-
-double Backend::time_seconds(const std::function<void()>& fn) {
-  synchronize();
-  const auto start = std::chrono::steady_clock::now();
-  fn();
-  synchronize();
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
 SgdStep sgd_step(const SgdParams& p) {

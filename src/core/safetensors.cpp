@@ -3,9 +3,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+
+#include "internal/files.hpp"
 
 namespace scenecam {
 namespace {
@@ -58,32 +62,22 @@ void save_safetensors(const std::string& path,
   std::string text = header.dump();
   text.resize((text.size() + 7) / 8 * 8, ' ');  // the data section starts 8-byte aligned
 
-  const std::string tmp = path + ".tmp";
-  std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-  SC_CHECK(out.good(), path, ": cannot create ", tmp);
+  AtomicFile out(path);
   const uint64_t n = text.size();
-  out.write(reinterpret_cast<const char*>(&n), sizeof n);  // little-endian hosts only (x86, Arm)
-  out.write(text.data(), static_cast<std::streamsize>(text.size()));
+  out.write(&n, sizeof n);  // little-endian hosts only (x86, Arm)
+  out.write(text);
   std::vector<char> staging;
   for (const auto& [name, t] : tensors) {
     staging.resize(t.nbytes());
     backend.copy(t, Tensor(staging.data(), t.shape(), t.dtype(), Device::cpu()));
-    out.write(staging.data(), static_cast<std::streamsize>(staging.size()));
+    out.write(staging.data(), staging.size());
   }
-  out.close();
-  if (!out.good()) {
-    std::remove(tmp.c_str());
-    fail(path, ": writing failed (disk full?); the previous file, if any, is untouched");
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    fail(path, ": could not move ", tmp, " into place");
-  }
+  out.commit();
 }
 
 SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
   std::ifstream in(path, std::ios::binary | std::ios::ate);
-  SC_CHECK(in.good(), path, ": cannot open the checkpoint");
+  SC_CHECK(in.good(), path, ": cannot open the checkpoint (", error_text(errno), ")");
   const auto size = static_cast<uint64_t>(in.tellg());
   in.seekg(0);
   uint64_t n = 0;
@@ -92,6 +86,23 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
            ": not a safetensors file (bad header length)");
   std::string text(n, '\0');
   in.read(text.data(), static_cast<std::streamsize>(n));
+  data_.resize(size - 8 - n);
+  in.read(data_.data(), static_cast<std::streamsize>(data_.size()));
+  SC_CHECK(in.good() || data_.empty(), path, ": truncated");
+  parse_header(text);
+}
+
+SafetensorsFile::SafetensorsFile(const std::string& name, const std::string& bytes) : path_(name) {
+  uint64_t n = 0;
+  if (bytes.size() >= 8) std::memcpy(&n, bytes.data(), 8);
+  SC_CHECK(bytes.size() >= 8 && n <= bytes.size() - 8 && n < (uint64_t(1) << 30), name,
+           ": not a safetensors file (bad header length)");
+  data_.assign(bytes.begin() + 8 + static_cast<std::ptrdiff_t>(n), bytes.end());
+  parse_header(bytes.substr(8, n));
+}
+
+void SafetensorsFile::parse_header(const std::string& text) {
+  const std::string& path = path_;
   nlohmann::json header;
   try {
     header = nlohmann::json::parse(text);
@@ -99,9 +110,6 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
     fail(path, ": not a safetensors file (header is not JSON: ", e.what(), ")");
   }
   SC_CHECK(header.is_object(), path, ": not a safetensors file (header is not a JSON object)");
-  data_.resize(size - 8 - n);
-  in.read(data_.data(), static_cast<std::streamsize>(data_.size()));
-  SC_CHECK(in.good() || data_.empty(), path, ": truncated");
 
   for (const auto& [name, value] : header.items()) {
     if (name == "__metadata__") {
@@ -119,8 +127,13 @@ SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
       const auto dims = value.at("shape").get<std::vector<int64_t>>();
       SC_CHECK(dims.size() <= size_t(Shape::kMaxRank), path, ": tensor '", name, "' has rank ",
                dims.size());
-      for (int64_t d : dims)
+      uint64_t elements = 1;  // bounded by the file's size, so numel() cannot overflow
+      for (int64_t d : dims) {
         SC_CHECK(d >= 0, path, ": tensor '", name, "' has a negative dimension");
+        SC_CHECK(d == 0 || elements <= data_.size() / uint64_t(d), path, ": tensor '", name,
+                 "' has more elements than the file has bytes");
+        elements *= uint64_t(d);
+      }
       const Shape s(dims);
       e.shape = s;
       const auto offsets = value.at("data_offsets").get<std::vector<uint64_t>>();
@@ -158,8 +171,18 @@ void SafetensorsFile::read_into(const std::string& name, const Tensor& dst,
            " in the checkpoint but ", dst.shape().str(), " in the model");
   SC_CHECK(e.dtype == dst.dtype(), path_, ": tensor '", name, "' is ", st_dtype(e.dtype),
            " in the checkpoint but ", dtype_name(dst.dtype()), " in the model");
-  backend.copy(Tensor(const_cast<char*>(data_.data()) + e.begin, e.shape, e.dtype, Device::cpu()),
-               dst);
+  const char* bytes = data_.data() + e.begin;
+  if (e.dtype == DType::f32) {
+    // A diverged run's weights must not load as a model that answers NaN.
+    const int64_t n = e.shape.numel();
+    for (int64_t i = 0; i < n; ++i) {
+      float v;
+      std::memcpy(&v, bytes + 4 * i, 4);
+      SC_CHECK(std::isfinite(v), path_, ": tensor '", name, "' holds ", v, " (at index ", i,
+               "); the checkpoint is from a run that diverged");
+    }
+  }
+  backend.copy(Tensor(const_cast<char*>(bytes), e.shape, e.dtype, Device::cpu()), dst);
 }
 
 }  // namespace scenecam

@@ -11,6 +11,7 @@
 
 #include <memory>
 
+#include "internal/measurement.hpp"
 #include "scenecam/backend.hpp"
 
 namespace scenecam {
@@ -48,7 +49,7 @@ void dispatch_float(DType dtype, F&& f) {
   }
 }
 
-class CpuBackend final : public Backend {
+class CpuBackend final : public Backend, public BackendMeasurement {
  public:
   explicit CpuBackend(int threads);
 
@@ -67,6 +68,9 @@ class CpuBackend final : public Backend {
   void augment_batch(const Tensor& images, const Tensor& transforms, const Normalization& norm,
                      const Tensor& out) override;
 
+  double time_seconds(const std::function<void()>& fn) override {
+    return wall_seconds(*this, fn);
+  }
   std::string conv_algorithm(const Conv2dParams& p, const Shape& x, const Shape& w,
                              ConvPass pass) override;
   void conv2d_forward(const Conv2dParams& p, const Tensor& x, const Tensor& w,

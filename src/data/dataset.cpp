@@ -11,6 +11,7 @@
 #include <numeric>
 #include <random>
 
+#include "internal/files.hpp"
 #include "internal/random.hpp"
 
 namespace scenecam {
@@ -130,18 +131,18 @@ constexpr uint32_t kCacheVersion = 1;
 
 class Writer {
  public:
-  explicit Writer(std::ofstream& out) : out_(out) {}
+  explicit Writer(AtomicFile& out) : out_(out) {}
   template <typename T>
   void put(T v) {
-    out_.write(reinterpret_cast<const char*>(&v), sizeof v);
+    out_.write(&v, sizeof v);
   }
   void put(const std::string& s) {
     put(static_cast<uint32_t>(s.size()));
-    out_.write(s.data(), static_cast<std::streamsize>(s.size()));
+    out_.write(s);
   }
 
  private:
-  std::ofstream& out_;
+  AtomicFile& out_;
 };
 
 class Reader {
@@ -169,38 +170,27 @@ class Reader {
 }  // namespace
 
 void save_dataset_cache(const std::string& path, const std::string& root, const Dataset& d) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    SC_CHECK(out.good(), tmp, ": cannot create the image cache");
-    Writer w(out);
-    out.write(kCacheMagic, sizeof kCacheMagic);
-    w.put(kCacheVersion);
-    w.put(static_cast<uint32_t>(d.image_size));
-    w.put(root);
-    w.put(static_cast<uint32_t>(d.class_names.size()));
-    for (const std::string& c : d.class_names)
-      w.put(c);
-    w.put(static_cast<uint64_t>(d.files.size()));
-    for (size_t i = 0; i < d.files.size(); ++i) {
-      w.put(d.files[i]);
-      w.put(d.labels[i]);
-    }
-    w.put(static_cast<uint64_t>(d.skipped));
-    w.put(static_cast<uint32_t>(d.skipped_examples.size()));
-    for (const std::string& s : d.skipped_examples)
-      w.put(s);
-    for (const ImageU8& img : d.images)
-      out.write(reinterpret_cast<const char*>(img.rgb.data()),
-                static_cast<std::streamsize>(img.rgb.size()));
-    out.close();
-    if (!out.good()) {
-      std::remove(tmp.c_str());
-      fail(path, ": could not write the image cache (disk full?)");
-    }
+  AtomicFile out(path);
+  Writer w(out);
+  out.write(kCacheMagic, sizeof kCacheMagic);
+  w.put(kCacheVersion);
+  w.put(static_cast<uint32_t>(d.image_size));
+  w.put(root);
+  w.put(static_cast<uint32_t>(d.class_names.size()));
+  for (const std::string& c : d.class_names)
+    w.put(c);
+  w.put(static_cast<uint64_t>(d.files.size()));
+  for (size_t i = 0; i < d.files.size(); ++i) {
+    w.put(d.files[i]);
+    w.put(d.labels[i]);
   }
-  SC_CHECK(std::rename(tmp.c_str(), path.c_str()) == 0, path, ": could not move ", tmp,
-           " into place");
+  w.put(static_cast<uint64_t>(d.skipped));
+  w.put(static_cast<uint32_t>(d.skipped_examples.size()));
+  for (const std::string& s : d.skipped_examples)
+    w.put(s);
+  for (const ImageU8& img : d.images)
+    out.write(img.rgb.data(), img.rgb.size());
+  out.commit();
 }
 
 bool load_dataset_cache(const std::string& path, const std::string& root, int size,

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "internal/files.hpp"
 #include "scenecam/canvas.hpp"
 #include "scenecam/error.hpp"
 
@@ -82,18 +83,13 @@ Canvas Canvas::stack(const std::vector<Canvas>& rows) {
 }
 
 void Canvas::save_png(const std::string& path) const {
-  const std::string tmp = path + ".tmp.png";
-  bool written = false;
+  std::vector<uint8_t> png;
   try {
-    written = cv::imwrite(tmp, pixels_->bgr);
+    SC_CHECK(cv::imencode(".png", pixels_->bgr, png), path, ": could not encode the picture");
   } catch (const cv::Exception& e) {
-    std::remove(tmp.c_str());
     fail(path, ": could not encode the picture (", e.what(), ")");
   }
-  if (!written || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    fail(path, ": could not write the picture (", std::strerror(errno), ")");
-  }
+  write_file_atomic(path, std::string(png.begin(), png.end()));
 }
 
 std::vector<uint8_t> colormap_table(const std::string& name) {

@@ -2,6 +2,7 @@
 #include "scenecam/image_folder.hpp"
 
 #include <omp.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -13,6 +14,7 @@
 #include "internal/progress.hpp"
 #include "scenecam/data.hpp"
 #include "scenecam/image_io.hpp"
+#include "scenecam/interrupt.hpp"
 
 namespace scenecam {
 namespace fs = std::filesystem;
@@ -36,9 +38,11 @@ std::vector<std::string> expand_image_inputs(const std::vector<std::string>& inp
     // folder that cannot be read is passed over rather than ending the walk.
     std::vector<std::string> found;
     for (fs::recursive_directory_iterator it(in, ec), end; !ec && it != end; it.increment(ec)) {
+      std::error_code kind;
       const bool hidden = it->path().filename().string().rfind('.', 0) == 0;
-      if (hidden && it->is_directory(ec)) it.disable_recursion_pending();
-      if (!hidden && it->is_regular_file(ec) && is_image_file_name(it->path().string()))
+      const bool folder = it->is_directory(kind);
+      if (hidden && folder) it.disable_recursion_pending();
+      if (!hidden && !folder && is_image_file_name(it->path().string()))
         found.push_back(it->path().string());
     }
     std::sort(found.begin(), found.end());
@@ -56,6 +60,7 @@ Dataset read_image_files(const std::vector<std::string>& paths, int size,
   errors->assign(paths.size(), "");
   for (size_t i = 0; i < paths.size(); ++i) {
     if (limit > 0 && int64_t(data.images.size()) >= limit) break;
+    check_interrupt("reading images");
     ImageU8 img;
     if (!read_image_file(paths[i], size, &img, &(*errors)[i])) continue;
     const std::string parent = fs::path(paths[i]).parent_path().filename().string();
@@ -75,26 +80,46 @@ bool hidden(const fs::path& p) {
 
 constexpr size_t kSkippedExamples = 5;
 
+std::string gib(double bytes) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.1f GiB", bytes / double(1ull << 30));
+  return text;
+}
+
 }  // namespace
+
+void check_images_fit(const std::string& what, int64_t count, int size) {
+  const double need = double(count) * size * size * 3;
+  const double have = double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGE_SIZE));
+  SC_CHECK(have <= 0 || need <= have, what, ": ", count, " images of ", size, "x", size,
+           " need ", gib(need), " of memory for their pixels; this machine has ", gib(have));
+}
 
 FolderListing list_image_folder(const std::string& root) {
   std::error_code ec;
   SC_CHECK(fs::is_directory(root, ec), root,
            ": not a folder (data.root must be root/<class>/<images>)");
   std::vector<fs::path> class_dirs;
-  for (const auto& entry : fs::directory_iterator(root, ec))
-    if (entry.is_directory() && !hidden(entry.path())) class_dirs.push_back(entry.path());
+  for (fs::directory_iterator it(root, ec), end; !ec && it != end; it.increment(ec)) {
+    std::error_code kind;
+    if (it->is_directory(kind) && !hidden(it->path())) class_dirs.push_back(it->path());
+  }
   SC_CHECK(!ec, root, ": cannot list the folder (", ec.message(), ")");
   std::sort(class_dirs.begin(), class_dirs.end());
 
   FolderListing listing;
   for (const fs::path& dir : class_dirs) {
     std::vector<std::string> files;
-    for (const auto& entry : fs::directory_iterator(dir, ec))
-      if (entry.is_regular_file() && !hidden(entry.path()) &&
-          is_image_file_name(entry.path().string()))
-        files.push_back(entry.path().string());
-    if (files.empty()) continue;  // a folder without images is not a class
+    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+      std::error_code kind;  // a looping or dangling link: listed, and named when decoded
+      if (!hidden(it->path()) && !it->is_directory(kind) && is_image_file_name(it->path().string()))
+        files.push_back(it->path().string());
+    }
+    SC_CHECK(!ec, dir.string(), ": cannot list the folder (", ec.message(), ")");
+    if (files.empty()) {  // a folder without images is not a class
+      listing.empty_folders.push_back(dir.filename().string());
+      continue;
+    }
     std::sort(files.begin(), files.end());
     const int32_t label = static_cast<int32_t>(listing.class_names.size());
     listing.class_names.push_back(dir.filename().string());
@@ -103,9 +128,14 @@ FolderListing list_image_folder(const std::string& root) {
       listing.labels.push_back(label);
     }
   }
-  SC_CHECK(!listing.files.empty(), root, ": no images found (expected root/<class>/*.jpg|png)");
+  std::string empty;
+  for (const std::string& f : listing.empty_folders)
+    empty += (empty.empty() ? "; folders without images: " : ", ") + f + "/";
+  SC_CHECK(!listing.files.empty(), root, ": no images found (expected root/<class>/*.jpg|png)",
+           empty);
   SC_CHECK(listing.class_names.size() >= 2, root, ": only one class ('",
-           listing.class_names.front(), "'); classification needs at least two class folders");
+           listing.class_names.front(), "'); classification needs at least two class folders",
+           empty);
   return listing;
 }
 
@@ -115,26 +145,33 @@ Dataset load_image_folder(const std::string& root, int size, int threads,
   Dataset d;
   if (!cache_file.empty() && load_dataset_cache(cache_file, root, size, listing.files, &d)) {
     d.from_cache = true;
+    d.empty_folders = listing.empty_folders;
     return d;
   }
 
   const int64_t n = static_cast<int64_t>(listing.files.size());
+  check_images_fit(root, n, size);
   std::vector<ImageU8> images(n);
   std::vector<std::string> why(n);
   std::vector<char> ok(n, 0);
   std::atomic<int64_t> done{0};
   Progress progress("decode", n);
   const int team = threads > 0 ? threads : omp_get_max_threads();
+  const std::atomic<bool>& interrupt = interrupt_flag();
 #pragma omp parallel for num_threads(team) schedule(dynamic, 16)
   for (int64_t i = 0; i < n; ++i) {
+    if (interrupt.load(std::memory_order_relaxed)) continue;  // Ctrl-C: the rest are passed over
     ok[i] = read_image_file(listing.files[i], size, &images[i], &why[i]);
     const int64_t finished = ++done;
     if (omp_get_thread_num() == 0) progress.update(finished, "");
   }
-  progress.finish("");
+  progress.finish(interrupt.load() ? "interrupted" : "");
+  check_interrupt("decoding " + root + " (" + std::to_string(done.load()) + " of " +
+                  std::to_string(n) + " images read)");
 
   d.image_size = size;
   d.class_names = listing.class_names;
+  d.empty_folders = listing.empty_folders;
   for (int64_t i = 0; i < n; ++i) {
     if (!ok[i]) {
       if (d.skipped_examples.size() < kSkippedExamples)
@@ -156,10 +193,29 @@ Dataset load_image_folder(const std::string& root, int size, int threads,
 
 namespace scenecam {
 
+void warn_about_folder(const Dataset& data, const std::string& root) {
+  if (data.skipped > 0) {
+    std::fprintf(stderr, "warning: %s: skipped %ld unreadable file%s:\n", root.c_str(),
+                 long(data.skipped), data.skipped == 1 ? "" : "s");
+    for (const std::string& s : data.skipped_examples)
+      std::fprintf(stderr, "  %s\n", s.c_str());
+    const int64_t more = data.skipped - int64_t(data.skipped_examples.size());
+    if (more > 0) std::fprintf(stderr, "  and %ld more\n", long(more));
+  }
+  if (!data.empty_folders.empty()) {
+    std::fprintf(stderr, "warning: %s: folders without images, not classes:", root.c_str());
+    for (const std::string& f : data.empty_folders)
+      std::fprintf(stderr, " %s/", f.c_str());
+    std::fprintf(stderr, "\n");
+  }
+}
+
 Dataset load_training_data(const RunConfig& config, Split* split) {
   const DataConfig& d = config.data;
   if (d.source == "synthetic") {
     // Training images first, then validation images: a split by index.
+    check_images_fit("data.synthetic_train + data.synthetic_val",
+                     int64_t(d.synthetic_train) + d.synthetic_val, d.image_size);
     Dataset data = make_synthetic_dataset(d.image_size, config.runtime.seed, 0,
                                           d.synthetic_train + d.synthetic_val);
     split->train.resize(d.synthetic_train);
@@ -169,18 +225,11 @@ Dataset load_training_data(const RunConfig& config, Split* split) {
     return data;
   }
   Dataset data = load_image_folder(d.root, d.image_size, config.runtime.threads, d.cache_file);
-  std::printf("data: %zu images in %zu classes from %s%s%s", data.images.size(),
+  std::printf("data: %zu images in %zu classes from %s%s%s\n", data.images.size(),
               data.class_names.size(), d.root.c_str(),
               data.from_cache ? ", decoded earlier into " : "",
               data.from_cache ? d.cache_file.c_str() : "");
-  if (data.skipped > 0) {
-    std::printf("; skipped %ld unreadable file%s:", long(data.skipped),
-                data.skipped == 1 ? "" : "s");
-    for (const std::string& s : data.skipped_examples)
-      std::printf("\n  %s", s.c_str());
-    if (data.skipped > int64_t(data.skipped_examples.size())) std::printf("\n  ...");
-  }
-  std::printf("\n");
+  warn_about_folder(data, d.root);
   *split = stratified_split(data.labels, static_cast<int>(data.class_names.size()), d.val_fraction,
                             config.runtime.seed);
   return data;

@@ -3,9 +3,14 @@
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
+#include <cerrno>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <vector>
 
+#include "internal/files.hpp"
+#include "io/image_bytes.hpp"
 #include "scenecam/image_io.hpp"
 
 namespace scenecam {
@@ -14,20 +19,59 @@ bool image_files_supported() {
   return true;
 }
 
-bool read_image_file(const std::string& path, int size, ImageU8* out, std::string* why) {
+namespace {
+
+// The file's bytes, or false with *why.
+bool read_file_bytes(const std::string& path, std::vector<uint8_t>* bytes, std::string* why) {
   std::error_code ec;
-  const auto bytes = std::filesystem::file_size(path, ec);
-  if (ec) {
-    *why = "cannot read (" + ec.message() + ")";
+  if (std::filesystem::is_directory(path, ec)) {
+    *why = "a folder, not an image file";
     return false;
   }
-  if (bytes == 0) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in.good()) {
+    *why = "cannot read (" + error_text(errno) + ")";
+    return false;
+  }
+  const std::streamoff size = in.tellg();
+  if (size <= 0) {
+    *why = size == 0 ? "empty file" : "cannot read (" + error_text(errno) + ")";
+    return false;
+  }
+  bytes->resize(static_cast<size_t>(size));
+  in.seekg(0);
+  in.read(reinterpret_cast<char*>(bytes->data()), size);
+  if (!in.good()) {
+    *why = "cannot read (" + error_text(errno) + ")";
+    return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+bool read_image_file(const std::string& path, int size, ImageU8* out, std::string* why) {
+  std::vector<uint8_t> bytes;
+  return read_file_bytes(path, &bytes, why) && decode_image(bytes, size, out, why);
+}
+
+bool decode_image(const std::vector<uint8_t>& bytes, int size, ImageU8* out, std::string* why) {
+  if (bytes.empty()) {
     *why = "empty file";
+    return false;
+  }
+  *why = image_truncation_problem(bytes.data(), bytes.size());
+  if (!why->empty()) return false;
+  int64_t width = 0, height = 0;
+  if (image_header_size(bytes.data(), bytes.size(), &width, &height) &&
+      width * height > kMaxImagePixels) {
+    *why = "declares " + std::to_string(width) + "x" + std::to_string(height) +
+           " pixels, more than the limit of " + std::to_string(kMaxImagePixels);
     return false;
   }
   cv::Mat bgr;
   try {
-    bgr = cv::imread(path, cv::IMREAD_COLOR);
+    bgr = cv::imdecode(bytes, cv::IMREAD_COLOR);  // reads the buffer, does not keep it
   } catch (const cv::Exception& e) {
     bgr.release();
   }
@@ -49,17 +93,15 @@ void write_png(const std::string& path, const ImageU8& image) {
   cv::Mat rgb(image.height, image.width, CV_8UC3, const_cast<uint8_t*>(image.rgb.data()));
   cv::Mat bgr;
   cv::cvtColor(rgb, bgr, cv::COLOR_RGB2BGR);
-  const std::string tmp = path + ".tmp.png";
+  std::vector<uint8_t> png;
   bool ok = false;
   try {
-    ok = cv::imwrite(tmp, bgr);
+    ok = cv::imencode(".png", bgr, png);
   } catch (const cv::Exception&) {
     ok = false;
   }
-  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    fail(path, ": could not write the PNG (disk full or folder missing?)");
-  }
+  SC_CHECK(ok, path, ": could not encode the PNG (", image.width, "x", image.height, ")");
+  write_file_atomic(path, std::string(png.begin(), png.end()));
 }
 
 }  // namespace scenecam

@@ -25,7 +25,8 @@ ResNetSpec resnet_spec(const ModelConfig& m) {
     fail("model.arch: unknown architecture '", m.arch, "'");
   }
   if (!m.blocks.empty()) s.blocks = m.blocks;
-  const int64_t w = m.width > 0 ? m.width : 64;
+  const int64_t w = m.width;
+  SC_CHECK(w >= 1, "resnet: model.width is ", w, "; it must be at least 1");
   s.stem_channels = w;
   s.widths = {w, 2 * w, 4 * w, 8 * w};
   if (m.stem == "small") {

@@ -1,5 +1,5 @@
 // BatchInput: host staging, transfer and on-device augmentation of batches.
-#include "scenecam/batch.hpp"
+#include "train/batch.hpp"
 
 namespace scenecam {
 

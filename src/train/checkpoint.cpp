@@ -19,6 +19,19 @@ const std::string& metadata(const SafetensorsFile& file, const char* key, const 
   return it->second;
 }
 
+// [loss, correct, seen]; the loss as JSON writes a double, to the last bit.
+json totals_json(const RunningTotals& t) {
+  return json::array({t.loss, t.correct, t.seen});
+}
+
+RunningTotals totals_from(const json& j) {
+  RunningTotals t;
+  t.loss = j.at(0).get<double>();
+  t.correct = j.at(1).get<int64_t>();
+  t.seen = j.at(2).get<int64_t>();
+  return t;
+}
+
 }  // namespace
 
 void save_checkpoint(const std::string& path,
@@ -28,7 +41,9 @@ void save_checkpoint(const std::string& path,
                       {"step_in_epoch", info.state.step_in_epoch},
                       {"global_step", info.state.global_step},
                       {"best_val_accuracy", info.state.best_val_accuracy},
-                      {"seed", info.state.seed}};
+                      {"seed", info.state.seed},
+                      {"epoch_totals", totals_json(info.state.epoch_totals)},
+                      {"window_totals", totals_json(info.state.window_totals)}};
   const std::map<std::string, std::string> meta = {{"format", kFormat},
                                                    {"arch", info.arch},
                                                    {"config", info.config_yaml},
@@ -52,6 +67,10 @@ CheckpointInfo read_checkpoint_info(const SafetensorsFile& file) {
     info.state.global_step = state.at("global_step").get<int64_t>();
     info.state.best_val_accuracy = state.at("best_val_accuracy").get<double>();
     info.state.seed = state.at("seed").get<uint64_t>();
+    if (state.contains("epoch_totals")) {  // older checkpoints have none: the totals start at 0
+      info.state.epoch_totals = totals_from(state.at("epoch_totals"));
+      info.state.window_totals = totals_from(state.at("window_totals"));
+    }
   } catch (const json::exception& e) {
     fail(file.path(), ": the checkpoint's training state is malformed (", e.what(), ")");
   }

@@ -2,6 +2,8 @@
 #include "scenecam/inference.hpp"
 
 #include "scenecam/checkpoint.hpp"
+#include "scenecam/interrupt.hpp"
+#include "train/batch.hpp"
 #include "internal/progress.hpp"
 
 namespace scenecam {
@@ -23,10 +25,13 @@ Classifier::Classifier(const RunConfig& config, Backend& backend)
       classes_(numbered_classes(config.model.classes)),
       model_(resnet_spec(config.model)),
       arena_(backend.make_pool("activations", 0, /*growable=*/true)),
-      batch_(backend, config.train.batch_size, config.data.image_size, config.model.classes,
-             config_.data) {
+      batch_(std::make_unique<BatchInput>(backend, config.train.batch_size,
+                                          config.data.image_size, config.model.classes,
+                                          config_.data)) {
   model_.materialize(backend, config.runtime.seed);
 }
+
+Classifier::~Classifier() = default;
 
 Classifier::Classifier(const RunConfig& config, const SafetensorsFile& checkpoint, Backend& backend)
     : Classifier(config, backend) {
@@ -45,12 +50,14 @@ std::vector<float> Classifier::logits(const Dataset& data, const std::vector<int
   std::vector<float> out(n * K);
   Progress progress("predict", n);
   for (int64_t first = 0; first < n; first += B) {
+    check_interrupt("inference (" + std::to_string(first) + " of " + std::to_string(n) +
+                    " images done)");
     const int64_t count = std::min(B, n - first);
     Tensor images, labels;
-    batch_.load(data, indices.data() + first, count, false, 0, 0, &images, &labels);
+    batch_->load(data, indices.data() + first, count, false, 0, 0, &images, &labels);
     StepContext ctx{backend_, *arena_, false};
     const Tensor logits = model_.forward(ctx, images);
-    const float* host = batch_.download_logits(logits);
+    const float* host = batch_->download_logits(logits);
     std::copy(host, host + count * K, out.begin() + first * K);
     arena_->reset();
     if (show_progress) progress.update(first + count, "");

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
@@ -14,13 +15,15 @@
 #include <fstream>
 #include <numeric>
 #include <random>
+#include <sstream>
 
-#include "scenecam/batch.hpp"
-#include "scenecam/checkpoint.hpp"
-#include "scenecam/nn.hpp"
+#include "internal/files.hpp"
 #include "internal/progress.hpp"
 #include "internal/random.hpp"
+#include "scenecam/checkpoint.hpp"
+#include "scenecam/nn.hpp"
 #include "scenecam/safetensors.hpp"
+#include "train/batch.hpp"
 
 namespace scenecam {
 namespace fs = std::filesystem;
@@ -43,7 +46,8 @@ double learning_rate(const TrainConfig& t, int64_t step, int64_t steps_per_epoch
                         : anneal(lr, floor, (step - rise) / fall);
   }
   const double warmup = s.warmup_epochs * steps_per_epoch;
-  if (step < warmup) return lr * (step + 1) / warmup;
+  // Linear warm-up to the peak, which a fractional warm-up's last step must not pass.
+  if (step < warmup) return lr * std::min(1.0, (step + 1) / warmup);
   if (s.name == Schedule::cosine) {
     const double progress = (step - warmup) / std::max(1.0, total - warmup);
     return s.min_lr + (lr - s.min_lr) * 0.5 * (1 + std::cos(M_PI * std::min(1.0, progress)));
@@ -55,9 +59,7 @@ double learning_rate(const TrainConfig& t, int64_t step, int64_t steps_per_epoch
 
 namespace {
 
-struct EpochStats {
-  double loss = 0;
-  int64_t correct = 0, seen = 0;
+struct EpochStats : RunningTotals {
   double accuracy() const { return seen ? double(correct) / seen : 0; }
   double mean_loss() const { return seen ? loss / seen : 0; }
 };
@@ -70,13 +72,14 @@ class Run {
 
  private:
   void begin();
-  bool train_epoch(EpochStats* stats);
+  bool train_epoch();
   void log_steps(const EpochStats& window, double lr, Progress* progress);
-  double end_epoch(const EpochStats& stats, std::chrono::steady_clock::time_point start,
-                   int last_epoch, TrainResult* result);
+  double end_epoch(std::chrono::steady_clock::time_point start, int last_epoch,
+                   TrainResult* result);
   void check_inputs() const;
   void prepare_folder();
   void restore(const std::string& checkpoint);
+  void trim_metrics();
   void save(const std::string& path);
   EpochStats evaluate();
   // Runs the batch `indices` through forward (and, when training, backward and an update at
@@ -84,6 +87,16 @@ class Run {
   void step(const int64_t* indices, int64_t count, bool training, int64_t epoch, double lr,
             EpochStats* stats);
   void write_metric(const json& record);
+  // Throws TrainingDiverged: what went wrong (the pieces streamed), and the last good checkpoint.
+  template <typename... Parts>
+  [[noreturn]] void diverged(const Parts&... parts) const {
+    std::ostringstream what;
+    (what << ... << parts);
+    const fs::path last = dir_ / "last.safetensors";
+    throw TrainingDiverged("train: " + what.str() + "; stopping. " +
+                           (fs::exists(last) ? "The last good checkpoint is " + last.string()
+                                             : std::string("No checkpoint was written yet.")));
+  }
   std::vector<std::pair<std::string, Tensor>> checkpoint_tensors() const;
 
   const RunConfig& cfg_;
@@ -108,6 +121,8 @@ class Run {
   int64_t step_in_epoch_ = 0;  // steps done in the current epoch
   int64_t global_step_ = 0;
   double best_val_accuracy_ = -1;
+  EpochStats epoch_stats_;  // the current epoch's training steps so far
+  EpochStats window_;       // the steps since the last step record
 
   struct Timing {
     double train_seconds = 0;  // in training steps only
@@ -150,8 +165,12 @@ void Run::check_inputs() const {
   SC_CHECK(!options_.config_yaml.empty(),
            "train: TrainOptions::config_yaml is empty (pass config_to_yaml(config))");
   const int64_t classes = static_cast<int64_t>(data_.class_names.size());
+  std::string empty;
+  for (const std::string& f : data_.empty_folders)
+    empty += (empty.empty() ? " (not counting folders without images: " : ", ") + f + "/";
   SC_CHECK(classes == cfg_.model.classes, cfg_.source_file, ": model.classes is ",
-           cfg_.model.classes, " but the data has ", classes, " classes");
+           cfg_.model.classes, " but the data has ", classes, " classes", empty,
+           empty.empty() ? "" : ")");
   SC_CHECK(data_.image_size == cfg_.data.image_size, "train: the data holds ", data_.image_size,
            "-pixel images but data.image_size is ", cfg_.data.image_size);
   SC_CHECK(static_cast<int64_t>(split_.train.size()) >= cfg_.train.batch_size, cfg_.source_file,
@@ -169,14 +188,8 @@ void Run::prepare_folder() {
              ": already holds a run; resume it with --resume ", dir_.string(),
              ", pass --overwrite, or choose another output.dir");
   const std::string& yaml = options_.config_yaml;
-  const fs::path tmp = dir_ / "config.yaml.tmp";
-  std::ofstream out(tmp);
-  out << yaml;
-  out.close();
-  SC_CHECK(out.good(), tmp.string(), ": cannot write (disk full?)");
-  fs::rename(tmp, dir_ / "config.yaml", ec);
-  SC_CHECK(!ec, (dir_ / "config.yaml").string(), ": cannot write (", ec.message(), ")");
-  if (options_.resume_dir.empty()) std::ofstream(dir_ / "metrics.jsonl", std::ios::trunc);
+  write_file_atomic((dir_ / "config.yaml").string(), yaml);
+  if (options_.resume_dir.empty()) write_file_atomic((dir_ / "metrics.jsonl").string(), "");
 }
 
 std::vector<std::pair<std::string, Tensor>> Run::checkpoint_tensors() const {
@@ -201,11 +214,22 @@ std::vector<std::pair<std::string, Tensor>> Run::checkpoint_tensors() const {
 }
 
 void Run::save(const std::string& path) {
+  // Weights can overflow while the loss stays finite (a batch-norm variance first): such a
+  // checkpoint would not load, so the run stops instead of writing it.
+  std::vector<float> host;
+  for (const ParamEntry& e : model_.params().entries()) {
+    host.resize(e.value.numel());
+    backend_.copy(e.value, Tensor(host.data(), e.shape, DType::f32, Device::cpu()));
+    const auto bad = std::find_if(host.begin(), host.end(), [](float v) { return !std::isfinite(v); });
+    if (bad != host.end())
+      diverged("'", e.name, "' became ", *bad, " in epoch ", epoch_ + (step_in_epoch_ > 0));
+  }
   CheckpointInfo info;
   info.arch = cfg_.model.arch;
   info.config_yaml = options_.config_yaml;
   info.classes = data_.class_names;
-  info.state = {epoch_, step_in_epoch_, global_step_, best_val_accuracy_, cfg_.runtime.seed};
+  info.state = {epoch_,           step_in_epoch_, global_step_, best_val_accuracy_,
+                cfg_.runtime.seed, epoch_stats_,  window_};
   save_checkpoint(path, checkpoint_tensors(), info, backend_);
 }
 
@@ -227,10 +251,15 @@ void Run::restore(const std::string& path) {
   step_in_epoch_ = info.state.step_in_epoch;
   global_step_ = info.state.global_step;
   best_val_accuracy_ = info.state.best_val_accuracy;
+  static_cast<RunningTotals&>(epoch_stats_) = info.state.epoch_totals;
+  static_cast<RunningTotals&>(window_) = info.state.window_totals;
   SC_CHECK(info.state.seed == cfg_.runtime.seed, path, ": the run used seed ", info.state.seed,
            " but the config says ", cfg_.runtime.seed);
+}
 
-  // Keep the metrics up to the checkpoint; what an interrupted run logged after it is replayed.
+// Keeps the metrics up to the restored checkpoint; what an interrupted run logged after it is
+// replayed.
+void Run::trim_metrics() {
   const fs::path metrics = dir_ / "metrics.jsonl";
   std::ifstream in(metrics);
   std::string kept, line;
@@ -241,15 +270,17 @@ void Run::restore(const std::string& path) {
       kept += line + "\n";
   }
   in.close();
-  std::ofstream(metrics, std::ios::trunc) << kept;
-  std::printf("train: resuming %s at epoch %ld, step %ld\n", path.c_str(), long(epoch_ + 1),
+  write_file_atomic(metrics.string(), kept);
+  std::printf("train: resuming %s at epoch %ld, step %ld\n",
+              (fs::path(options_.resume_dir) / "last.safetensors").c_str(), long(epoch_ + 1),
               long(step_in_epoch_));
 }
 
 void Run::write_metric(const json& record) {
   metrics_ << record.dump() << "\n";
   metrics_.flush();  // a record is on disk as soon as it is logged
-  SC_CHECK(metrics_.good(), (dir_ / "metrics.jsonl").string(), ": cannot append (disk full?)");
+  SC_CHECK(metrics_.good(), (dir_ / "metrics.jsonl").string(), ": cannot append (",
+           error_text(errno), ")");
 }
 
 void Run::step(const int64_t* indices, int64_t count, bool training, int64_t epoch, double lr,
@@ -289,13 +320,9 @@ void Run::step(const int64_t* indices, int64_t count, bool training, int64_t epo
   const float* host_logits = batch_.download_logits(logits);
   const float loss = host_loss_;
   arena_->reset();
-  if (training && !std::isfinite(loss)) {
-    const fs::path last = dir_ / "last.safetensors";
-    fail("train: the loss became ", loss, " at epoch ", epoch + 1, ", step ", step_in_epoch_ + 1,
-         " (learning rate ", lr, "); stopping. ",
-         fs::exists(last) ? "The last good checkpoint is " + last.string()
-                          : std::string("No checkpoint was written yet."));
-  }
+  if (training && !std::isfinite(loss))
+    diverged("the loss became ", loss, " at epoch ", epoch + 1, ", step ", step_in_epoch_ + 1,
+             " (learning rate ", lr, ")");
   stats->loss += double(loss) * count;
   stats->seen += count;
   for (int64_t k = 0; k < count; ++k) {
@@ -309,13 +336,17 @@ EpochStats Run::evaluate() {
   const int64_t B = cfg_.train.batch_size, n = static_cast<int64_t>(split_.val.size());
   for (int64_t first = 0; first < n; first += B)
     step(split_.val.data() + first, std::min(B, n - first), false, epoch_, 0.0, &stats);
+  if (!std::isfinite(stats.loss))
+    diverged("the validation loss became ", stats.mean_loss(), " after epoch ", epoch_);
   return stats;
 }
 
 void Run::begin() {
+  // Everything a resume checks is checked before the run folder is written to.
+  const bool resuming = !options_.resume_dir.empty();
+  if (resuming) restore((fs::path(options_.resume_dir) / "last.safetensors").string());
   prepare_folder();
-  if (!options_.resume_dir.empty())
-    restore((fs::path(options_.resume_dir) / "last.safetensors").string());
+  if (resuming) trim_metrics();
   metrics_.open(dir_ / "metrics.jsonl", std::ios::app);
   SC_CHECK(metrics_.good(), (dir_ / "metrics.jsonl").string(), ": cannot open for appending");
   std::printf(
@@ -327,7 +358,7 @@ void Run::begin() {
 }
 
 // The rest of the current epoch's steps; false when the run was asked to stop part-way.
-bool Run::train_epoch(EpochStats* stats) {
+bool Run::train_epoch() {
   const TrainConfig& t = cfg_.train;
   const int64_t B = t.batch_size;
   // The epoch's order depends only on (seed, epoch).
@@ -337,22 +368,21 @@ bool Run::train_epoch(EpochStats* stats) {
   char label[48];
   std::snprintf(label, sizeof label, "epoch %ld/%d", long(epoch_ + 1), t.epochs);
   Progress progress(label, steps_per_epoch_);
-  EpochStats window;
   while (step_in_epoch_ < steps_per_epoch_) {
     const auto start = std::chrono::steady_clock::now();
     const double lr = learning_rate(t, global_step_, steps_per_epoch_);
-    step(order.data() + step_in_epoch_ * B, B, true, epoch_, lr, &window);
+    step(order.data() + step_in_epoch_ * B, B, true, epoch_, lr, &window_);
     timing_.train_seconds +=
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     timing_.trained_images += B;
     ++step_in_epoch_;
     ++global_step_;
     if (global_step_ % t.log_every == 0 || step_in_epoch_ == steps_per_epoch_) {
-      log_steps(window, lr, &progress);
-      stats->loss += window.loss;
-      stats->correct += window.correct;
-      stats->seen += window.seen;
-      window = EpochStats{};
+      log_steps(window_, lr, &progress);
+      epoch_stats_.loss += window_.loss;
+      epoch_stats_.correct += window_.correct;
+      epoch_stats_.seen += window_.seen;
+      window_ = EpochStats{};
     }
     const bool interrupted = options_.interrupt && options_.interrupt->load();
     if (interrupted || (options_.stop_at_step > 0 && global_step_ >= options_.stop_at_step)) {
@@ -382,8 +412,10 @@ void Run::log_steps(const EpochStats& window, double lr, Progress* progress) {
 
 // After an epoch's steps: validation, the epoch's record and line, and the checkpoints.
 // Returns the epoch's seconds, validation included.
-double Run::end_epoch(const EpochStats& stats, std::chrono::steady_clock::time_point start,
-                      int last_epoch, TrainResult* result) {
+double Run::end_epoch(std::chrono::steady_clock::time_point start, int last_epoch,
+                      TrainResult* result) {
+  const EpochStats stats = epoch_stats_;
+  epoch_stats_ = EpochStats{};
   ++epoch_;
   step_in_epoch_ = 0;
   const EpochStats val = evaluate();
@@ -422,8 +454,7 @@ TrainResult Run::train() {
       options_.stop_after_epochs > 0 ? std::min(options_.stop_after_epochs, t.epochs) : t.epochs;
   while (epoch_ < last_epoch) {
     const auto epoch_start = std::chrono::steady_clock::now();
-    EpochStats stats;
-    if (!train_epoch(&stats)) {
+    if (!train_epoch()) {
       save((dir_ / "last.safetensors").string());
       std::printf(
           "train: stopped at epoch %ld, step %ld; checkpoint %s (continue with --resume %s)\n",
@@ -432,7 +463,7 @@ TrainResult Run::train() {
       result.stopped_early = true;
       break;
     }
-    epoch_seconds += end_epoch(stats, epoch_start, last_epoch, &result);
+    epoch_seconds += end_epoch(epoch_start, last_epoch, &result);
     ++epochs_run;
   }
   if (!result.stopped_early && epoch_ < t.epochs) {

@@ -5,6 +5,7 @@
 #include <memory>
 #include <set>
 
+#include "internal/measurement.hpp"
 #include "kernel_backend.hpp"
 #include "kernels.hpp"
 
@@ -28,7 +29,7 @@ class TrackedAllocator final : public RawAllocator {
   std::shared_ptr<std::set<const Pool*>> live_;  // outlives the backend if a pool does
 };
 
-class EmulatedKernelBackend final : public KernelBackend {
+class EmulatedKernelBackend final : public KernelBackend, public BackendMeasurement {
  public:
   EmulatedKernelBackend() : KernelBackend(Device::cpu()), cpu_(make_cpu_backend(1)) {
     workspace_ = make_pool("emulated workspace", 0, true);
@@ -56,9 +57,12 @@ class EmulatedKernelBackend final : public KernelBackend {
     pools_->insert(pool.get());
     return pool;
   }
+  double time_seconds(const std::function<void()>& fn) override {
+    return wall_seconds(*this, fn);
+  }
   std::string conv_algorithm(const Conv2dParams& p, const Shape& x, const Shape& w,
                              ConvPass pass) override {
-    return "cpu reference: " + cpu_->conv_algorithm(p, x, w, pass);
+    return "cpu reference: " + measurement_of(*cpu_).conv_algorithm(p, x, w, pass);
   }
 
   void copy(const Tensor& src, const Tensor& dst) override { cpu_->copy(src, dst); }
