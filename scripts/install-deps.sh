@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian packages scenecam builds against, running apt-get only for what is missing.
-# Usage: scripts/install-deps.sh        (as root, or with sudo available)
+# Usage: scripts/install-deps.sh [--fuzz]   (as root, or with sudo available)
+#   --fuzz   also clang, its sanitizer and libFuzzer runtimes and LLVM's OpenMP (the fuzz preset)
 set -euo pipefail
 
 packages=(
@@ -11,6 +12,9 @@ packages=(
   libgtest-dev           # tests (static library linked)
   libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev   # image files, src/io only
 )
+if [ "${1:-}" = "--fuzz" ]; then
+  packages+=(clang libclang-rt-14-dev libomp-dev)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -20,7 +20,8 @@ struct ModelRig {
       : backend(std::move(on)), model(spec), arena(backend->make_pool("step", 0, true)) {
     model.materialize(*backend, seed, dtype);
     const Tensor values = model.params().values();
-    state = backend->make_pool("optimizer", values.nbytes() + 1024, false);
+    state = backend->make_pool(
+        "optimizer", pool_capacity({{values.shape(), dtype}, {Shape{1}, dtype}}), false);
     momentum_block = state->allocate_tensor(values.shape(), dtype, "momentum", &momentum);
     loss_block = state->allocate_tensor(Shape{1}, dtype, "loss", &loss);
     backend->fill(momentum, 0.0);

@@ -116,6 +116,16 @@ TEST(Config, ARepeatedKeyIsRefusedAtAnyDepth) {
                      {"x.yaml:", "'model' is given twice (first at line 1)"});
 }
 
+TEST(Config, AKeyThatIsNotAWordIsOneLine) {
+  // Found by fuzz_config: an anchored empty key, and a list as a key.
+  const std::string empty_key = std::string(kValid) + "runtime: {seed: 1, &anchored : 2}\n";
+  test::expect_error([&] { parse_config(empty_key, "x.yaml"); },
+                     {"x.yaml:", "runtime has a key that is not a word (an empty key)"});
+  const std::string list_key = std::string(kValid) + "runtime:\n  ? [a, b]\n  : 1\n";
+  test::expect_error([&] { parse_config(list_key, "x.yaml"); },
+                     {"x.yaml:", "runtime has a key that is not a word (a list or mapping)"});
+}
+
 TEST(Config, SetErrorsAreBlamedOnSetNotOnTheFile) {
   test::expect_error([&] { parse_config(kValid, "base.yaml", {"train.epochs="}); },
                      {"--set: missing required value 'train.epochs'"});

@@ -208,6 +208,12 @@ TEST(ImageBytes, HeadersGiveTheSizeBeforeDecoding) {
   EXPECT_FALSE(decode_image(png, 16, &img, &why));
   EXPECT_NE(why.find("declares 60000x60000 pixels, more than the limit"), std::string::npos)
       << why;
+  // Found by fuzz_image: sizes whose product overflows 64 bits are refused, not wrapped.
+  for (int at : {16, 20}) {
+    png[at] = 0xff, png[at + 1] = 0xff, png[at + 2] = 0xff, png[at + 3] = 0xf0;
+  }
+  EXPECT_FALSE(decode_image(png, 16, &img, &why));
+  EXPECT_NE(why.find("declares 4294967280x4294967280 pixels"), std::string::npos) << why;
 }
 
 TEST_F(ImageFolder, LoopingDanglingTruncatedAndEmptyEntriesAreNamed) {

@@ -1,21 +1,14 @@
 // After its first step, a training step of a residual network reaches neither malloc nor the
-// pools' underlying allocator. This binary replaces glibc's malloc family with counting wrappers
-// (forwarding to glibc's own __libc_* entry points), so every allocation in the process, from
-// our code, libstdc++, OpenMP or Eigen, is seen.
+// pools' underlying allocator. Every allocation in the process, from our code, libstdc++, OpenMP
+// or Eigen, is counted: in a plain build this binary replaces glibc's malloc family with counting
+// wrappers (forwarding to glibc's own __libc_* entry points); under AddressSanitizer, which owns
+// malloc, through the sanitizer's allocation hooks instead.
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
 
 #include "model_step.hpp"
 #include "test_util.hpp"
-
-extern "C" {
-void* __libc_malloc(size_t);
-void* __libc_calloc(size_t, size_t);
-void* __libc_realloc(void*, size_t);
-void* __libc_memalign(size_t, size_t);
-void __libc_free(void*);
-}
 
 namespace {
 std::atomic<bool> g_counting{false};
@@ -24,6 +17,27 @@ void count() {
   if (g_counting.load(std::memory_order_relaxed)) g_allocations.fetch_add(1);
 }
 }  // namespace
+
+#if SCENECAM_TEST_ASAN
+// From the sanitizers' allocator interface (declared here: not every compiler ships the header).
+extern "C" int __sanitizer_install_malloc_and_free_hooks(void (*)(const volatile void*, size_t),
+                                                         void (*)(const volatile void*));
+
+namespace {
+void on_malloc(const volatile void*, size_t) {
+  count();
+}
+void on_free(const volatile void*) {}
+const int g_hooks_installed = __sanitizer_install_malloc_and_free_hooks(on_malloc, on_free);
+}  // namespace
+#else
+extern "C" {
+void* __libc_malloc(size_t);
+void* __libc_calloc(size_t, size_t);
+void* __libc_realloc(void*, size_t);
+void* __libc_memalign(size_t, size_t);
+void __libc_free(void*);
+}
 
 extern "C" {
 void* malloc(size_t n) {
@@ -55,6 +69,7 @@ int posix_memalign(void** out, size_t a, size_t n) {
   return *out ? 0 : ENOMEM;
 }
 }
+#endif
 
 namespace scenecam {
 namespace {

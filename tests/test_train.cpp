@@ -264,6 +264,18 @@ TEST_F(Training, RefusesToOverwriteARunAndMismatchedClasses) {
   const RunConfig five =
       parse_config(tiny_config(root / "other", 1), "five.yaml", {"model.classes=5"});
   test::expect_error([&] { run(five); }, {"model.classes is 5 but the data has 6 classes"});
+  // A folder without images is not a class; a count that differs says so.
+  const RunConfig seven =
+      parse_config(tiny_config(root / "seven", 1), "seven.yaml", {"model.classes=7"});
+  Split split;
+  Dataset data = load_training_data(seven, &split);
+  data.empty_folders = {"fog"};
+  auto backend = make_cpu_backend(1);
+  TrainOptions options;
+  options.config_yaml = config_to_yaml(seven);
+  test::expect_error([&] { train(seven, data, split, *backend, options); },
+                     {"model.classes is 7 but the data has 6 classes (not counting folders without "
+                      "images: fog/)"});
 }
 
 TEST_F(Training, EvalOfTheBestCheckpointReproducesTheValidationAccuracy) {
@@ -369,6 +381,30 @@ TEST(TrainingData, MoreImagesThanMemoryAreRefusedNamingTheSettings) {
   test::expect_error(
       [&] { parse_config(tiny_config("/tmp/unused", 1), "x.yaml", {"data.synthetic_train=200000000"}); },
       {"data.synthetic_train", "must be in [1, 100000000]"});
+}
+
+// A safetensors file in memory: the 8-byte header length, the header, then `data` bytes of zeros.
+std::string safetensors_bytes(const std::string& header, size_t data) {
+  const uint64_t n = header.size();
+  std::string bytes(reinterpret_cast<const char*>(&n), 8);
+  return bytes + header + std::string(data, '\0');
+}
+
+TEST(Checkpoint, HeaderNumbersMustBeIntegersInRange) {
+  // Found by fuzz_safetensors: a dimension of 6.7e55 was cast to int64 (undefined behaviour).
+  for (const char* shape : {"[6.7e55]", "[1.5]", "[18446744073709551615]", "[\"4\"]"}) {
+    const std::string header =
+        std::string(R"({"w": {"dtype": "F32", "shape": )") + shape + R"(, "data_offsets": [0, 16]}})";
+    test::expect_error([&] { SafetensorsFile("mem.safetensors", safetensors_bytes(header, 16)); },
+                       {"mem.safetensors: tensor 'w' has a shape that is not a list of integers"});
+  }
+  const std::string offsets = R"({"w": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16.5]}})";
+  test::expect_error([&] { SafetensorsFile("mem.safetensors", safetensors_bytes(offsets, 16)); },
+                     {"tensor 'w' has data_offsets that are not two byte positions"});
+  const SafetensorsFile fine(
+      "mem.safetensors",
+      safetensors_bytes(R"({"w": {"dtype": "F32", "shape": [4], "data_offsets": [0, 16]}})", 16));
+  EXPECT_EQ(fine.shape("w"), Shape{4});
 }
 
 TEST(Checkpoint, NonFiniteWeightsAreRefusedNamingTheTensor) {

@@ -3,6 +3,18 @@
 // finite-difference gradient checker in double precision.
 #pragma once
 
+// 1 when the test is built with AddressSanitizer (GCC's and clang's spellings).
+#if defined(__SANITIZE_ADDRESS__)
+#define SCENECAM_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SCENECAM_TEST_ASAN 1
+#endif
+#endif
+#ifndef SCENECAM_TEST_ASAN
+#define SCENECAM_TEST_ASAN 0
+#endif
+
 #include <gtest/gtest.h>
 
 #include <cmath>

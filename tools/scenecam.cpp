@@ -332,15 +332,20 @@ int report(int argc, char** argv) {
   if (cl.help_requested()) return command_help("report RUN_DIR [flags]", cl);
   SC_USAGE_CHECK(!cl.positional().empty(),
                  "report needs a run folder: scenecam report RUN_DIR [--device D]");
-  const std::string run_dir = cl.positional().front();
+  const std::filesystem::path run_dir = cl.positional().front();
   const auto device = device_flag(cl);
-  const std::string checkpoint = (std::filesystem::path(run_dir) / "best.safetensors").string();
-  auto backend =
-      checkpoint_backend(std::filesystem::exists(checkpoint)
-                             ? checkpoint
-                             : (std::filesystem::path(run_dir) / "last.safetensors").string(),
-                         device);
-  scenecam::write_report(run_dir, *backend);
+  std::unique_ptr<scenecam::Backend> backend;
+  for (const char* name : {"best.safetensors", "last.safetensors"})
+    if (!backend && std::filesystem::exists(run_dir / name))
+      backend = checkpoint_backend((run_dir / name).string(), device);
+  if (!backend) {  // no checkpoint yet: the curves need no model, the run's own config a device
+    scenecam::RuntimeConfig r;
+    if (std::filesystem::exists(run_dir / "config.yaml"))
+      r = scenecam::load_config((run_dir / "config.yaml").string()).runtime;
+    if (device) r.device = *device;
+    backend = scenecam::make_backend(r, device ? "--device" : "the run's runtime.device");
+  }
+  scenecam::write_report(run_dir.string(), *backend);
   return 0;
 }
 

@@ -106,7 +106,11 @@ class Section {
   void finish() {
     if (!node_.IsDefined() || !node_.IsMap()) return;
     for (const auto& kv : node_) {
-      const std::string key = kv.first.as<std::string>();
+      if (!kv.first.IsScalar())
+        fail(src_.where(kv.first.Mark(), path_), ": ", path_.empty() ? "the config" : path_,
+             " has a key that is not a word (", kv.first.IsNull() ? "an empty key" : "a list or mapping",
+             ")");
+      const std::string key = kv.first.Scalar();
       if (!read_.count(key))
         fail(src_.where(kv.first.Mark(), full(key.c_str())), ": unknown key '", full(key.c_str()),
              "'");
@@ -302,24 +306,10 @@ void read_field(Sections& sections, const config::Field& f, RunConfig& c) {
   }
 }
 
-}  // namespace
-
-RunConfig parse_config(const std::string& yaml, const std::string& name,
-                       const std::vector<std::string>& overrides) {
-  Source source{name, {}};
-  YAML::Node root;
-  try {
-    root = YAML::Load(yaml);
-  } catch (const YAML::Exception& e) {
-    fail(source.where(e.mark), ": not valid YAML: ", e.msg);
-  }
-  if (!root.IsDefined() || root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
-  check_unique_keys(root, "", source);
-  for (const std::string& o : overrides)
-    apply_override(root, o, source);
-
+// The config in `root` (overrides applied), read and checked field by field.
+RunConfig read_config(const YAML::Node& root, const Source& source) {
   RunConfig config;
-  config.source_file = name;
+  config.source_file = source.file;
   Section top(root, "", source);
   // The required sections first, so that a missing one is named before any of its keys; then
   // unknown keys, before any value is judged (a misspelt key would otherwise hide behind the
@@ -335,6 +325,29 @@ RunConfig parse_config(const std::string& yaml, const std::string& name,
   for (const config::Field& f : config::fields())
     read_field(sections, f, config);
   return config;
+}
+
+
+}  // namespace
+
+RunConfig parse_config(const std::string& yaml, const std::string& name,
+                       const std::vector<std::string>& overrides) {
+  Source source{name, {}};
+  YAML::Node root;
+  try {
+    root = YAML::Load(yaml);
+  } catch (const YAML::Exception& e) {
+    fail(source.where(e.mark), ": not valid YAML: ", e.msg);
+  }
+  if (!root.IsDefined() || root.IsNull()) root = YAML::Node(YAML::NodeType::Map);
+  try {
+    check_unique_keys(root, "", source);
+    for (const std::string& o : overrides)
+      apply_override(root, o, source);
+    return read_config(root, source);
+  } catch (const YAML::Exception& e) {  // what the checks above did not foresee, still one line
+    fail(source.where(e.mark), ": ", e.msg);
+  }
 }
 
 RunConfig load_config(const std::string& path, const std::vector<std::string>& overrides) {

@@ -62,6 +62,26 @@ void AtomicFile::commit() {
   }
 }
 
+LineAppender::LineAppender(std::string path) : path_(std::move(path)) {
+  fd_ = ::open(path_.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  SC_CHECK(fd_ >= 0, path_, ": cannot open for appending (", error_text(errno), ")");
+}
+
+LineAppender::~LineAppender() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+void LineAppender::append(const std::string& line) {
+  SC_CHECK(fd_ >= 0, "a line appended to no file: ", line.substr(0, 40));
+  const std::string text = line + "\n";
+  ssize_t n;
+  do {
+    n = ::write(fd_, text.data(), text.size());
+  } while (n < 0 && errno == EINTR);
+  SC_CHECK(n == ssize_t(text.size()), path_, ": cannot append (",
+           error_text(n < 0 ? errno : ENOSPC), ")");
+}
+
 void write_file_atomic(const std::string& path, const std::string& content) {
   AtomicFile file(path);
   file.write(content);

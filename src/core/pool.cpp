@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 // AddressSanitizer's manual poisoning, resolved only when the program links the sanitizer's
 // runtime (the library itself is built without it).
@@ -135,7 +136,9 @@ Block Pool::allocate(size_t bytes, std::string_view what) {
   if (guards_) {
     Lease& guarded = stack_.back();
     guarded.requested = bytes;
-    guarded.what = std::string(what);
+    const size_t n = std::min(what.size(), sizeof guarded.what - 1);
+    std::memcpy(guarded.what, what.data(), n);
+    guarded.what[n] = '\0';
     char* data = static_cast<char*>(block.data_);
     unpoison(data, size);  // the bytes may have been another block's guard before
     std::fill(data + bytes, data + size, static_cast<char>(kCanary));
@@ -162,7 +165,7 @@ std::string Pool::guard_damage(const Lease& lease) const {
   poison(data + lease.requested, tail);
   if (damaged == 0) return "";
   return "pool '" + name_ + "': " + std::to_string(damaged) + " of the " + std::to_string(tail) +
-         " guard bytes after '" + lease.what + "' (" + std::to_string(lease.requested) +
+         " guard bytes after '" + std::string(lease.what) + "' (" + std::to_string(lease.requested) +
          " bytes) were overwritten: an out-of-bounds write";
 }
 

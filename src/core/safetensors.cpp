@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "internal/files.hpp"
+#include "internal/json_numbers.hpp"
 
 namespace scenecam {
 namespace {
@@ -124,7 +125,9 @@ void SafetensorsFile::parse_header(const std::string& text) {
       Entry e{};
       SC_CHECK(parse_dtype(value.at("dtype").get<std::string>(), &e.dtype), path, ": tensor '",
                name, "' has an unknown dtype");
-      const auto dims = value.at("shape").get<std::vector<int64_t>>();
+      std::vector<int64_t> dims;
+      SC_CHECK(json_to_integers(value.at("shape"), &dims), path, ": tensor '", name,
+               "' has a shape that is not a list of integers");
       SC_CHECK(dims.size() <= size_t(Shape::kMaxRank), path, ": tensor '", name, "' has rank ",
                dims.size());
       uint64_t elements = 1;  // bounded by the file's size, so numel() cannot overflow
@@ -136,7 +139,9 @@ void SafetensorsFile::parse_header(const std::string& text) {
       }
       const Shape s(dims);
       e.shape = s;
-      const auto offsets = value.at("data_offsets").get<std::vector<uint64_t>>();
+      std::vector<uint64_t> offsets;
+      SC_CHECK(json_to_integers(value.at("data_offsets"), &offsets), path, ": tensor '", name,
+               "' has data_offsets that are not two byte positions");
       SC_CHECK(offsets.size() == 2 && offsets[0] <= offsets[1] && offsets[1] <= data_.size() &&
                    offsets[1] - offsets[0] == uint64_t(s.numel()) * dtype_size(e.dtype),
                path, ": tensor '", name, "' has a byte range that does not fit the file");

@@ -27,6 +27,24 @@ class AtomicFile {
   int fd_ = -1;
 };
 
+// A file opened for appending whole lines: each append is one write(2) to an O_APPEND file
+// descriptor, so a killed process leaves every line either whole or absent.
+class LineAppender {
+ public:
+  LineAppender() = default;
+  explicit LineAppender(std::string path);
+  ~LineAppender();
+  LineAppender(const LineAppender&) = delete;
+  LineAppender& operator=(const LineAppender&) = delete;
+
+  // Appends `line` and a newline.
+  void append(const std::string& line);
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+};
+
 // Writes `content` to `path` atomically; throws Error naming the file on failure.
 void write_file_atomic(const std::string& path, const std::string& content);
 

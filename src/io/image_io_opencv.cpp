@@ -60,11 +60,16 @@ bool decode_image(const std::vector<uint8_t>& bytes, int size, ImageU8* out, std
     *why = "empty file";
     return false;
   }
+  // Only the formats scenecam reads: OpenCV would also try every other decoder it has.
+  if (sniff_image_format(bytes.data(), bytes.size()) == ImageFormat::unknown) {
+    *why = "not a decodable image (not JPEG, PNG or BMP)";
+    return false;
+  }
   *why = image_truncation_problem(bytes.data(), bytes.size());
   if (!why->empty()) return false;
   int64_t width = 0, height = 0;
   if (image_header_size(bytes.data(), bytes.size(), &width, &height) &&
-      width * height > kMaxImagePixels) {
+      double(width) * double(height) > double(kMaxImagePixels)) {
     *why = "declares " + std::to_string(width) + "x" + std::to_string(height) +
            " pixels, more than the limit of " + std::to_string(kMaxImagePixels);
     return false;

@@ -72,8 +72,8 @@ void Parameters::materialize(Backend& backend, uint64_t seed, DType dtype) {
     }
 
   const size_t elem = dtype_size(dtype);
-  const size_t bytes = elem * static_cast<size_t>(std::max<int64_t>(trainable, 1));
-  const size_t buffer_bytes = elem * static_cast<size_t>(std::max<int64_t>(buffers, 1));
+  const size_t bytes = pool_capacity({{Shape{trainable}, dtype}});
+  const size_t buffer_bytes = pool_capacity({{Shape{buffers}, dtype}});
   value_pool_ = backend.make_pool("parameters", bytes, false);
   grad_pool_ = backend.make_pool("gradients", bytes, false);
   buffer_pool_ = backend.make_pool("buffers", buffer_bytes, false);

@@ -5,6 +5,9 @@
 
 #include <algorithm>
 #include <map>
+#include <stdexcept>
+
+#include "internal/json_numbers.hpp"
 
 namespace scenecam {
 namespace {
@@ -19,6 +22,20 @@ const std::string& metadata(const SafetensorsFile& file, const char* key, const 
   return it->second;
 }
 
+// state[key] as an integer; a json::exception (as the library's own accessors throw) otherwise.
+template <typename I>
+I integer_at(const json& state, const char* key) {
+  I v = 0;
+  if (!json_to_integer(state.at(key), &v))
+    throw std::invalid_argument(std::string("'") + key + "' is not an integer in range");
+  return v;
+}
+
+double number_at(const json& j) {
+  if (!j.is_number()) throw std::invalid_argument("a value that should be a number is not");
+  return j.get<double>();
+}
+
 // [loss, correct, seen]; the loss as JSON writes a double, to the last bit.
 json totals_json(const RunningTotals& t) {
   return json::array({t.loss, t.correct, t.seen});
@@ -26,9 +43,10 @@ json totals_json(const RunningTotals& t) {
 
 RunningTotals totals_from(const json& j) {
   RunningTotals t;
-  t.loss = j.at(0).get<double>();
-  t.correct = j.at(1).get<int64_t>();
-  t.seen = j.at(2).get<int64_t>();
+  if (!j.is_array() || j.size() != 3 || !json_to_integer(j[1], &t.correct) ||
+      !json_to_integer(j[2], &t.seen))
+    throw std::invalid_argument("running totals are not [loss, correct, seen]");
+  t.loss = number_at(j[0]);
   return t;
 }
 
@@ -62,16 +80,16 @@ CheckpointInfo read_checkpoint_info(const SafetensorsFile& file) {
   const json state = json::parse(metadata(file, "state", "training state"), nullptr, false);
   SC_CHECK(state.is_object(), file.path(), ": the checkpoint's training state is malformed");
   try {
-    info.state.epoch = state.at("epoch").get<int64_t>();
-    info.state.step_in_epoch = state.at("step_in_epoch").get<int64_t>();
-    info.state.global_step = state.at("global_step").get<int64_t>();
-    info.state.best_val_accuracy = state.at("best_val_accuracy").get<double>();
-    info.state.seed = state.at("seed").get<uint64_t>();
+    info.state.epoch = integer_at<int64_t>(state, "epoch");
+    info.state.step_in_epoch = integer_at<int64_t>(state, "step_in_epoch");
+    info.state.global_step = integer_at<int64_t>(state, "global_step");
+    info.state.best_val_accuracy = number_at(state.at("best_val_accuracy"));
+    info.state.seed = integer_at<uint64_t>(state, "seed");
     if (state.contains("epoch_totals")) {  // older checkpoints have none: the totals start at 0
       info.state.epoch_totals = totals_from(state.at("epoch_totals"));
       info.state.window_totals = totals_from(state.at("window_totals"));
     }
-  } catch (const json::exception& e) {
+  } catch (const std::exception& e) {  // json::exception or the checks above
     fail(file.path(), ": the checkpoint's training state is malformed (", e.what(), ")");
   }
   return info;

@@ -114,7 +114,7 @@ class Run {
   Tensor loss_;
   float host_loss_ = 0;
   int64_t steps_per_epoch_ = 0;
-  std::ofstream metrics_;  // metrics.jsonl, open for appending for the whole run
+  std::unique_ptr<LineAppender> metrics_;  // metrics.jsonl, open for the whole run
 
   // Training state (what a checkpoint records).
   int64_t epoch_ = 0;          // completed epochs
@@ -277,10 +277,7 @@ void Run::trim_metrics() {
 }
 
 void Run::write_metric(const json& record) {
-  metrics_ << record.dump() << "\n";
-  metrics_.flush();  // a record is on disk as soon as it is logged
-  SC_CHECK(metrics_.good(), (dir_ / "metrics.jsonl").string(), ": cannot append (",
-           error_text(errno), ")");
+  metrics_->append(record.dump());  // a record is in the file as soon as it is logged
 }
 
 void Run::step(const int64_t* indices, int64_t count, bool training, int64_t epoch, double lr,
@@ -344,11 +341,14 @@ EpochStats Run::evaluate() {
 void Run::begin() {
   // Everything a resume checks is checked before the run folder is written to.
   const bool resuming = !options_.resume_dir.empty();
-  if (resuming) restore((fs::path(options_.resume_dir) / "last.safetensors").string());
+  const fs::path checkpoint = fs::path(options_.resume_dir) / "last.safetensors";
+  SC_CHECK(!resuming || fs::exists(checkpoint), options_.resume_dir,
+           ": no last.safetensors to resume from (the run stopped before its first checkpoint); "
+           "start it again with --overwrite");
+  if (resuming) restore(checkpoint.string());
   prepare_folder();
   if (resuming) trim_metrics();
-  metrics_.open(dir_ / "metrics.jsonl", std::ios::app);
-  SC_CHECK(metrics_.good(), (dir_ / "metrics.jsonl").string(), ": cannot open for appending");
+  metrics_ = std::make_unique<LineAppender>((dir_ / "metrics.jsonl").string());
   std::printf(
       "train: %s, %ld parameters, %zu training / %zu validation images of %dx%d, "
       "%ld steps per epoch, %s backend\n",
