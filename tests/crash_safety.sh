@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # crash_safety.sh SCENECAM SOURCE_DIR WORK_DIR SECONDS: kills short training runs with SIGKILL at
-# random moments, for about SECONDS, and after each kill checks what a crash may leave:
+# random moments, for about SECONDS and at least 6 times (at most 5 x SECONDS in a slow build),
+# and after each kill checks what a crash may leave:
 # config.yaml reads back, every line of metrics.jsonl is a JSON object, every checkpoint loads,
 # and --resume finishes the run. Exit 0 when every kill left a usable run folder.
 set -u
 scenecam=$1 source=$2 work=$3 seconds=$4
 rm -rf "$work" && mkdir -p "$work"
 config="$source/configs/demo.yaml"
-sets=(--set data.synthetic_train=384 --set data.synthetic_val=64 --set train.epochs=3
-      --set train.batch_size=32 --set train.log_every=1 --set model.width=8)
+sets=(--set data.synthetic_train=192 --set data.synthetic_val=32 --set train.epochs=3
+      --set train.batch_size=32 --set train.log_every=1 --set model.width=4)
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 # One run to the end first: its length spans the kill moments (this build may be slow).
 start=$(now_ms)
@@ -17,13 +18,13 @@ start=$(now_ms)
 full_ms=$(($(now_ms) - start))
 rm -rf "$work/full"
 RANDOM=7  # the same kill moments on every run
-deadline=$((SECONDS + seconds))
+deadline=$((SECONDS + seconds)) hard_deadline=$((SECONDS + 5 * seconds))
 kills=0 resumed=0 failures=0
 fail() {
   echo "crash_safety: kill $kills: $*"
   failures=$((failures + 1))
 }
-while ((SECONDS < deadline)); do
+while ( ((SECONDS < deadline)) || ((kills < 6)) ) && ((SECONDS < hard_deadline)); do
   run="$work/run$kills"
   "$scenecam" train "$config" "${sets[@]}" --set output.dir="$run" --overwrite >/dev/null 2>&1 &
   pid=$!

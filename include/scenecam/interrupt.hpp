@@ -18,7 +18,12 @@ class Interrupted : public Error {
   using Error::Error;
 };
 
-// Throws Interrupted("<what>: interrupted") when the flag is set.
-void check_interrupt(const std::string& what);
+inline bool interrupt_requested() {
+  return interrupt_flag().load(std::memory_order_relaxed);
+}
+
+// Throws Interrupted("<what>: interrupted"); loops call it when interrupt_requested(), so the
+// message is built only then.
+[[noreturn]] void throw_interrupted(const std::string& what);
 
 }  // namespace scenecam

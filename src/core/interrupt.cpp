@@ -8,8 +8,8 @@ std::atomic<bool>& interrupt_flag() {
   return flag;
 }
 
-void check_interrupt(const std::string& what) {
-  if (interrupt_flag().load(std::memory_order_relaxed)) throw Interrupted(what + ": interrupted");
+void throw_interrupted(const std::string& what) {
+  throw Interrupted(what + ": interrupted");
 }
 
 }  // namespace scenecam

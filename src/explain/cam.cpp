@@ -346,7 +346,7 @@ Explanation Explainer::explain(const Dataset& data, const std::vector<int64_t>& 
   e.maps.resize(n * S * S);
   Progress progress(std::string("explain ") + cam_method_name(method), n);
   for (int64_t first = 0; first < n; first += B) {
-    check_interrupt(std::string("explain ") + cam_method_name(method));
+    if (interrupt_requested()) throw_interrupted(std::string("explain ") + cam_method_name(method));
     StepContext ctx{s.backend, *s.arena, false};
     const ExplainBatch b = s.forward(data, indices, first, std::min(B, n - first), target, ctx, e);
     float* out = e.maps.data() + first * S * S;

@@ -60,7 +60,7 @@ Dataset read_image_files(const std::vector<std::string>& paths, int size,
   errors->assign(paths.size(), "");
   for (size_t i = 0; i < paths.size(); ++i) {
     if (limit > 0 && int64_t(data.images.size()) >= limit) break;
-    check_interrupt("reading images");
+    if (interrupt_requested()) throw_interrupted("reading images");
     ImageU8 img;
     if (!read_image_file(paths[i], size, &img, &(*errors)[i])) continue;
     const std::string parent = fs::path(paths[i]).parent_path().filename().string();
@@ -157,17 +157,17 @@ Dataset load_image_folder(const std::string& root, int size, int threads,
   std::atomic<int64_t> done{0};
   Progress progress("decode", n);
   const int team = threads > 0 ? threads : omp_get_max_threads();
-  const std::atomic<bool>& interrupt = interrupt_flag();
 #pragma omp parallel for num_threads(team) schedule(dynamic, 16)
   for (int64_t i = 0; i < n; ++i) {
-    if (interrupt.load(std::memory_order_relaxed)) continue;  // Ctrl-C: the rest are passed over
+    if (interrupt_requested()) continue;  // Ctrl-C: the rest are passed over
     ok[i] = read_image_file(listing.files[i], size, &images[i], &why[i]);
     const int64_t finished = ++done;
     if (omp_get_thread_num() == 0) progress.update(finished, "");
   }
-  progress.finish(interrupt.load() ? "interrupted" : "");
-  check_interrupt("decoding " + root + " (" + std::to_string(done.load()) + " of " +
-                  std::to_string(n) + " images read)");
+  progress.finish(interrupt_requested() ? "interrupted" : "");
+  if (interrupt_requested())
+    throw_interrupted("decoding " + root + " (" + std::to_string(done.load()) + " of " +
+                      std::to_string(n) + " images read)");
 
   d.image_size = size;
   d.class_names = listing.class_names;

@@ -50,8 +50,9 @@ std::vector<float> Classifier::logits(const Dataset& data, const std::vector<int
   std::vector<float> out(n * K);
   Progress progress("predict", n);
   for (int64_t first = 0; first < n; first += B) {
-    check_interrupt("inference (" + std::to_string(first) + " of " + std::to_string(n) +
-                    " images done)");
+    if (interrupt_requested())
+      throw_interrupted("inference (" + std::to_string(first) + " of " + std::to_string(n) +
+                        " images done)");
     const int64_t count = std::min(B, n - first);
     Tensor images, labels;
     batch_->load(data, indices.data() + first, count, false, 0, 0, &images, &labels);
