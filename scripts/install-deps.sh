@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages scenecam builds against, running apt-get only for what is missing.
-# Usage: scripts/install-deps.sh [--fuzz]   (as root, or with sudo available)
-#   --fuzz   also clang, its sanitizer and libFuzzer runtimes and LLVM's OpenMP (the fuzz preset)
+# Usage: scripts/install-deps.sh [--fuzz] [--with-torch]   (as root, or with sudo available)
+#   --fuzz        also clang, its sanitizer and libFuzzer runtimes and LLVM's OpenMP (the fuzz preset)
+#   --with-torch  also Debian's PyTorch and torchvision, which the parity tests (tests/torch/)
+#                 compare scenecam with, and python3-venv for the ONNX test's onnxruntime
 set -euo pipefail
 
 packages=(
@@ -12,9 +14,13 @@ packages=(
   libgtest-dev           # tests (static library linked)
   libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev   # image files, src/io only
 )
-if [ "${1:-}" = "--fuzz" ]; then
-  packages+=(clang libclang-rt-14-dev libomp-dev)
-fi
+for option in "$@"; do
+  case "$option" in
+    --fuzz) packages+=(clang libclang-rt-14-dev libomp-dev) ;;
+    --with-torch) packages+=(python3-torch python3-torchvision python3-venv python3-pil) ;;
+    *) echo "install-deps: unknown option '$option' (expected --fuzz or --with-torch)" >&2; exit 2 ;;
+  esac
+done
 
 missing=()
 for p in "${packages[@]}"; do

@@ -17,7 +17,7 @@ room_of_header() {
       echo core ;;
     nn) echo nn ;;
     data|dataset) echo data ;;
-    trainer|metrics|inference|checkpoint) echo train ;;
+    trainer|metrics|inference|checkpoint|finetune) echo train ;;
     explain) echo explain ;;
     config) echo config ;;
     image_io|image_folder|canvas) echo io ;;

@@ -20,6 +20,7 @@
 #include "scenecam/error.hpp"
 #include "scenecam/evaluate.hpp"
 #include "scenecam/explain.hpp"
+#include "scenecam/finetune.hpp"
 #include "scenecam/explain_run.hpp"
 #include "scenecam/image_folder.hpp"
 #include "scenecam/image_io.hpp"
@@ -119,7 +120,8 @@ int train(int argc, char** argv) {
     options.resume_dir = resume_dir;
   }
   SC_USAGE_CHECK(!config_path.empty(), "train needs a config file: scenecam train CONFIG.yaml");
-  const scenecam::RunConfig config = scenecam::load_config(config_path, sets);
+  scenecam::RunConfig config = scenecam::load_config(config_path, sets);
+  scenecam::record_init_checksum(config.model);  // the effective config names the exact file
   options.config_yaml = scenecam::config_to_yaml(config);
   auto backend = scenecam::make_backend(config.runtime);
   scenecam::Split split;

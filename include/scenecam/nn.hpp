@@ -38,7 +38,9 @@ struct ParamEntry {
   ParamKind kind;
   int64_t fan_in = 0, fan_out = 0;
   Tensor value;
-  Tensor grad;  // undefined for buffers
+  Tensor grad;          // undefined for buffers
+  bool frozen = false;  // fine-tuning: no gradient is computed for it, no update applied; a
+                        // frozen batch norm (its weight) runs in inference mode
 };
 
 class Parameters {
@@ -52,6 +54,8 @@ class Parameters {
   void materialize(Backend& backend, uint64_t seed, DType dtype = DType::f32);
 
   const ParamEntry& operator[](int i) const { return entries_[i]; }
+  // One flag per entry (ParamEntry::frozen).
+  void set_frozen(const std::vector<bool>& frozen);
   const std::vector<ParamEntry>& entries() const { return entries_; }
   // Flat views of the whole arenas, and of the decayed / not-decayed groups within them.
   Tensor values() const { return values_; }
@@ -271,6 +275,9 @@ class ResNet {
   Tensor forward_from(StepContext& ctx, const Tensor& activation, int layer);
   Parameters& params() { return params_; }
   const Parameters& params() const { return params_; }
+  // Freezes the tensors flagged (one flag per params() entry); backward() then stops below the
+  // lowest layer that still trains.
+  void set_frozen(const std::vector<bool>& frozen);
   const ResNetSpec& spec() const { return spec_; }
 
  private:
@@ -278,6 +285,7 @@ class ResNet {
   Parameters params_;
   std::vector<std::unique_ptr<Layer>> layers_;
   std::vector<std::string> names_;  // one per layer
+  int backward_stop_ = -1;          // backward() computes gradients of layers above this one
 };
 
 }  // namespace scenecam

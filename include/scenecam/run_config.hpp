@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -70,6 +71,12 @@ struct ModelConfig {
   int64_t width = 64;             // the first stage's channels; scales every stage
   std::vector<int> blocks;        // empty: the architecture's own, e.g. [2, 2, 2, 2]
   std::string stem = "imagenet";  // imagenet (7x7/2 + max pool) | small (3x3/1, no pool)
+  // Initial weights: a safetensors file with torchvision/timm names, or a scenecam checkpoint
+  // ("" = the seeded initialisation). init_sha256 is the file's checksum: recorded by the run,
+  // verified when given.
+  std::string init;
+  std::string init_sha256;
+  std::vector<std::string> init_exclude;  // name patterns (see train.freeze) left as initialised
 };
 
 struct AugmentConfig {
@@ -83,6 +90,7 @@ struct AugmentConfig {
 struct DataConfig {
   std::string source;          // folder | synthetic (required)
   std::string root;            // folder: root/<class>/*.jpg|png
+  std::string val_root;        // folder: validation images from here instead of a split of root
   int image_size = 0;          // required: images are resized to image_size x image_size
   double val_fraction = 0.2;   // stratified, seeded
   std::string cache_file;      // folder: decoded images are kept here ("" = none)
@@ -101,6 +109,8 @@ struct OptimizerConfig {
   double weight_decay = 5e-4;
   bool decoupled_weight_decay = false;            // sgd: SGDW instead of L2
   double beta1 = 0.9, beta2 = 0.999, eps = 1e-8;  // adamw
+  // Learning-rate factors by name pattern ({fc: 10}, {backbone: 0.1}); unlisted tensors get 1.
+  std::map<std::string, double> lr_scale;
 };
 
 struct ScheduleConfig {
@@ -121,6 +131,12 @@ struct TrainConfig {
   ScheduleConfig schedule;
   double label_smoothing = 0;
   int log_every = 10;  // steps between metrics records
+  // Name patterns of tensors that do not train: a name ("layer1.0.conv1.weight"), a prefix that
+  // ends at a dot ("layer1", "layer2.0.bn1"), a glob ("*.bn1.*"), or a word: stem (conv1, bn1),
+  // head (fc), backbone (all but fc), up_to:layerN (stem and layer1 .. layerN). A frozen batch
+  // norm runs in inference mode.
+  std::vector<std::string> freeze;
+  int unfreeze_at_epoch = 0;  // > 0: the freeze holds for this many epochs, then all train
 };
 
 struct RuntimeConfig {

@@ -38,6 +38,8 @@ class SafetensorsFile {
   void parse_header(const std::string& text);
 
   struct Entry {
+    std::string dtype_word;  // as the file spells it: "F32", "I64", ...
+    bool known;              // the engine has a DType for it
     DType dtype;
     Shape shape;
     size_t begin, end;

@@ -12,8 +12,8 @@
 #include <variant>
 
 #include "fields.hpp"
-#include "scenecam/config.hpp"
 #include "internal/files.hpp"
+#include "scenecam/config.hpp"
 #include "scenecam/error.hpp"
 
 namespace scenecam {
@@ -108,8 +108,8 @@ class Section {
     for (const auto& kv : node_) {
       if (!kv.first.IsScalar())
         fail(src_.where(kv.first.Mark(), path_), ": ", path_.empty() ? "the config" : path_,
-             " has a key that is not a word (", kv.first.IsNull() ? "an empty key" : "a list or mapping",
-             ")");
+             " has a key that is not a word (",
+             kv.first.IsNull() ? "an empty key" : "a list or mapping", ")");
       const std::string key = kv.first.Scalar();
       if (!read_.count(key))
         fail(src_.where(kv.first.Mark(), full(key.c_str())), ": unknown key '", full(key.c_str()),
@@ -170,6 +170,29 @@ class Section {
   void read(const YAML::Node& n, const char* key, DeviceChoice& out) {
     if (!n.IsScalar() || !DeviceChoice::parse(n.Scalar(), &out))
       wrong_type(n, key, kDeviceChoiceWords);
+  }
+  // A list of words; one word alone stands for a list of one.
+  void read(const YAML::Node& n, const char* key, std::vector<std::string>& out) {
+    out.clear();
+    if (n.IsScalar()) {
+      out.push_back(n.Scalar());
+      return;
+    }
+    if (!n.IsSequence()) wrong_type(n, key, "a word or a list of words");
+    for (const YAML::Node& item : n) {
+      if (!item.IsScalar()) wrong_type(item, key, "a list of words");
+      out.push_back(item.Scalar());
+    }
+  }
+  void read(const YAML::Node& n, const char* key, std::map<std::string, double>& out) {
+    if (!n.IsMap()) wrong_type(n, key, "a mapping of name patterns to numbers");
+    out.clear();
+    for (const auto& kv : n) {
+      if (!kv.first.IsScalar()) wrong_type(kv.first, key, "a name pattern");
+      double v = 0;
+      read(kv.second, key, v);
+      out[kv.first.Scalar()] = v;
+    }
   }
   template <typename E>
   void read(const YAML::Node& n, const char* key, std::vector<E>& out) {
@@ -327,7 +350,6 @@ RunConfig read_config(const YAML::Node& root, const Source& source) {
   return config;
 }
 
-
 }  // namespace
 
 RunConfig parse_config(const std::string& yaml, const std::string& name,
@@ -381,7 +403,9 @@ std::string config_to_yaml(const RunConfig& config) {
           if constexpr (is_choice<T>) {
             e << YAML::Key << key << YAML::Value << name_of(*value);
           } else if constexpr (std::is_same_v<T, std::vector<int>> ||
-                               std::is_same_v<T, std::vector<float>>) {
+                               std::is_same_v<T, std::vector<float>> ||
+                               std::is_same_v<T, std::vector<std::string>> ||
+                               std::is_same_v<T, std::map<std::string, double>>) {
             if (!(f.omit_when_empty && value->empty()))
               e << YAML::Key << key << YAML::Value << YAML::Flow << *value;
           } else if constexpr (std::is_same_v<T, std::string>) {

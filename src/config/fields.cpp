@@ -33,6 +33,16 @@ std::string check_blocks(const RunConfig& c) {
   return "";
 }
 
+std::string check_sha256(const RunConfig& c) {
+  const std::string& h = c.model.init_sha256;
+  if (h.empty()) return "";
+  if (c.model.init.empty()) return "needs model.init";
+  bool hex = h.size() == 64;
+  for (char ch : h)
+    hex = hex && ((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'f'));
+  return unless(hex, "must be 64 lower-case hexadecimal digits (SHA-256)");
+}
+
 // The table itself: data, not code, so it reads as the config's reference does.
 const Field kFieldTable[] = {
     {"model.arch", SC_VALUE(model.arch), true,
@@ -48,12 +58,19 @@ const Field kFieldTable[] = {
      [](const RunConfig& c) {
        return one_of(c.model.stem, {"imagenet", "small"});
      }},
+    {"model.init", SC_VALUE(model.init), false, nullptr, nullptr, true},
+    {"model.init_sha256", SC_VALUE(model.init_sha256), false, check_sha256, nullptr, true},
+    {"model.init_exclude", SC_VALUE(model.init_exclude), false, nullptr, nullptr, true},
     {"data.source", SC_VALUE(data.source), true,
      [](const RunConfig& c) {
        return one_of(c.data.source, {"folder", "synthetic"});
      }},
     {"data.root", SC_VALUE(data.root), false, nullptr, nullptr, true,
      [](const RunConfig& c) { return c.data.source == "folder"; }},
+    {"data.val_root", SC_VALUE(data.val_root), false,
+     SC_CHECK_THAT(c.data.val_root.empty() || c.data.source == "folder",
+                   "is for data.source: folder"),
+     nullptr, true},
     {"data.image_size", SC_VALUE(data.image_size), true,
      SC_CHECK_THAT(c.data.image_size >= 16 && c.data.image_size <= 1024, "must be in [16, 1024]")},
     {"data.val_fraction", SC_VALUE(data.val_fraction), false,
@@ -96,6 +113,15 @@ const Field kFieldTable[] = {
                    "must be in [0, 1)")},
     {"train.log_every", SC_VALUE(train.log_every), false,
      SC_CHECK_THAT(c.train.log_every >= 1, "must be at least 1")},
+    {"train.freeze", SC_VALUE(train.freeze), false, nullptr, nullptr, true},
+    {"train.unfreeze_at_epoch", SC_VALUE(train.unfreeze_at_epoch), false,
+     [](const RunConfig& c) {
+       const TrainConfig& t = c.train;
+       if (t.unfreeze_at_epoch == 0) return std::string();
+       if (t.freeze.empty()) return std::string("needs train.freeze");
+       return unless(t.unfreeze_at_epoch > 0 && t.unfreeze_at_epoch < t.epochs,
+                     "must be in [1, epochs) (0: never)");
+     }},
     {"train.optimizer.name", SC_VALUE(train.optimizer.name), false, nullptr,
      [](RunConfig& c) {  // AdamW's customary default decay, unless the config sets one
        if (c.train.optimizer.name == Optimizer::adamw) c.train.optimizer.weight_decay = 0.01;
@@ -120,6 +146,13 @@ const Field kFieldTable[] = {
                    "must be in [0, 1)")},
     {"train.optimizer.eps", SC_VALUE(train.optimizer.eps), false,
      SC_CHECK_THAT(c.train.optimizer.eps > 0, "must be positive")},
+    {"train.optimizer.lr_scale", SC_VALUE(train.optimizer.lr_scale), false,
+     [](const RunConfig& c) {
+       for (const auto& [pattern, scale] : c.train.optimizer.lr_scale)
+         if (!(scale >= 0 && scale <= 1000)) return "'" + pattern + "': must be in [0, 1000]";
+       return std::string();
+     },
+     nullptr, true},
     {"train.schedule.name", SC_VALUE(train.schedule.name)},
     {"train.schedule.warmup_epochs", SC_VALUE(train.schedule.warmup_epochs), false,
      SC_CHECK_THAT(

@@ -3,6 +3,7 @@
 // README check (config_keys) all walk this table, in its order.
 #pragma once
 
+#include <map>
 #include <string>
 #include <variant>
 #include <vector>
@@ -13,7 +14,8 @@ namespace scenecam::config {
 
 using FieldValue =
     std::variant<std::string*, bool*, int*, int64_t*, uint64_t*, double*, std::vector<int>*,
-                 std::vector<float>*, Crop*, Optimizer*, Schedule*, DeviceChoice*>;
+                 std::vector<float>*, std::vector<std::string>*, std::map<std::string, double>*,
+                 Crop*, Optimizer*, Schedule*, DeviceChoice*>;
 
 struct Field {
   const char* path;                   // dotted: "train.optimizer.lr"

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <map>
 
 #include "internal/files.hpp"
 #include "internal/json_numbers.hpp"
@@ -40,6 +41,18 @@ bool parse_dtype(const std::string& s, DType* out) {
       return true;
     }
   return false;
+}
+
+// The bytes per element of every dtype the format defines, 0 for a word it does not. Tensors of
+// a dtype the engine has no DType for (I64: PyTorch's num_batches_tracked) are listed and can be
+// skipped; only reading them fails.
+size_t st_dtype_size(const std::string& s) {
+  static const std::map<std::string, size_t> sizes = {
+      {"BOOL", 1}, {"U8", 1},  {"I8", 1},  {"F8_E4M3", 1}, {"F8_E5M2", 1},
+      {"I16", 2},  {"U16", 2}, {"F16", 2}, {"BF16", 2},    {"I32", 4},
+      {"U32", 4},  {"F32", 4}, {"I64", 8}, {"U64", 8},     {"F64", 8}};
+  const auto it = sizes.find(s);
+  return it == sizes.end() ? 0 : it->second;
 }
 
 }  // namespace
@@ -123,8 +136,11 @@ void SafetensorsFile::parse_header(const std::string& text) {
     }
     try {
       Entry e{};
-      SC_CHECK(parse_dtype(value.at("dtype").get<std::string>(), &e.dtype), path, ": tensor '",
-               name, "' has an unknown dtype");
+      e.dtype_word = value.at("dtype").get<std::string>();
+      const size_t element_size = st_dtype_size(e.dtype_word);
+      SC_CHECK(element_size > 0, path, ": tensor '", name, "' has an unknown dtype '", e.dtype_word,
+               "'");
+      e.known = parse_dtype(e.dtype_word, &e.dtype);
       std::vector<int64_t> dims;
       SC_CHECK(json_to_integers(value.at("shape"), &dims), path, ": tensor '", name,
                "' has a shape that is not a list of integers");
@@ -143,7 +159,7 @@ void SafetensorsFile::parse_header(const std::string& text) {
       SC_CHECK(json_to_integers(value.at("data_offsets"), &offsets), path, ": tensor '", name,
                "' has data_offsets that are not two byte positions");
       SC_CHECK(offsets.size() == 2 && offsets[0] <= offsets[1] && offsets[1] <= data_.size() &&
-                   offsets[1] - offsets[0] == uint64_t(s.numel()) * dtype_size(e.dtype),
+                   offsets[1] - offsets[0] == uint64_t(s.numel()) * element_size,
                path, ": tensor '", name, "' has a byte range that does not fit the file");
       e.begin = offsets[0];
       e.end = offsets[1];
@@ -174,7 +190,7 @@ void SafetensorsFile::read_into(const std::string& name, const Tensor& dst,
   const Entry& e = it->second;
   SC_CHECK(e.shape == dst.shape(), path_, ": tensor '", name, "' has shape ", e.shape.str(),
            " in the checkpoint but ", dst.shape().str(), " in the model");
-  SC_CHECK(e.dtype == dst.dtype(), path_, ": tensor '", name, "' is ", st_dtype(e.dtype),
+  SC_CHECK(e.known && e.dtype == dst.dtype(), path_, ": tensor '", name, "' is ", e.dtype_word,
            " in the checkpoint but ", dtype_name(dst.dtype()), " in the model");
   const char* bytes = data_.data() + e.begin;
   if (e.dtype == DType::f32) {

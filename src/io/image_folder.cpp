@@ -91,8 +91,8 @@ std::string gib(double bytes) {
 void check_images_fit(const std::string& what, int64_t count, int size) {
   const double need = double(count) * size * size * 3;
   const double have = double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGE_SIZE));
-  SC_CHECK(have <= 0 || need <= have, what, ": ", count, " images of ", size, "x", size,
-           " need ", gib(need), " of memory for their pixels; this machine has ", gib(have));
+  SC_CHECK(have <= 0 || need <= have, what, ": ", count, " images of ", size, "x", size, " need ",
+           gib(need), " of memory for their pixels; this machine has ", gib(have));
 }
 
 FolderListing list_image_folder(const std::string& root) {
@@ -210,6 +210,34 @@ void warn_about_folder(const Dataset& data, const std::string& root) {
   }
 }
 
+namespace {
+
+// data.val_root: every image of root trains, every image of val_root validates; both folders
+// must name the same classes.
+void append_validation_folder(const RunConfig& config, Dataset* data, Split* split) {
+  const DataConfig& d = config.data;
+  const std::string cache = d.cache_file.empty() ? "" : d.cache_file + ".val";
+  Dataset val = load_image_folder(d.val_root, d.image_size, config.runtime.threads, cache);
+  std::printf("data: %zu validation images from %s\n", val.images.size(), d.val_root.c_str());
+  warn_about_folder(val, d.val_root);
+  SC_CHECK(val.class_names == data->class_names, d.val_root, ": its classes differ from ", d.root,
+           "'s (data.val_root must hold the same class folders)");
+  const int64_t n_train = static_cast<int64_t>(data->images.size());
+  split->train.resize(n_train);
+  std::iota(split->train.begin(), split->train.end(), 0);
+  split->val.resize(val.images.size());
+  std::iota(split->val.begin(), split->val.end(), n_train);
+  auto append = [](auto& to, auto& from) {
+    to.insert(to.end(), std::make_move_iterator(from.begin()), std::make_move_iterator(from.end()));
+  };
+  append(data->images, val.images);
+  append(data->labels, val.labels);
+  append(data->files, val.files);
+  data->skipped += val.skipped;
+}
+
+}  // namespace
+
 Dataset load_training_data(const RunConfig& config, Split* split) {
   const DataConfig& d = config.data;
   if (d.source == "synthetic") {
@@ -230,8 +258,12 @@ Dataset load_training_data(const RunConfig& config, Split* split) {
               data.from_cache ? ", decoded earlier into " : "",
               data.from_cache ? d.cache_file.c_str() : "");
   warn_about_folder(data, d.root);
-  *split = stratified_split(data.labels, static_cast<int>(data.class_names.size()), d.val_fraction,
-                            config.runtime.seed);
+  if (d.val_root.empty()) {
+    *split = stratified_split(data.labels, static_cast<int>(data.class_names.size()),
+                              d.val_fraction, config.runtime.seed);
+    return data;
+  }
+  append_validation_folder(config, &data, split);
   return data;
 }
 

@@ -50,6 +50,13 @@ int Parameters::declare(std::string name, const Shape& shape, Init init, ParamKi
   return static_cast<int>(entries_.size()) - 1;
 }
 
+void Parameters::set_frozen(const std::vector<bool>& frozen) {
+  SC_CHECK(frozen.size() == entries_.size(), "set_frozen: ", frozen.size(), " flags for ",
+           entries_.size(), " tensors");
+  for (size_t i = 0; i < entries_.size(); ++i)
+    entries_[i].frozen = frozen[i];
+}
+
 void Parameters::materialize(Backend& backend, uint64_t seed, DType dtype) {
   SC_CHECK(!values_.defined(), "the model's parameters are already materialised");
   SC_CHECK(dtype == DType::f32 || dtype == DType::f64, "parameters are f32 or f64, not ",
@@ -138,7 +145,7 @@ Tensor Conv2d::forward(StepContext& ctx, const Tensor& x) {
 
 Tensor Conv2d::backward(StepContext& ctx, const Tensor& dy) {
   const ParamEntry& w = params_[weight_];
-  ctx.backend.conv2d_backward_filter(conv_, x_, dy, w.grad);
+  if (!w.frozen) ctx.backend.conv2d_backward_filter(conv_, x_, dy, w.grad);
   Tensor dx = ctx.arena.take(x_.shape(), dy.dtype(), w.name);
   ctx.backend.conv2d_backward_data(conv_, dy, w.value, dx);
   return dx;
@@ -160,8 +167,8 @@ BatchNorm2d::BatchNorm2d(Parameters& params, const std::string& name, int64_t ch
 Tensor BatchNorm2d::forward(StepContext& ctx, const Tensor& x) {
   const std::string& name = params_[gamma_].name;
   Tensor y = ctx.arena.take(x.shape(), x.dtype(), name);
-  training_ = ctx.training;
-  if (!ctx.training) {
+  training_ = ctx.training && !params_[gamma_].frozen;
+  if (!training_) {
     ctx.backend.batch_norm_forward_inference(bn_, x, params_[gamma_].value, params_[beta_].value,
                                              params_[mean_].value, params_[var_].value, y);
     x_shape_ = x.shape();

@@ -136,7 +136,18 @@ Tensor ResNet::forward(StepContext& ctx, const Tensor& x) {
 }
 
 void ResNet::backward(StepContext& ctx, const Tensor& dlogits) {
-  backward_to(ctx, dlogits, -1);
+  backward_to(ctx, dlogits, backward_stop_);
+}
+
+void ResNet::set_frozen(const std::vector<bool>& frozen) {
+  params_.set_frozen(frozen);
+  // A layer's tensors are named "<layer>.<...>"; below the lowest layer with a trainable one,
+  // no gradient is needed.
+  backward_stop_ = static_cast<int>(names_.size()) - 1;
+  for (size_t i = names_.size(); i-- > 0;)
+    for (const ParamEntry& e : params_.entries())
+      if (e.kind != ParamKind::buffer && !e.frozen && e.name.rfind(names_[i] + ".", 0) == 0)
+        backward_stop_ = static_cast<int>(i) - 1;
 }
 
 }  // namespace scenecam

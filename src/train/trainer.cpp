@@ -21,6 +21,7 @@
 #include "internal/progress.hpp"
 #include "internal/random.hpp"
 #include "scenecam/checkpoint.hpp"
+#include "scenecam/finetune.hpp"
 #include "scenecam/nn.hpp"
 #include "scenecam/safetensors.hpp"
 #include "train/batch.hpp"
@@ -59,6 +60,15 @@ double learning_rate(const TrainConfig& t, int64_t step, int64_t steps_per_epoch
 
 namespace {
 
+// A run of the parameter arena that the optimizer updates with one call: its tensors share the
+// weight decay group, the learning-rate factor and the step they started training at.
+struct UpdateSegment {
+  int64_t begin = 0, end = 0;  // elements of the arena, alignment padding included
+  bool decayed = false;
+  double lr_scale = 1;
+  int64_t first_step = 0;  // AdamW counts its bias correction from here
+};
+
 struct EpochStats : RunningTotals {
   double accuracy() const { return seen ? double(correct) / seen : 0; }
   double mean_loss() const { return seen ? loss / seen : 0; }
@@ -72,6 +82,9 @@ class Run {
 
  private:
   void begin();
+  void initialise_from_file();
+  void apply_freeze_schedule();
+  void update_weights(double lr);
   bool train_epoch();
   void log_steps(const EpochStats& window, double lr, Progress* progress);
   double end_epoch(std::chrono::steady_clock::time_point start, int last_epoch,
@@ -114,7 +127,11 @@ class Run {
   Tensor loss_;
   float host_loss_ = 0;
   int64_t steps_per_epoch_ = 0;
-  std::unique_ptr<LineAppender> metrics_;  // metrics.jsonl, open for the whole run
+  std::unique_ptr<LineAppender> metrics_;
+  std::vector<bool> freeze_;       // train.freeze, one flag per parameter entry
+  std::vector<double> lr_scales_;  // train.optimizer.lr_scale, likewise
+  std::vector<UpdateSegment>
+      segments_;  // for the current epoch's freeze  // metrics.jsonl, open for the whole run
 
   // Training state (what a checkpoint records).
   int64_t epoch_ = 0;          // completed epochs
@@ -159,6 +176,75 @@ Run::Run(const RunConfig& config, const Dataset& data, const Split& split, Backe
   }
   loss_ = state_pool_->take(Shape{1}, DType::f32, "loss");
   arena_ = backend_.make_pool("activations", 0, /*growable=*/true);
+  freeze_ = frozen_by(cfg_.train.freeze, model_.params(), cfg_.source_file + ": train.freeze");
+  lr_scales_ = lr_scales(cfg_.train.optimizer.lr_scale, model_.params());
+}
+
+void Run::initialise_from_file() {
+  const InitSummary s = load_initial_weights(cfg_.model, model_.params(), backend_);
+  std::printf("init: %d tensors from %s (sha256 %.12s)", s.loaded, cfg_.model.init.c_str(),
+              cfg_.model.init_sha256.c_str());
+  if (!s.excluded.empty())
+    std::printf("; %zu left as initialised (model.init_exclude)", s.excluded.size());
+  if (s.ignored) std::printf("; %d of the file's tensors have no place here", s.ignored);
+  std::printf("\n");
+  if (!s.head_reset.empty())
+    std::printf("init: the head (fc) is re-initialised for %ld classes: %s\n",
+                long(cfg_.model.classes), s.head_reset.c_str());
+}
+
+// The epoch's frozen tensors (train.freeze until train.unfreeze_at_epoch), and the optimizer's
+// segments for them: a function of the epoch alone, so a resumed run freezes as the straight one.
+void Run::apply_freeze_schedule() {
+  const int unfreeze = cfg_.train.unfreeze_at_epoch;
+  const bool holding = unfreeze == 0 || epoch_ < unfreeze;
+  std::vector<bool> frozen = holding ? freeze_ : std::vector<bool>(freeze_.size(), false);
+  model_.set_frozen(frozen);
+  const Parameters& p = model_.params();
+  const char* base = static_cast<const char*>(p.values().raw());
+  std::vector<std::pair<int64_t, int>> by_offset;  // trainable entries in arena order
+  for (size_t i = 0; i < p.entries().size(); ++i)
+    if (p[int(i)].kind != ParamKind::buffer)
+      by_offset.emplace_back(
+          (static_cast<const char*>(p[int(i)].value.raw()) - base) / int64_t(sizeof(float)),
+          int(i));
+  std::sort(by_offset.begin(), by_offset.end());
+  segments_.clear();
+  for (size_t k = 0; k < by_offset.size(); ++k) {
+    const int i = by_offset[k].second;
+    const int64_t end = k + 1 < by_offset.size() ? by_offset[k + 1].first : p.values().numel();
+    if (frozen[i]) continue;
+    UpdateSegment seg{by_offset[k].first, end, p[i].kind == ParamKind::decayed, lr_scales_[i],
+                      freeze_[i] && unfreeze > 0 ? int64_t(unfreeze) * steps_per_epoch_ : 0};
+    UpdateSegment* last = segments_.empty() ? nullptr : &segments_.back();
+    if (last && last->end == seg.begin && last->decayed == seg.decayed &&
+        last->lr_scale == seg.lr_scale && last->first_step == seg.first_step)
+      last->end = seg.end;
+    else
+      segments_.push_back(seg);
+  }
+}
+
+// One optimizer step over every trainable segment. Weights decay; biases and batch-norm
+// parameters do not (the usual practice).
+void Run::update_weights(double lr) {
+  const OptimizerConfig& o = cfg_.train.optimizer;
+  const Parameters& p = model_.params();
+  for (const UpdateSegment& seg : segments_) {
+    const Tensor w = p.values().slice_flat(seg.begin, seg.end);
+    const Tensor g = p.grads().slice_flat(seg.begin, seg.end);
+    const float rate = static_cast<float>(lr * seg.lr_scale);
+    const float decay = seg.decayed ? static_cast<float>(o.weight_decay) : 0.0f;
+    if (o.name == Optimizer::adamw) {
+      AdamWParams a{rate, float(o.beta1), float(o.beta2), float(o.eps), decay};
+      backend_.adamw_update(a, global_step_ + 1 - seg.first_step, w, g,
+                            state_[0].slice_flat(seg.begin, seg.end),
+                            state_[1].slice_flat(seg.begin, seg.end));
+    } else {
+      SgdParams sgd{rate, float(o.momentum), decay, o.nesterov, o.decoupled_weight_decay};
+      backend_.sgd_update(sgd, w, g, state_[0].slice_flat(seg.begin, seg.end));
+    }
+  }
 }
 
 void Run::check_inputs() const {
@@ -220,7 +306,8 @@ void Run::save(const std::string& path) {
   for (const ParamEntry& e : model_.params().entries()) {
     host.resize(e.value.numel());
     backend_.copy(e.value, Tensor(host.data(), e.shape, DType::f32, Device::cpu()));
-    const auto bad = std::find_if(host.begin(), host.end(), [](float v) { return !std::isfinite(v); });
+    const auto bad =
+        std::find_if(host.begin(), host.end(), [](float v) { return !std::isfinite(v); });
     if (bad != host.end())
       diverged("'", e.name, "' became ", *bad, " in epoch ", epoch_ + (step_in_epoch_ > 0));
   }
@@ -228,8 +315,8 @@ void Run::save(const std::string& path) {
   info.arch = cfg_.model.arch;
   info.config_yaml = options_.config_yaml;
   info.classes = data_.class_names;
-  info.state = {epoch_,           step_in_epoch_, global_step_, best_val_accuracy_,
-                cfg_.runtime.seed, epoch_stats_,  window_};
+  info.state = {epoch_,       step_in_epoch_, global_step_, best_val_accuracy_, cfg_.runtime.seed,
+                epoch_stats_, window_};
   save_checkpoint(path, checkpoint_tensors(), info, backend_);
 }
 
@@ -294,24 +381,7 @@ void Run::step(const int64_t* indices, int64_t count, bool training, int64_t epo
       logits, labels, training ? float(cfg_.train.label_smoothing) : 0.0f, loss_, dlogits);
   if (training) {
     model_.backward(ctx, dlogits);
-    const OptimizerConfig& o = cfg_.train.optimizer;
-    const Parameters& p = model_.params();
-    const int64_t split = p.decayed_values().numel(), all = p.values().numel();
-    // Weights decay; biases and batch-norm parameters do not (the usual practice).
-    for (int group = 0; group < 2; ++group) {
-      const Tensor w = group == 0 ? p.decayed_values() : p.other_values();
-      const Tensor g = group == 0 ? p.decayed_grads() : p.other_grads();
-      const int64_t begin = group == 0 ? 0 : split, end = group == 0 ? split : all;
-      const float decay = group == 0 ? static_cast<float>(o.weight_decay) : 0.0f;
-      if (o.name == Optimizer::adamw) {
-        AdamWParams a{float(lr), float(o.beta1), float(o.beta2), float(o.eps), decay};
-        backend_.adamw_update(a, global_step_ + 1, w, g, state_[0].slice_flat(begin, end),
-                              state_[1].slice_flat(begin, end));
-      } else {
-        SgdParams s{float(lr), float(o.momentum), decay, o.nesterov, o.decoupled_weight_decay};
-        backend_.sgd_update(s, w, g, state_[0].slice_flat(begin, end));
-      }
-    }
+    update_weights(lr);
   }
   backend_.copy(loss_, Tensor(&host_loss_, Shape{1}, DType::f32, Device::cpu()));
   const float* host_logits = batch_.download_logits(logits);
@@ -345,7 +415,10 @@ void Run::begin() {
   SC_CHECK(!resuming || fs::exists(checkpoint), options_.resume_dir,
            ": no last.safetensors to resume from (the run stopped before its first checkpoint); "
            "start it again with --overwrite");
-  if (resuming) restore(checkpoint.string());
+  if (resuming)
+    restore(checkpoint.string());
+  else if (!cfg_.model.init.empty())
+    initialise_from_file();
   prepare_folder();
   if (resuming) trim_metrics();
   metrics_ = std::make_unique<LineAppender>((dir_ / "metrics.jsonl").string());
@@ -355,6 +428,12 @@ void Run::begin() {
       cfg_.model.arch.c_str(), long(model_.params().trainable_count()), split_.train.size(),
       split_.val.size(), data_.image_size, data_.image_size, long(steps_per_epoch_),
       backend_.name().c_str());
+  const auto frozen = std::count(freeze_.begin(), freeze_.end(), true);
+  if (frozen > 0) {
+    const int until = cfg_.train.unfreeze_at_epoch;
+    std::printf("train: %ld of %zu tensors frozen (train.freeze)%s\n", long(frozen), freeze_.size(),
+                until > 0 ? (", for the first " + std::to_string(until) + " epochs").c_str() : "");
+  }
 }
 
 // The rest of the current epoch's steps; false when the run was asked to stop part-way.
@@ -368,6 +447,7 @@ bool Run::train_epoch() {
   char label[48];
   std::snprintf(label, sizeof label, "epoch %ld/%d", long(epoch_ + 1), t.epochs);
   Progress progress(label, steps_per_epoch_);
+  apply_freeze_schedule();
   while (step_in_epoch_ < steps_per_epoch_) {
     const auto start = std::chrono::steady_clock::now();
     const double lr = learning_rate(t, global_step_, steps_per_epoch_);
