@@ -13,6 +13,7 @@ packages=(
   nlohmann-json3-dev     # checkpoint headers, metrics, manifests (header-only)
   libgtest-dev           # tests (static library linked)
   libopencv-core-dev libopencv-imgproc-dev libopencv-imgcodecs-dev   # image files, src/io only
+  libonnx-dev libprotobuf-dev protobuf-compiler   # scenecam export --format onnx
 )
 for option in "$@"; do
   case "$option" in

@@ -21,7 +21,7 @@ room_of_header() {
     explain) echo explain ;;
     config) echo config ;;
     image_io|image_folder|canvas) echo io ;;
-    evaluate|report|explain_run|cli|backends) echo app ;;
+    evaluate|report|explain_run|cli|backends|export) echo app ;;
     *) echo unknown ;;
   esac
 }

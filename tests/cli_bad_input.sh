@@ -89,6 +89,28 @@ assert m['target'] == 'ring' and all(i['outputs']['gradcam']['target'] == 'ring'
     run report run
     check "report exits 0" test "$code" -eq 0
     ;;
+  init_file_missing)
+    run train "$source/configs/demo.yaml" --set model.init=nowhere.safetensors --set output.dir=run
+    check "exit 1" test "$code" -eq 1
+    check "names the file" has err.txt "^scenecam: nowhere.safetensors: cannot open \(No such file or directory\)$"
+    check "writes no run folder" test ! -e run
+    ;;
+  init_from_another_architecture)
+    run train "$source/configs/demo.yaml" --set model.init="$checkpoint" --set model.arch=resnet50 \
+      --set output.dir=run
+    check "exit 1" test "$code" -eq 1
+    check "names the tensor" has err.txt "^scenecam: .*best.safetensors: tensor 'layer1.0.conv1.weight' has shape \[16, 16, 3, 3\] in the file but \[16, 16, 1, 1\] in this model \(resnet50, width 16\)$"
+    check "writes no run folder" test ! -e run
+    ;;
+  export_errors)
+    run export --checkpoint "$checkpoint" --format tflite --out m.onnx
+    check "exit 2 for a format" test "$code" -eq 2
+    check "names the format" has err.txt "tflite"
+    run export --checkpoint missing.safetensors --out m.onnx
+    check "exit 1 for a missing checkpoint" test "$code" -eq 1
+    check "one line naming it" has err.txt "^scenecam: missing.safetensors: cannot open the checkpoint"
+    check "writes nothing" test ! -e m.onnx
+    ;;
   *)
     echo "cli_bad_input: unknown case '$case'"
     exit 2

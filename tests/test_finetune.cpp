@@ -201,6 +201,21 @@ TEST_F(FineTune, UnfreezeAtEpochSwitchesAndSurvivesAResume) {
     EXPECT_EQ(tensor_values(straight, name), tensor_values(parted, name)) << name;
 }
 
+// A scenecam checkpoint as model.init: its weights load, its optimizer state is not used.
+TEST_F(FineTune, AScenecamCheckpointInitialisesWithoutItsOptimizerState) {
+  run(config("first", {"train.epochs=1"}));
+  const std::string checkpoint = (root / "first/last.safetensors").string();
+  testing::internal::CaptureStdout();
+  run(config("second", {"model.init=" + checkpoint, "train.epochs=1",
+                        "train.optimizer.lr_scale={backbone: 0}"}));
+  const std::string out = testing::internal::GetCapturedStdout();
+  EXPECT_NE(out.find("init: 62 tensors from " + checkpoint), std::string::npos) << out;
+  EXPECT_EQ(out.find("no place here"), std::string::npos) << out;
+  const SafetensorsFile first(checkpoint), second((root / "second/last.safetensors").string());
+  EXPECT_EQ(tensor_values(first, "layer3.0.conv2.weight"),
+            tensor_values(second, "layer3.0.conv2.weight"));
+}
+
 TEST_F(FineTune, ALearningRateScaleOfZeroHoldsItsTensors) {
   const RunConfig c = config("run", {"train.optimizer.lr_scale={backbone: 0, fc: 10}",
                                      "train.epochs=1", "train.optimizer.weight_decay=0.1"});

@@ -20,8 +20,9 @@
 #include "scenecam/error.hpp"
 #include "scenecam/evaluate.hpp"
 #include "scenecam/explain.hpp"
-#include "scenecam/finetune.hpp"
 #include "scenecam/explain_run.hpp"
+#include "scenecam/export.hpp"
+#include "scenecam/finetune.hpp"
 #include "scenecam/image_folder.hpp"
 #include "scenecam/image_io.hpp"
 #include "scenecam/interrupt.hpp"
@@ -190,6 +191,10 @@ void usage(std::FILE* out) {
       "          grid PNGs and manifest.json; --metrics adds deletion/insertion AUC, average\n"
       "          drop/increase and (synthetic scenes) the pointing game, each beside random maps\n"
       "\n"
+      "  export --checkpoint CKPT --format onnx --out FILE\n"
+      "          the network as an ONNX model (input RGB/255 NCHW, normalised inside; outputs\n"
+      "          logits and probabilities; the batch dimension dynamic), for onnxruntime & co.\n"
+      "\n"
       "  report RUN_DIR [--device D]\n"
       "          figures (curves, learning rate, class distribution, confusion matrix, sample\n"
       "          predictions) and RUN_DIR/report/report.html; also written after train\n"
@@ -202,8 +207,8 @@ void usage(std::FILE* out) {
 }
 
 // The backend for a checkpoint: its run's device unless --device says otherwise.
-std::unique_ptr<scenecam::Backend> checkpoint_backend(const std::string& checkpoint,
-                                                      std::optional<scenecam::DeviceChoice> device) {
+std::unique_ptr<scenecam::Backend> checkpoint_backend(
+    const std::string& checkpoint, std::optional<scenecam::DeviceChoice> device) {
   // The run's own runtime settings (threads, workspace limit), its device unless --device says.
   scenecam::RuntimeConfig r =
       scenecam::checkpoint_config(scenecam::SafetensorsFile(checkpoint)).runtime;
@@ -279,7 +284,8 @@ std::vector<std::string> method_flag(const CommandLine& cl) {
 // it is read; here only that one was given.
 std::string target_flag(const CommandLine& cl) {
   const std::string& t = cl.str("target");
-  SC_USAGE_CHECK(!t.empty(), "flag --target expects pred, true, topK, a class index or a class name");
+  SC_USAGE_CHECK(!t.empty(),
+                 "flag --target expects pred, true, topK, a class index or a class name");
   return t;
 }
 
@@ -351,14 +357,37 @@ int report(int argc, char** argv) {
   return 0;
 }
 
+int export_model(int argc, char** argv) {
+  const CommandLine cl(argc, argv, 2,
+                       {value_flag("checkpoint", "CKPT", "", "the checkpoint to export (required)"),
+                        value_flag("format", "onnx", "onnx", "the file format"),
+                        value_flag("out", "FILE", "", "where to write the model (required)"),
+                        value_flag("opset", "N", std::to_string(scenecam::kOnnxOpset),
+                                   "ONNX operator set; this version writes only its own")},
+                       "export");
+  if (cl.help_requested())
+    return command_help("export --checkpoint CKPT --format onnx --out model.onnx", cl);
+  const std::string checkpoint = cl.str("checkpoint"), out = cl.str("out");
+  SC_USAGE_CHECK(!checkpoint.empty() && !out.empty(),
+                 "export needs --checkpoint CKPT and --out FILE");
+  cl.choice("format", {"onnx"});
+  SC_USAGE_CHECK(cl.integer("opset", 1, 100) == scenecam::kOnnxOpset, "flag --opset: only ",
+                 scenecam::kOnnxOpset, " is written (got '", cl.str("opset"), "')");
+  scenecam::export_onnx(checkpoint, out);
+  std::printf("export: %s -> %s (ONNX, opset %d, batch dimension dynamic)\n", checkpoint.c_str(),
+              out.c_str(), scenecam::kOnnxOpset);
+  return 0;
+}
+
 int run_command(const std::string& command, int argc, char** argv) {
   if (command == "train") return train(argc, argv);
   if (command == "eval") return eval(argc, argv);
   if (command == "predict") return predict(argc, argv);
   if (command == "report") return report(argc, argv);
   if (command == "explain") return explain(argc, argv);
+  if (command == "export") return export_model(argc, argv);
   const std::string near =
-      scenecam::closest_match(command, {"train", "eval", "predict", "explain", "report"});
+      scenecam::closest_match(command, {"train", "eval", "predict", "explain", "report", "export"});
   scenecam::fail_usage("unknown command '", command, "' (",
                        near.empty() ? std::string() : "did you mean " + near + "? ",
                        "see scenecam --help)");
