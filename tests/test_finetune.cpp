@@ -156,7 +156,9 @@ TEST_F(FineTune, FrozenTensorsStayBitIdenticalAndTheHeadIsReinitialised) {
                      "[4, 64] in the file, [6, 64] here"),
             std::string::npos)
       << out;
-  EXPECT_NE(out.find("of 62 tensors frozen"), std::string::npos) << out;
+  EXPECT_NE(out.find("train: 18 of 38 trainable tensors frozen (train.freeze)\n"),
+            std::string::npos)
+      << out;
 
   const SafetensorsFile init(weights.string()), trained((root / "run/last.safetensors").string());
   for (const char* name : {"conv1.weight", "bn1.weight", "bn1.running_mean", "bn1.running_var",
@@ -265,10 +267,20 @@ TEST_F(FineTune, WrongFilesAndPatternsGetOneLineErrors) {
                      "place here"),
             std::string::npos)
       << out;
-  test::expect_error([&] { run(config("e", {"train.freeze=[layer9]"})); },
-                     {"tiny.yaml: train.freeze: 'layer9' matches no tensor of this model"});
+  test::expect_error(
+      [&] { run(config("e", {"train.freeze=[layer9]"})); },
+      {"tiny.yaml: train.freeze: 'layer9' matches no trainable tensor of this model"});
+  test::expect_error([&] { run(config("e2", {"train.freeze=[\"*.running_mean\"]"})); },
+                     {"train.freeze: '*.running_mean' matches no trainable tensor"});
+  test::expect_error([&] { run(config("e3", {"train.freeze=[backbone, head]"})); },
+                     {"tiny.yaml: train.freeze leaves no tensor to train"});
+  test::expect_error(
+      [&] {
+        run(config("e4", {"model.init=" + partial.string(), "model.init_exclude=[fcc]"}));
+      },
+      {"model.init_exclude: 'fcc' matches no trainable tensor"});
   test::expect_error([&] { run(config("f", {"train.optimizer.lr_scale={fcc: 2}"})); },
-                     {"train.optimizer.lr_scale: 'fcc' matches no tensor"});
+                     {"train.optimizer.lr_scale: 'fcc' matches no trainable tensor"});
   test::expect_error(
       [&] {
         run(config(

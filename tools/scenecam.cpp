@@ -122,7 +122,8 @@ int train(int argc, char** argv) {
   }
   SC_USAGE_CHECK(!config_path.empty(), "train needs a config file: scenecam train CONFIG.yaml");
   scenecam::RunConfig config = scenecam::load_config(config_path, sets);
-  scenecam::record_init_checksum(config.model);  // the effective config names the exact file
+  // The effective config names the exact file a fresh run starts from (resume does not read it).
+  if (resume_dir.empty()) scenecam::record_init_checksum(config.model);
   options.config_yaml = scenecam::config_to_yaml(config);
   auto backend = scenecam::make_backend(config.runtime);
   scenecam::Split split;

@@ -4,8 +4,7 @@
 // (the batch dimension is dynamic). The run's normalisation, (x - mean) / std, is the graph's
 // first two nodes. Outputs: "logits" and "probabilities" (softmax), [batch, classes]. Batch norm
 // is in inference mode (running statistics). The class names, the image size and the
-// normalisation are in the model's metadata_props. Opset kOnnxOpset, the ONNX IR of the
-// library it was built with.
+// normalisation are in the model's metadata_props. Opset kOnnxOpset, IR version 7.
 #pragma once
 
 #include <string>

@@ -218,7 +218,7 @@ void export_onnx(const std::string& checkpoint, const std::string& out_path) {
   const int64_t S = config.data.image_size, K = config.model.classes;
 
   onnx::ModelProto model;
-  model.set_ir_version(onnx::IR_VERSION);
+  model.set_ir_version(7);  // the first IR of opset 13: older runtimes read it too
   model.set_producer_name("scenecam");
   model.set_model_version(1);
   onnx::OperatorSetIdProto* opset = model.add_opset_import();

@@ -220,8 +220,17 @@ void append_validation_folder(const RunConfig& config, Dataset* data, Split* spl
   Dataset val = load_image_folder(d.val_root, d.image_size, config.runtime.threads, cache);
   std::printf("data: %zu validation images from %s\n", val.images.size(), d.val_root.c_str());
   warn_about_folder(val, d.val_root);
-  SC_CHECK(val.class_names == data->class_names, d.val_root, ": its classes differ from ", d.root,
-           "'s (data.val_root must hold the same class folders)");
+  auto listed = [](const std::vector<std::string>& names) {
+    std::string out;
+    for (const std::string& n : names)
+      out += (out.empty() ? "" : ", ") + n;
+    return "[" + out + "]";
+  };
+  SC_CHECK(val.class_names == data->class_names, d.val_root, ": its classes ",
+           listed(val.class_names), " differ from ", d.root, "'s ", listed(data->class_names),
+           val.empty_folders.empty() ? "" : " (folders without images are not classes: ",
+           val.empty_folders.empty() ? "" : listed(val.empty_folders) + ")",
+           "; data.val_root must hold the same class folders");
   const int64_t n_train = static_cast<int64_t>(data->images.size());
   split->train.resize(n_train);
   std::iota(split->train.begin(), split->train.end(), 0);

@@ -167,7 +167,8 @@ BatchNorm2d::BatchNorm2d(Parameters& params, const std::string& name, int64_t ch
 Tensor BatchNorm2d::forward(StepContext& ctx, const Tensor& x) {
   const std::string& name = params_[gamma_].name;
   Tensor y = ctx.arena.take(x.shape(), x.dtype(), name);
-  training_ = ctx.training && !params_[gamma_].frozen;
+  // Frozen (weight and bias): inference mode, as module.eval() on a frozen block in PyTorch.
+  training_ = ctx.training && !(params_[gamma_].frozen && params_[beta_].frozen);
   if (!training_) {
     ctx.backend.batch_norm_forward_inference(bn_, x, params_[gamma_].value, params_[beta_].value,
                                              params_[mean_].value, params_[var_].value, y);

@@ -52,6 +52,7 @@ void record_init_checksum(ModelConfig& model) {
 InitSummary load_initial_weights(const ModelConfig& model, const Parameters& params,
                                  Backend& backend) {
   const SafetensorsFile file(model.init);
+  frozen_by(model.init_exclude, params, "model.init_exclude");  // each pattern must match
   InitSummary summary;
   std::vector<std::string> missing;
   for (const ParamEntry& e : params.entries()) {
@@ -97,13 +98,13 @@ std::vector<bool> frozen_by(const std::vector<std::string>& patterns, const Para
                             const std::string& key) {
   std::vector<bool> frozen(params.entries().size(), false);
   for (const std::string& p : patterns) {
-    bool any = false;
+    bool any = false;  // batch-norm statistics alone do not count: they never train
     for (size_t i = 0; i < frozen.size(); ++i)
       if (tensor_name_matches(p, params[int(i)].name)) {
         frozen[i] = true;
-        any = true;
+        any = any || params[int(i)].kind != ParamKind::buffer;
       }
-    SC_CHECK(any, key, ": '", p, "' matches no tensor of this model");
+    SC_CHECK(any, key, ": '", p, "' matches no trainable tensor of this model");
   }
   return frozen;
 }
@@ -117,14 +118,15 @@ std::vector<double> lr_scales(const std::map<std::string, double>& scales,
     bool any = false;
     for (size_t i = 0; i < n; ++i) {
       const std::string& name = params[int(i)].name;
-      if (!tensor_name_matches(pattern, name)) continue;
+      if (params[int(i)].kind == ParamKind::buffer || !tensor_name_matches(pattern, name)) continue;
       any = true;
       SC_CHECK(!given_by[i] || factor[i] == scale, "train.optimizer.lr_scale: '", name,
                "' is matched by '", *given_by[i], "' and '", pattern, "' with different factors");
       factor[i] = scale;
       given_by[i] = &pattern;
     }
-    SC_CHECK(any, "train.optimizer.lr_scale: '", pattern, "' matches no tensor of this model");
+    SC_CHECK(any, "train.optimizer.lr_scale: '", pattern,
+             "' matches no trainable tensor of this model");
   }
   return factor;
 }

@@ -1,10 +1,10 @@
 // Classifier: checkpoint -> model -> batched inference.
 #include "scenecam/inference.hpp"
 
+#include "internal/progress.hpp"
 #include "scenecam/checkpoint.hpp"
 #include "scenecam/interrupt.hpp"
 #include "train/batch.hpp"
-#include "internal/progress.hpp"
 
 namespace scenecam {
 
@@ -25,9 +25,8 @@ Classifier::Classifier(const RunConfig& config, Backend& backend)
       classes_(numbered_classes(config.model.classes)),
       model_(resnet_spec(config.model)),
       arena_(backend.make_pool("activations", 0, /*growable=*/true)),
-      batch_(std::make_unique<BatchInput>(backend, config.train.batch_size,
-                                          config.data.image_size, config.model.classes,
-                                          config_.data)) {
+      batch_(std::make_unique<BatchInput>(backend, config.train.batch_size, config.data.image_size,
+                                          config.model.classes, config_.data)) {
   model_.materialize(backend, config.runtime.seed);
 }
 

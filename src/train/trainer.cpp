@@ -178,6 +178,11 @@ Run::Run(const RunConfig& config, const Dataset& data, const Split& split, Backe
   arena_ = backend_.make_pool("activations", 0, /*growable=*/true);
   freeze_ = frozen_by(cfg_.train.freeze, model_.params(), cfg_.source_file + ": train.freeze");
   lr_scales_ = lr_scales(cfg_.train.optimizer.lr_scale, model_.params());
+  bool trains = false;
+  for (size_t i = 0; i < freeze_.size(); ++i)
+    trains = trains || (model_.params()[int(i)].kind != ParamKind::buffer && !freeze_[i]);
+  SC_CHECK(trains || cfg_.train.unfreeze_at_epoch > 0, cfg_.source_file,
+           ": train.freeze leaves no tensor to train");
 }
 
 void Run::initialise_from_file() {
@@ -201,6 +206,7 @@ void Run::apply_freeze_schedule() {
   std::vector<bool> frozen = holding ? freeze_ : std::vector<bool>(freeze_.size(), false);
   model_.set_frozen(frozen);
   const Parameters& p = model_.params();
+  SC_CHECK(p.values().dtype() == DType::f32, "train: parameters must be f32");
   const char* base = static_cast<const char*>(p.values().raw());
   std::vector<std::pair<int64_t, int>> by_offset;  // trainable entries in arena order
   for (size_t i = 0; i < p.entries().size(); ++i)
@@ -342,6 +348,11 @@ void Run::restore(const std::string& path) {
   static_cast<RunningTotals&>(window_) = info.state.window_totals;
   SC_CHECK(info.state.seed == cfg_.runtime.seed, path, ": the run used seed ", info.state.seed,
            " but the config says ", cfg_.runtime.seed);
+  // The schedule (and when unfreeze_at_epoch released the backbone) counts steps per epoch.
+  SC_CHECK(global_step_ == epoch_ * steps_per_epoch_ + step_in_epoch_, path,
+           ": the run was at step ", global_step_, " after ", epoch_, " epochs and ",
+           step_in_epoch_, " steps; with ", steps_per_epoch_,
+           " steps per epoch now, the training data or the batch size changed since");
 }
 
 // Keeps the metrics up to the restored checkpoint; what an interrupted run logged after it is
@@ -428,12 +439,17 @@ void Run::begin() {
       cfg_.model.arch.c_str(), long(model_.params().trainable_count()), split_.train.size(),
       split_.val.size(), data_.image_size, data_.image_size, long(steps_per_epoch_),
       backend_.name().c_str());
-  const auto frozen = std::count(freeze_.begin(), freeze_.end(), true);
-  if (frozen > 0) {
-    const int until = cfg_.train.unfreeze_at_epoch;
-    std::printf("train: %ld of %zu tensors frozen (train.freeze)%s\n", long(frozen), freeze_.size(),
-                until > 0 ? (", for the first " + std::to_string(until) + " epochs").c_str() : "");
-  }
+  int64_t frozen = 0, trainable = 0;
+  for (size_t i = 0; i < freeze_.size(); ++i)
+    if (model_.params()[int(i)].kind != ParamKind::buffer) {
+      ++trainable;
+      frozen += freeze_[i];
+    }
+  const int until = cfg_.train.unfreeze_at_epoch;
+  if (frozen > 0 && (until == 0 || epoch_ < until))
+    std::printf("train: %ld of %ld trainable tensors frozen (train.freeze)%s\n", long(frozen),
+                long(trainable),
+                until > 0 ? (" until epoch " + std::to_string(until) + " ends").c_str() : "");
 }
 
 // The rest of the current epoch's steps; false when the run was asked to stop part-way.
