@@ -206,14 +206,47 @@ TEST(ImageBytes, HeadersGiveTheSizeBeforeDecoding) {
   ImageU8 img;
   std::string why;
   EXPECT_FALSE(decode_image(png, 16, &img, &why));
-  EXPECT_NE(why.find("declares 60000x60000 pixels, more than the limit"), std::string::npos)
-      << why;
+  EXPECT_NE(why.find("declares 60000x60000 pixels, more than the limit"), std::string::npos) << why;
   // Found by fuzz_image: sizes whose product overflows 64 bits are refused, not wrapped.
   for (int at : {16, 20}) {
     png[at] = 0xff, png[at + 1] = 0xff, png[at + 2] = 0xff, png[at + 3] = 0xf0;
   }
   EXPECT_FALSE(decode_image(png, 16, &img, &why));
   EXPECT_NE(why.find("declares 4294967280x4294967280 pixels"), std::string::npos) << why;
+}
+
+// data.val_root: every image of root trains, every image of val_root validates; other classes
+// are named.
+TEST_F(ImageFolder, AValidationFolderReplacesTheSplit) {
+  const fs::path val = root.string() + "_val";
+  fs::remove_all(val);
+  for (const char* c : {"forest", "sea"}) {
+    fs::create_directories(val / c);
+    write(val / c / "v.png", 20, 20, 90);
+  }
+  RunConfig c;
+  c.data.source = "folder";
+  c.data.root = root.string();
+  c.data.val_root = val.string();
+  c.data.image_size = 20;
+  c.runtime.threads = 2;
+  Split split;
+  const Dataset d = load_training_data(c, &split);
+  EXPECT_EQ(split.train.size(), 8u);
+  ASSERT_EQ(split.val.size(), 2u);
+  EXPECT_EQ(d.images.size(), 10u);
+  for (int64_t i : split.val) {
+    EXPECT_EQ(d.images[i].rgb[0], 90);
+    EXPECT_NE(d.files[i].find("_val"), std::string::npos);
+  }
+  EXPECT_EQ(d.labels[split.val[0]], 0);
+  EXPECT_EQ(d.labels[split.val[1]], 1);
+  fs::create_directories(val / "glacier");
+  write(val / "glacier" / "g.png", 20, 20, 1);
+  test::expect_error([&] { load_training_data(c, &split); },
+                     {"_val: its classes [forest, glacier, sea] differ from ",
+                      "'s [forest, sea]; data.val_root must hold the same class folders"});
+  fs::remove_all(val);
 }
 
 TEST_F(ImageFolder, LoopingDanglingTruncatedAndEmptyEntriesAreNamed) {

@@ -218,6 +218,19 @@ TEST_F(FineTune, AScenecamCheckpointInitialisesWithoutItsOptimizerState) {
             tensor_values(second, "layer3.0.conv2.weight"));
 }
 
+// A batch norm with only its weight frozen still trains its bias, in training mode.
+TEST_F(FineTune, AHalfFrozenBatchNormTrainsItsBias) {
+  run(config("run", {"train.freeze=[layer2.0.bn1.weight]", "train.epochs=1"}));
+  const fs::path fresh = root / "fresh.safetensors";
+  write_weights(fresh, 6, 3);
+  const SafetensorsFile init(fresh.string()), trained((root / "run/last.safetensors").string());
+  EXPECT_EQ(tensor_values(init, "layer2.0.bn1.weight"),
+            tensor_values(trained, "layer2.0.bn1.weight"));
+  EXPECT_NE(tensor_values(init, "layer2.0.bn1.bias"), tensor_values(trained, "layer2.0.bn1.bias"));
+  EXPECT_NE(tensor_values(init, "layer2.0.bn1.running_mean"),
+            tensor_values(trained, "layer2.0.bn1.running_mean"));
+}
+
 TEST_F(FineTune, ALearningRateScaleOfZeroHoldsItsTensors) {
   const RunConfig c = config("run", {"train.optimizer.lr_scale={backbone: 0, fc: 10}",
                                      "train.epochs=1", "train.optimizer.weight_decay=0.1"});
