@@ -22,7 +22,8 @@ namespace scenecam::bench {
 namespace {
 
 const char* const kAllMethods =
-    "gradcam,gradcam++,xgradcam,hirescam,layercam,cam,saliency,smoothgrad,occlusion";
+    "gradcam,gradcam++,xgradcam,hirescam,layercam,gradcam-elementwise,eigencam,eigengradcam,cam,"
+    "saliency,smoothgrad,occlusion";
 
 std::vector<std::string> split_names(const std::string& text) {
   std::vector<std::string> out;

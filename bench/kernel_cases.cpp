@@ -405,9 +405,9 @@ void pooling_and_cam_cases(CaseList& list) {
              {f32("acts", s, Role::input), f32("weights", g, Role::input),
               f32("cam", cam, Role::output)},
              [](Backend& be, const Args& t) { be.cam_weighted_sum_relu(t[0], t[1], t[2]); });
-    static const char* const kMethods[] = {"gradcam", "gradcam++", "xgradcam", "hirescam",
-                                           "layercam"};
-    for (int index = 0; index < 5; ++index) {
+    static const char* const kMethods[] = {"gradcam",  "gradcam++", "xgradcam",
+                                           "hirescam", "layercam",  "gradcam-elementwise"};
+    for (int index = 0; index < 6; ++index) {
       const auto method = static_cast<CamMethod>(index);  // the gradient methods come first
       list.add(
           std::string("cam maps ") + kMethods[index], s,

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <random>
 
+#include "explain/projection.hpp"
 #include "scenecam/config.hpp"
 #include "scenecam/explain.hpp"
 #include "scenecam/image_folder.hpp"
@@ -21,6 +22,18 @@ namespace fs = std::filesystem;
 std::vector<double> reference_cam(const std::string& method, const std::vector<float>& A,
                                   const std::vector<float>& G, int n, int c, int hw) {
   std::vector<double> cam(n * hw, 0.0);
+  if (method == "eigencam" || method == "eigengradcam") {  // the projection has its own test
+    for (int i = 0; i < n; ++i) {
+      std::vector<float> planes(A.begin() + i * c * hw, A.begin() + (i + 1) * c * hw);
+      if (method == "eigengradcam")
+        for (int j = 0; j < c * hw; ++j)
+          planes[j] *= G[i * c * hw + j];
+      const std::vector<float> p = first_component_projection(planes.data(), c, hw);
+      for (int j = 0; j < hw; ++j)
+        cam[i * hw + j] = std::max(0.0f, p[j]);
+    }
+    return cam;
+  }
   for (int i = 0; i < n; ++i) {
     for (int k = 0; k < c; ++k) {
       const float* a = A.data() + (i * c + k) * hw;
@@ -47,6 +60,8 @@ std::vector<double> reference_cam(const std::string& method, const std::vector<f
           cam[i * hw + p] += double(g[p]) * a[p];
         else if (method == "layercam")
           cam[i * hw + p] += std::max(0.0, double(g[p])) * a[p];
+        else if (method == "gradcam-elementwise")
+          cam[i * hw + p] += std::max(0.0, double(g[p]) * a[p]);
         else
           cam[i * hw + p] += weight * a[p];
       }
@@ -69,7 +84,8 @@ TEST(Cam, EveryMethodMatchesTheReferenceFormulas) {
   for (int p = 0; p < hw; ++p)
     G[p] = 0;  // a channel with zero gradients (gradcam++'s where())
   auto cpu = make_cpu_backend(1);
-  for (const char* name : {"gradcam", "gradcam++", "xgradcam", "hirescam", "layercam"}) {
+  for (const char* name :
+       {"gradcam", "gradcam++", "xgradcam", "hirescam", "layercam", "gradcam-elementwise"}) {
     SCOPED_TRACE(name);
     test::F acts(Shape{n, c, h, w}, A), grads(Shape{n, c, h, w}, G), weights(Shape{n * c}),
         cam(Shape{n, h, w});
@@ -88,6 +104,49 @@ TEST(Cam, EveryMethodMatchesTheReferenceFormulas) {
   test::expect_error(
       [&] { cpu->cam_maps(CamMethod::saliency, acts.t(), acts.t(), weights.t(), cam.t()); },
       {"cam_maps", "not a gradient CAM method"});
+}
+
+// EigenCAM's projection: for planes built from a known component plus small noise, the projection
+// is that component's pattern (oriented as documented), whichever Gram matrix is the smaller; and
+// the eigen-solver's answer is the eigenvector of the largest eigenvalue.
+TEST(Cam, EigenProjectionFindsTheFirstPrincipalComponent) {
+  std::mt19937 rng(5);
+  std::normal_distribution<double> noise(0.0, 0.01);
+  for (const auto& [C, hw] : {std::pair<int64_t, int64_t>{7, 30}, {40, 9}}) {
+    SCOPED_TRACE("C " + std::to_string(C) + ", hw " + std::to_string(hw));
+    std::vector<double> pattern(hw), loading(C);
+    for (int64_t p = 0; p < hw; ++p)
+      pattern[p] = std::sin(0.7 * p) + 0.3 * p / hw;
+    for (int64_t c = 0; c < C; ++c)
+      loading[c] = 0.5 + std::cos(1.3 * c);
+    std::vector<float> planes(C * hw);
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t p = 0; p < hw; ++p)
+        planes[c * hw + p] = float(2 + loading[c] * pattern[p] + noise(rng));
+    const std::vector<float> got = first_component_projection(planes.data(), C, hw);
+    // The centred pattern times the loadings' norm, with the sign whose correlation with the
+    // centred channel sum is positive.
+    double mean = 0, norm = 0, loading_sum = 0;
+    for (double v : pattern)
+      mean += v / double(hw);
+    for (double l : loading) {
+      norm += l * l;
+      loading_sum += l;
+    }
+    const double sign = loading_sum >= 0 ? 1 : -1;
+    double worst = 0, scale = 0;
+    for (int64_t p = 0; p < hw; ++p) {
+      const double want = sign * std::sqrt(norm) * (pattern[p] - mean);
+      worst = std::max(worst, std::abs(got[p] - want));
+      scale = std::max(scale, std::abs(want));
+    }
+    EXPECT_LT(worst, 0.05 * scale);
+  }
+  // Eigenvalues 5, 2, 2; the top one along (1, 1, 1).
+  std::vector<double> m = {3, 1, 1, 1, 3, 1, 1, 1, 3}, v;
+  EXPECT_NEAR(top_eigenvector(m, 3, &v), 5.0, 1e-12);
+  for (double x : v)
+    EXPECT_NEAR(std::abs(x), 1 / std::sqrt(3.0), 1e-12);
 }
 
 TEST(Cam, BackendScalingScalesEachMapByItself) {
@@ -241,7 +300,8 @@ output: {dir: )" +
   std::vector<float> G(grad.data<double>(), grad.data<double>() + grad.numel());
 
   int informative = 0;
-  for (const char* name : {"gradcam", "gradcam++", "xgradcam", "hirescam", "layercam"}) {
+  for (const char* name : {"gradcam", "gradcam++", "xgradcam", "hirescam", "layercam",
+                           "gradcam-elementwise", "eigencam", "eigengradcam"}) {
     SCOPED_TRACE(name);
     const Explanation e =
         explainer.explain(data, split.val, parse_cam_method(name), CamTarget{}, false);

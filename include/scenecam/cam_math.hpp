@@ -17,6 +17,7 @@ namespace scenecam {
 //   xgradcam   w_c = sum_p G A / (sum_p A + 1e-7)
 //   hirescam   map = relu(sum_c G_c A_c)              (element-wise, no weights)
 //   layercam   map = relu(sum_c relu(G_c) A_c)
+//   gradcam-elementwise  map = relu(sum_c relu(G_c A_c))
 // The others are computed above the seam by the explainer.
 enum class CamMethod {
   gradcam,
@@ -24,16 +25,20 @@ enum class CamMethod {
   xgradcam,
   hirescam,
   layercam,
-  cam,         // classic CAM: the dense layer's weights for the target over the last stage
-  saliency,    // |d score / d input|, the maximum over colour channels
-  smoothgrad,  // saliency of the gradient averaged over 16 noisy copies (noise 15% of the range)
-  occlusion,   // drop of the target's probability when a patch (1/8 of the side) is blanked
+  gradcam_elementwise,  // pytorch-grad-cam's GradCAMElementWise
+  cam,                  // classic CAM: the dense layer's weights for the target over the last stage
+  saliency,             // |d score / d input|, the maximum over colour channels
+  smoothgrad,    // saliency of the gradient averaged over 16 noisy copies (noise 15% of the range)
+  occlusion,     // drop of the target's probability when a patch (1/8 of the side) is blanked
+  eigencam,      // the activations' first principal component (pytorch-grad-cam's EigenCAM)
+  eigengradcam,  // the same of G * A (EigenGradCAM)
 };
 
 // A method Backend::cam_maps computes.
 SCENECAM_HD bool is_gradient_cam(CamMethod m) {
   return m == CamMethod::gradcam || m == CamMethod::gradcam_pp || m == CamMethod::xgradcam ||
-         m == CamMethod::hirescam || m == CamMethod::layercam;
+         m == CamMethod::hirescam || m == CamMethod::layercam ||
+         m == CamMethod::gradcam_elementwise;
 }
 
 // Whether the method first reduces each channel to one weight.
@@ -62,6 +67,7 @@ template <typename T>
 SCENECAM_HD T cam_sum_term(CamMethod m, T weight, T g, T a) {
   if (m == CamMethod::hirescam) return g * a;
   if (m == CamMethod::layercam) return (g > T(0) ? g : T(0)) * a;
+  if (m == CamMethod::gradcam_elementwise) return g * a > T(0) ? g * a : T(0);
   return weight * a;
 }
 

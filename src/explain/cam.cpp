@@ -5,25 +5,28 @@
 #include <numeric>
 #include <random>
 
+#include "explain/projection.hpp"
 #include "internal/progress.hpp"
 #include "internal/random.hpp"
-#include "scenecam/interrupt.hpp"
-#include "train/batch.hpp"
 #include "scenecam/explain.hpp"
 #include "scenecam/inference.hpp"
+#include "scenecam/interrupt.hpp"
 #include "scenecam/metrics.hpp"
 #include "scenecam/nn.hpp"
+#include "train/batch.hpp"
 
 namespace scenecam {
 
 CamMethod parse_cam_method(const std::string& name) {
+  std::string known;
   for (CamMethod m : {CamMethod::gradcam, CamMethod::gradcam_pp, CamMethod::xgradcam,
-                      CamMethod::hirescam, CamMethod::layercam, CamMethod::cam, CamMethod::saliency,
-                      CamMethod::smoothgrad, CamMethod::occlusion})
+                      CamMethod::hirescam, CamMethod::layercam, CamMethod::gradcam_elementwise,
+                      CamMethod::eigencam, CamMethod::eigengradcam, CamMethod::cam,
+                      CamMethod::saliency, CamMethod::smoothgrad, CamMethod::occlusion}) {
     if (name == cam_method_name(m)) return m;
-  fail(
-      "unknown method '", name,
-      "' (gradcam, gradcam++, xgradcam, hirescam, layercam, cam, saliency, smoothgrad, occlusion)");
+    known += (known.empty() ? "" : ", ") + std::string(cam_method_name(m));
+  }
+  fail("unknown method '", name, "' (", known, ")");
 }
 
 const char* cam_method_name(CamMethod m) {
@@ -38,6 +41,12 @@ const char* cam_method_name(CamMethod m) {
       return "hirescam";
     case CamMethod::layercam:
       return "layercam";
+    case CamMethod::gradcam_elementwise:
+      return "gradcam-elementwise";
+    case CamMethod::eigencam:
+      return "eigencam";
+    case CamMethod::eigengradcam:
+      return "eigengradcam";
     case CamMethod::cam:
       return "cam";
     case CamMethod::saliency:
@@ -129,6 +138,7 @@ struct Explainer::State {
                        int64_t count, const CamTarget& target, StepContext& ctx, Explanation& e);
   void gradient_cam(CamMethod method, const ExplainBatch& b, StepContext& ctx, float* out);
   void classic_cam(const ExplainBatch& b, const std::string& layer_name, float* out);
+  void eigen_cam(CamMethod method, const ExplainBatch& b, StepContext& ctx, float* out);
   void input_gradients(CamMethod method, const ExplainBatch& b, StepContext& ctx, float* out);
   void occlusion(const ExplainBatch& b, StepContext& ctx, float* out);
 };
@@ -258,6 +268,28 @@ void Explainer::State::classic_cam(const ExplainBatch& b, const std::string& lay
   scale_maps(backend, *arena, small, config.data.image_size, out);
 }
 
+// EigenCAM: each image's activations projected on their first principal component; EigenGradCAM
+// the same of G * A. ReLU, then the common scaling, as pytorch-grad-cam's BaseCAM does.
+void Explainer::State::eigen_cam(CamMethod method, const ExplainBatch& b, StepContext& ctx,
+                                 float* out) {
+  const int64_t C = b.act.dim(1), hw = b.act.dim(2) * b.act.dim(3);
+  std::vector<float> planes, grads;
+  download(backend, b.act, &planes);
+  if (method == CamMethod::eigengradcam) {
+    download(backend, model.backward_to(ctx, b.dlogits, layer), &grads);
+    for (size_t i = 0; i < planes.size(); ++i)
+      planes[i] *= grads[i];
+  }
+  std::vector<float> raw(b.count * hw);
+  for (int64_t k = 0; k < b.count; ++k) {
+    const std::vector<float> p = first_component_projection(planes.data() + k * C * hw, C, hw);
+    for (int64_t i = 0; i < hw; ++i)
+      raw[k * hw + i] = std::max(p[i], 0.0f);
+  }
+  scale_host_maps(backend, *arena, raw, b.count, b.act.dim(2), b.act.dim(3), config.data.image_size,
+                  out);
+}
+
 // Saliency: |d score / d input|, the maximum over colour channels. SmoothGrad averages the
 // gradient over copies with Gaussian noise of 15% of each image's value range.
 void Explainer::State::input_gradients(CamMethod method, const ExplainBatch& b, StepContext& ctx,
@@ -354,6 +386,8 @@ Explanation Explainer::explain(const Dataset& data, const std::vector<int64_t>& 
       s.gradient_cam(method, b, ctx, out);
     } else if (method == CamMethod::cam) {
       s.classic_cam(b, layer_name_, out);
+    } else if (method == CamMethod::eigencam || method == CamMethod::eigengradcam) {
+      s.eigen_cam(method, b, ctx, out);
     } else if (method == CamMethod::saliency || method == CamMethod::smoothgrad) {
       s.input_gradients(method, b, ctx, out);
     } else {

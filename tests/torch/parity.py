@@ -5,8 +5,9 @@
 
   predict  torchvision ResNet-18/34/50 with random weights and batch-norm statistics, as a
            scenecam checkpoint: `scenecam predict` probabilities = PyTorch's, 1e-5, 64 and 150 px
-  cams     Grad-CAM, Grad-CAM++, XGradCAM, HiResCAM and LayerCAM maps from `scenecam explain` =
-           pytorch-grad-cam 1.5's arithmetic on hooks in PyTorch, 1e-5
+  cams     Grad-CAM, Grad-CAM++, XGradCAM, HiResCAM, LayerCAM, GradCAMElementWise, EigenCAM and
+           EigenGradCAM maps from `scenecam explain` = pytorch-grad-cam 1.5's arithmetic on hooks
+           in PyTorch, 1e-5
   step     one `scenecam train` step from the same weights and batch (SGD with Nesterov momentum
            and weight decay, and AdamW; label smoothing; batch norm in training mode) = one
            torch.optim step: the loss, every parameter and running statistic, 1e-4 relative
@@ -174,7 +175,28 @@ def cam_weights(method, A, G):
         return (G * A).sum(1)
     if method == "layercam":
         return (torch.clamp(G, min=0) * A).sum(1)
+    if method == "gradcam-elementwise":
+        return torch.clamp(G * A, min=0).sum(1)
+    if method in ("eigencam", "eigengradcam"):
+        return projection_2d(A if method == "eigencam" else G * A)
     raise ValueError(method)
+
+
+def projection_2d(batch):
+    """get_2d_projection: pixels as samples of channels, centred, onto the first right singular
+    vector (in float64 here); the sign as scenecam documents it (pytorch-grad-cam leaves it to
+    LAPACK): the projection correlates positively with the centred channel sum."""
+    out = []
+    for planes in batch.double():
+        x = planes.reshape(planes.shape[0], -1).T
+        x = x - x.mean(dim=0)
+        _, _, vt = torch.linalg.svd(x, full_matrices=False)
+        p = x @ vt[0]
+        agreement = (p * x.sum(dim=1)).sum()
+        if agreement < 0 or (agreement == 0 and p[p.abs().argmax()] < 0):
+            p = -p
+        out.append(p.reshape(planes.shape[1:]).float())
+    return torch.stack(out)
 
 
 def scale_cam(cam, size):
@@ -191,7 +213,8 @@ def scale_cam(cam, size):
 
 def cams(sc, work):
     import numpy as np
-    methods = ["gradcam", "gradcam++", "xgradcam", "hirescam", "layercam"]
+    methods = ["gradcam", "gradcam++", "xgradcam", "hirescam", "layercam", "gradcam-elementwise",
+               "eigencam", "eigengradcam"]
     for arch, size, layer in (("resnet18", 150, "layer4"), ("resnet18", 150, "layer3"),
                               ("resnet50", 96, "layer4")):
         folder = os.path.join(work, f"cam_{arch}_{size}_{layer}")
