@@ -2,6 +2,7 @@
 // reference, and the cases themselves.
 #include "kernel_cases.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <cstring>
@@ -50,6 +51,21 @@ std::vector<char> host_values(const Arg& a, uint64_t seed) {
       t[i].sx = t[i].sy = 0.875f;  // a resized crop: the bilinear path, the costlier one
       t[i].flip = static_cast<float>(i % 2);
       t[i].bilinear = 1.0f;
+    }
+  } else if (a.name == "plan") {
+    // explain_perturb's copies: every kind in turn, over sources 0..2, mask planes 0..1 and
+    // channel 1 (the case's inputs have at least 3 images, 2 planes and 2 channels).
+    auto* row = reinterpret_cast<float*>(bytes.data());
+    for (int64_t j = 0; j < a.shape[0]; ++j, row += kPlanFields) {
+      const float kind = static_cast<float>(j % 5), src = static_cast<float>(j % 3);
+      const float params[5][4] = {{0.3f + 0.1f * j, 0, 0, 0},
+                                  {0.5f, 0, 0, 0},
+                                  {1, 4, 2, 7},
+                                  {static_cast<float>(j % 2), -0.5f, 0.8f, 0},
+                                  {1, -3, 0, 0}};
+      row[0] = src;
+      row[1] = kind;
+      std::copy_n(params[j % 5], 4, row + 2);
     }
   } else {
     auto* p = reinterpret_cast<float*>(bytes.data());
@@ -430,6 +446,12 @@ void image_and_head_cases(CaseList& list) {
             Arg{"lut", Shape{256, 3}, DType::u8, Role::input}, f32("hi", Shape{3}, Role::scratch),
             Arg{"overlay", rgb, DType::u8, Role::output}},
            [](Backend& be, const Args& t) { be.cam_overlay(t[0], t[1], t[2], 0.5f, t[3], t[4]); });
+  const Shape inputs{3, 5, 13, 11}, copies{11, 5, 13, 11};
+  list.add("explain_perturb (blend, noise, patch, mask, ablate)", copies,
+           {f32("x", inputs, Role::input), f32("plan", Shape{11, kPlanFields}, Role::input),
+            f32("base", Shape{5}, Role::input), f32("planes", Shape{3, 2, 4, 3}, Role::input),
+            f32("copies", copies, Role::output)},
+           [](Backend& be, const Args& t) { be.explain_perturb(t[0], t[1], t[2], t[3], 7, t[4]); });
   const Shape pixels{5, 37, 37, 3};
   list.add("augment_batch (identity, padded, resized, flipped)", pixels,
            {Arg{"pixels", pixels, DType::u8, Role::input},

@@ -150,6 +150,10 @@ class ProfilingBackend final : public Backend, public BackendMeasurement {
   void cam_scale(const Tensor& c, const Tensor& s, const Tensor& o) override {
     timed(OpKind::other, [&] { b_.cam_scale(c, s, o); });
   }
+  void explain_perturb(const Tensor& x, const Tensor& plan, const Tensor& base, const Tensor& maps,
+                       uint64_t seed, const Tensor& out) override {
+    timed(OpKind::other, [&] { b_.explain_perturb(x, plan, base, maps, seed, out); });
+  }
 
  private:
   void timed(OpKind kind, const std::function<void()>& fn) {

@@ -46,6 +46,8 @@ class KernelBackend : public Backend {
   void cam_overlay(const Tensor& maps, const Tensor& images, const Tensor& lut, float image_weight,
                    const Tensor& scratch, const Tensor& out) override;
   void cam_scale(const Tensor& cam, const Tensor& scratch, const Tensor& out) override;
+  void explain_perturb(const Tensor& x, const Tensor& plan, const Tensor& base, const Tensor& maps,
+                       uint64_t seed, const Tensor& out) override;
 
  protected:
   explicit KernelBackend(Device device) : device_(device) {}

@@ -60,6 +60,13 @@ void launch_cam_scale(const float* cam, float* scratch, float* out, int64_t n, i
                       int64_t H, int64_t W, cudaStream_t stream);
 
 // linear_bias.cu: y[n, o] += b[o]; db[o] = sum_n dy[n, o].
+// explain_perturb.cu: perturbed copies out[M, C, H, W] of x[N, C, H, W] by plan [M, 6], with
+// fill base[C] and mask planes maps[N, m, h, w] (as Backend::explain_perturb).
+void launch_explain_perturb(const float* x, const float* plan, const float* base,
+                            const float* maps, float* out, int64_t M, int64_t N, int64_t C,
+                            int64_t H, int64_t W, int64_t m, int64_t h, int64_t w, uint64_t seed,
+                            cudaStream_t stream);
+
 void launch_add_bias_rows(float* y, const float* b, int64_t rows, int64_t cols,
                           cudaStream_t stream);
 void launch_sum_rows(const float* dy, float* db, int64_t rows, int64_t cols, cudaStream_t stream);

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Installs the Debian packages scenecam builds against, running apt-get only for what is missing.
-# Usage: scripts/install-deps.sh [--fuzz] [--with-torch]   (as root, or with sudo available)
+# Usage: scripts/install-deps.sh [--fuzz] [--for-tests]   (as root, or with sudo available)
 #   --fuzz        also clang, its sanitizer and libFuzzer runtimes and LLVM's OpenMP (the fuzz preset)
-#   --with-torch  also Debian's PyTorch and torchvision, which the parity tests (tests/torch/)
-#                 compare scenecam with, and python3-venv for the ONNX test's onnxruntime
+#   --for-tests   also what the tests use beyond the build: Debian's PyTorch and torchvision, which
+#                 the parity tests (tests/torch/) compare scenecam with, python3-venv for the ONNX
+#                 test's onnxruntime, and Chromium, which renders the explanation gallery headless
+#                 (--with-torch is the same option under its older name)
 set -euo pipefail
 
 packages=(
@@ -18,8 +20,9 @@ packages=(
 for option in "$@"; do
   case "$option" in
     --fuzz) packages+=(clang libclang-rt-14-dev libomp-dev) ;;
-    --with-torch) packages+=(python3-torch python3-torchvision python3-venv python3-pil) ;;
-    *) echo "install-deps: unknown option '$option' (expected --fuzz or --with-torch)" >&2; exit 2 ;;
+    --for-tests | --with-torch)
+      packages+=(python3-torch python3-torchvision python3-venv python3-pil chromium) ;;
+    *) echo "install-deps: unknown option '$option' (expected --fuzz or --for-tests)" >&2; exit 2 ;;
   esac
 done
 

@@ -241,6 +241,127 @@ std::vector<double> reference_resize(const std::vector<double>& in, int h, int w
   return out;
 }
 
+// PyTorch's UpsamplingBilinear2d (corners aligned), in double.
+std::vector<double> reference_upsample_aligned(const float* in, int h, int w, int S) {
+  std::vector<double> out(S * S);
+  for (int y = 0; y < S; ++y)
+    for (int x = 0; x < S; ++x) {
+      const double fy = S > 1 ? double(y) * (h - 1) / (S - 1) : 0;
+      const double fx = S > 1 ? double(x) * (w - 1) / (S - 1) : 0;
+      const int y0 = int(fy), x0 = int(fx), y1 = std::min(y0 + 1, h - 1),
+                x1 = std::min(x0 + 1, w - 1);
+      const double ay = fy - y0, ax = fx - x0;
+      out[y * S + x] = (1 - ay) * ((1 - ax) * in[y0 * w + x0] + ax * in[y0 * w + x1]) +
+                       ay * ((1 - ax) * in[y1 * w + x0] + ax * in[y1 * w + x1]);
+    }
+  return out;
+}
+
+// relu(sum_c weight[k, c] A[k, c]) for every image: the raw map of channel-weight methods.
+std::vector<double> reference_weighted(const std::vector<float>& A, const std::vector<double>& wt,
+                                       int n, int C, int hw) {
+  std::vector<double> cam(n * hw, 0.0);
+  for (int k = 0; k < n; ++k)
+    for (int c = 0; c < C; ++c)
+      for (int p = 0; p < hw; ++p)
+        cam[k * hw + p] += wt[k * C + c] * A[(k * C + c) * hw + p];
+  for (double& v : cam)
+    v = std::max(v, 0.0);
+  return cam;
+}
+
+// ScoreCAM: the image masked by each min-max scaled upsampled channel; softmax over channels of
+// the target's logit.
+template <typename Logits>
+std::vector<double> reference_score_cam(const Logits& logits_of, const test::D& x,
+                                        const std::vector<float>& A, const std::vector<int>& targets,
+                                        int n, int C, int h, int w, int S) {
+  test::D masked(Shape{n * C, 3, S, S});
+  for (int k = 0; k < n; ++k)
+    for (int c = 0; c < C; ++c) {
+      std::vector<double> up = reference_upsample_aligned(A.data() + (k * C + c) * h * w, h, w, S);
+      const auto [lo, hi] = std::minmax_element(up.begin(), up.end());
+      const double low = *lo, range = *hi - *lo;
+      for (int ch = 0; ch < 3; ++ch)
+        for (int p = 0; p < S * S; ++p)
+          masked[((k * C + c) * 3 + ch) * S * S + p] =
+              range > 0 ? x[(k * 3 + ch) * S * S + p] * (up[p] - low) / range : 0.0;
+    }
+  const std::vector<double> z = logits_of(masked, -1);
+  std::vector<double> weights(n * C);
+  for (int k = 0; k < n; ++k) {
+    double top = -1e300, sum = 0;
+    for (int c = 0; c < C; ++c)
+      top = std::max(top, z[(k * C + c) * 6 + targets[k]]);
+    for (int c = 0; c < C; ++c)
+      sum += weights[k * C + c] = std::exp(z[(k * C + c) * 6 + targets[k]] - top);
+    for (int c = 0; c < C; ++c)
+      weights[k * C + c] /= sum;
+  }
+  return reference_weighted(A, weights, n, C, h * w);
+}
+
+// AblationCAM: (y - y_c) / y with channel c zeroed (the activations follow a ReLU).
+template <typename Logits>
+std::vector<double> reference_ablation_cam(const Logits& logits_of, const std::vector<float>& A,
+                                           const Tensor& logits, const std::vector<int>& targets,
+                                           int layer, int n, int C, int h, int w) {
+  test::D ablated(Shape{n * C, C, h, w});
+  for (int k = 0; k < n; ++k)
+    for (int c = 0; c < C; ++c)
+      for (int i = 0; i < C * h * w; ++i)
+        ablated[(k * C + c) * C * h * w + i] = i / (h * w) == c ? 0.0 : A[k * C * h * w + i];
+  const std::vector<double> z = logits_of(ablated, layer);
+  std::vector<double> weights(n * C);
+  for (int k = 0; k < n; ++k) {
+    const double y = logits.data<double>()[k * 6 + targets[k]];
+    for (int c = 0; c < C; ++c)
+      weights[k * C + c] = (y - z[(k * C + c) * 6 + targets[k]]) / y;
+  }
+  return reference_weighted(A, weights, n, C, h * w);
+}
+
+// Integrated Gradients, Captum's riemann_trapezoid from a black image; |sum over channels|.
+std::vector<double> reference_integrated_gradients(ResNet& ref, Backend& backend, Pool& arena,
+                                                   const test::D& x,
+                                                   const std::vector<int>& targets, int steps,
+                                                   int n, int S) {
+  const Normalization norm;
+  const int P = S * S;
+  std::vector<double> attribution(n * 3 * P, 0.0), map(n * P, 0.0);
+  for (int i = 0; i < steps; ++i) {
+    const double alpha = double(i) / (steps - 1);
+    const double step = (i == 0 || i == steps - 1 ? 0.5 : 1.0) / (steps - 1);
+    test::D point(Shape{n, 3, S, S}), dlogits(Shape{n, 6});
+    for (int k = 0; k < n; ++k) {
+      dlogits[k * 6 + targets[k]] = 1.0;
+      for (int ch = 0; ch < 3; ++ch) {
+        const double black = -norm.mean[ch] / norm.std[ch];
+        for (int p = 0; p < P; ++p) {
+          const int j = (k * 3 + ch) * P + p;
+          point[j] = black + alpha * (x[j] - black);
+        }
+      }
+    }
+    StepContext pass{backend, arena, false};
+    ref.forward(pass, point.t());
+    const Tensor g = ref.backward_to(pass, dlogits.t(), -1);
+    for (int j = 0; j < n * 3 * P; ++j)
+      attribution[j] += step * g.data<double>()[j];
+  }
+  for (int k = 0; k < n; ++k)
+    for (int ch = 0; ch < 3; ++ch) {
+      const double black = -norm.mean[ch] / norm.std[ch];
+      for (int p = 0; p < P; ++p) {
+        const int j = (k * 3 + ch) * P + p;
+        map[k * P + p] += (x[j] - black) * attribution[j];
+      }
+    }
+  for (double& v : map)
+    v = std::abs(v);
+  return map;
+}
+
 // The whole pipeline against an independent computation: a tiny network with fixed weights (a
 // checkpoint), explained by the Explainer in float32, and recomputed here in float64 with the
 // model materialised in double precision, the gradients taken by its own backward, and the
@@ -322,6 +443,39 @@ output: {dir: )" +
   EXPECT_GE(informative, 5 * n / 2)
       << "most maps must be non-trivial for the comparison to mean something";
 
+  // The many-forward methods, their copies run through the float64 model in one batch.
+  auto ref_logits = [&](test::D& input, int from) {
+    StepContext pass{*backend, *arena, false};
+    const Tensor z = from < 0 ? ref.forward(pass, input.t()) : ref.forward_from(pass, input.t(), from);
+    return std::vector<double>(z.data<double>(), z.data<double>() + z.numel());
+  };
+  ExplainSettings settings;
+  settings.ig_steps = 9;
+  explainer.set_settings(settings);
+  const std::vector<std::vector<double>> many = {
+      reference_score_cam(ref_logits, x, A, targets, n, C, h, w, S),
+      reference_ablation_cam(ref_logits, A, logits, targets, layer, n, C, h, w),
+      reference_integrated_gradients(ref, *backend, *arena, x, targets, settings.ig_steps, n, S)};
+  int method_index = 0;
+  for (const char* name : {"scorecam", "ablationcam", "integrated-gradients"}) {
+    SCOPED_TRACE(name);
+    const std::vector<double>& raw = many[method_index++];
+    const int rh = raw.size() == size_t(n * S * S) ? S : h, rw = rh == S ? S : w;
+    const Explanation e =
+        explainer.explain(data, split.val, parse_cam_method(name), CamTarget{}, false);
+    for (int k = 0; k < n; ++k) {
+      std::vector<double> m(raw.begin() + k * rh * rw, raw.begin() + (k + 1) * rh * rw);
+      reference_min_max(m);
+      std::vector<double> big = reference_resize(m, rh, rw, S, S);
+      for (double& v : big)
+        v = std::max(v, 0.0);
+      reference_min_max(big);
+      for (int p = 0; p < S * S; ++p)
+        ASSERT_NEAR(e.maps[k * S * S + p], big[p], 2e-3) << k << " " << p;
+      EXPECT_GT(*std::max_element(big.begin(), big.end()), 0.99);
+    }
+  }
+
   // Ranked targets: rank 0 is the prediction; rank 1 the runner-up, never the prediction.
   const Explanation top1 = explainer.explain(data, split.val, CamMethod::gradcam,
                                              CamTarget{CamTarget::ranked, 0}, false);
@@ -398,7 +552,9 @@ output: {dir: )" +
       {"cam: layer layer3", "--layer layer4"});
 
   // The input-space methods point at the object too.
-  for (CamMethod m : {CamMethod::saliency, CamMethod::smoothgrad, CamMethod::occlusion}) {
+  for (CamMethod m : {CamMethod::saliency, CamMethod::smoothgrad, CamMethod::occlusion,
+                      CamMethod::integrated_gradients, CamMethod::scorecam,
+                      CamMethod::ablationcam}) {
     const std::vector<int64_t> first50(split.val.begin(), split.val.begin() + 50);
     const Explanation x = last.explain(data, first50, m, CamTarget{}, false);
     double base = 0;

@@ -185,13 +185,17 @@ void usage(std::FILE* out) {
       "\n"
       "  explain --checkpoint CKPT [--images FILE|DIR ... | --split val|train] [--out DIR]\n"
       "          [--method gradcam,gradcam++,xgradcam,hirescam,layercam,gradcam-elementwise,\n"
-      "                    eigencam,eigengradcam,cam,saliency,smoothgrad,occlusion]\n"
-      "          [--layer NAME]\n"
+      "                    eigencam,eigengradcam,scorecam,ablationcam,cam,saliency,\n"
+      "                    smoothgrad,integrated-gradients,occlusion,activations]\n"
+      "          [--layer NAME] [--ig-steps 50] [--smoothgrad-samples 16]\n"
+      "          [--activation-layers conv1,layer1,layer2,layer3,layer4] [--activation-count 8]\n"
       "          [--target pred|true|topK|CLASS] [--alpha 0.5] [--colormap jet]\n"
-      "          [--batch-size N] [--limit N] [--grid N] [--metrics] [--device D]\n"
+      "          [--batch-size N] [--limit N] [--grid N] [--metrics] [--sanity-images 16]\n"
+      "          [--device D]\n"
       "          Grad-CAM and relatives: an overlay PNG and a .npy map per image and method,\n"
-      "          grid PNGs and manifest.json; --metrics adds deletion/insertion AUC, average\n"
-      "          drop/increase and (synthetic scenes) the pointing game, each beside random maps\n"
+      "          grid PNGs, manifest.json and index.html (the gallery); --metrics adds\n"
+      "          deletion/insertion AUC, ROAD, average drop/increase and (synthetic scenes) the\n"
+      "          pointing game, each beside random maps, and the randomisation sanity check\n"
       "\n"
       "  export --checkpoint CKPT --format onnx --out FILE\n"
       "          the network as an ONNX model (input RGB/255 NCHW, normalised inside; outputs\n"
@@ -271,6 +275,7 @@ int predict(int argc, char** argv) {
 std::vector<std::string> method_flag(const CommandLine& cl) {
   std::vector<std::string> methods = split_commas(cl.str("method"));
   for (const std::string& m : methods) {
+    if (m == "activations") continue;  // not a map: feature-map grids (explain_run.hpp)
     try {
       scenecam::parse_cam_method(m);
     } catch (const scenecam::Error& e) {
@@ -307,7 +312,17 @@ std::vector<FlagSpec> explain_flags(const scenecam::ExplainOptions& o) {
       value_flag("batch-size", "N", "", "images per batch (default: the run's batch size)"),
       value_flag("limit", "N", "", "explain only the first N images"),
       value_flag("grid", "N", std::to_string(o.grid), "images in each grid PNG, 1 to 64"),
-      switch_flag("metrics", "faithfulness metrics beside random maps"),
+      value_flag("ig-steps", "N", std::to_string(o.settings.ig_steps),
+                 "Integrated Gradients' points on the path from black, 2 to 1024"),
+      value_flag("smoothgrad-samples", "N", std::to_string(o.settings.smoothgrad_samples),
+                 "SmoothGrad's noisy copies per image, 1 to 1024"),
+      value_flag("activation-layers", "L,L,...", "conv1,layer1,layer2,layer3,layer4",
+                 "the layers --method activations shows"),
+      value_flag("activation-count", "N", std::to_string(o.activation_count),
+                 "feature maps per image and layer for --method activations, 1 to 64"),
+      switch_flag("metrics", "faithfulness metrics beside random maps, and the sanity check"),
+      value_flag("sanity-images", "N", std::to_string(o.sanity_images),
+                 "images the sanity check re-explains after each re-initialisation, 1 to 1000"),
       device_spec()};
 }
 
@@ -329,7 +344,12 @@ int explain(int argc, char** argv) {
   if (cl.given("batch-size")) o.batch_size = static_cast<int>(cl.integer("batch-size", 1, 65536));
   if (cl.given("limit")) o.limit = static_cast<int>(cl.integer("limit", 1, 100000000));
   o.grid = static_cast<int>(cl.integer("grid", 1, 64));
+  o.settings.ig_steps = static_cast<int>(cl.integer("ig-steps", 2, 1024));
+  o.activation_layers = split_commas(cl.str("activation-layers"));
+  o.activation_count = static_cast<int>(cl.integer("activation-count", 1, 64));
+  o.settings.smoothgrad_samples = static_cast<int>(cl.integer("smoothgrad-samples", 1, 1024));
   o.metrics = cl.enabled("metrics");
+  o.sanity_images = static_cast<int>(cl.integer("sanity-images", 1, 1000));
   const auto device = device_flag(cl);
   SC_USAGE_CHECK(!o.checkpoint.empty(), "explain needs --checkpoint CKPT");
   auto backend = checkpoint_backend(o.checkpoint, device);

@@ -205,6 +205,12 @@ class Backend {
   // (x - min) / (max(x - min) + 1e-7), bilinear resize (half-pixel centres, clamped borders),
   // ReLU, and the same min-max again. `scratch` holds N * h * w floats.
   virtual void cam_scale(const Tensor& cam, const Tensor& scratch, const Tensor& out) = 0;
+  // The perturbed copies of the many-forward explanations, out[M, C, H, W] from x[N, C, H, W]:
+  // copy j as plan row j ([M, kPlanFields] f32: source, Perturb kind, p0..p3) describes it, with
+  // perturb_element (cam_math.hpp). base [C] is the fill (blend's baseline, patch's colour),
+  // maps [N, m, h, w] the planes that mask copies read, noise is drawn from `seed`.
+  virtual void explain_perturb(const Tensor& x, const Tensor& plan, const Tensor& base,
+                               const Tensor& maps, uint64_t seed, const Tensor& out) = 0;
 };
 
 // threads <= 0: use every core OpenMP offers; otherwise this also sets the process's OpenMP

@@ -32,6 +32,9 @@ enum class CamMethod {
   occlusion,     // drop of the target's probability when a patch (1/8 of the side) is blanked
   eigencam,      // the activations' first principal component (pytorch-grad-cam's EigenCAM)
   eigengradcam,  // the same of G * A (EigenGradCAM)
+  scorecam,      // softmax over channels of the target's logit on the image masked by each channel
+  ablationcam,   // relative drop of the target's logit when each channel is ablated
+  integrated_gradients,  // (x - black) times the path integral of the gradient (Captum's)
 };
 
 // A method Backend::cam_maps computes.
@@ -85,6 +88,70 @@ SCENECAM_HD float resize_bilinear_pixel(const float* map, int64_t h, int64_t w, 
   const float fx = fminf(fmaxf((x + 0.5f) * float(w) / float(W) - 0.5f, 0.0f), float(w - 1));
   return bilinear_sample([&](int px, int py) { return map[int64_t(py) * w + px]; }, fx, fy, int(w),
                          int(h));
+}
+
+// Pixel (x, y) of a map resized from h x w to H x W with the corners aligned (PyTorch's
+// UpsamplingBilinear2d, which ScoreCAM uses): source position x * (w - 1) / (W - 1).
+SCENECAM_HD float resize_align_corners_pixel(const float* map, int64_t h, int64_t w, int64_t H,
+                                             int64_t W, int64_t x, int64_t y) {
+  const float fy = H > 1 ? float(y) * float(h - 1) / float(H - 1) : 0.0f;
+  const float fx = W > 1 ? float(x) * float(w - 1) / float(W - 1) : 0.0f;
+  return bilinear_sample([&](int px, int py) { return map[int64_t(py) * w + px]; }, fx, fy, int(w),
+                         int(h));
+}
+
+// A standard normal value that depends only on (seed, index): splitmix64 of both, two 24-bit
+// uniforms, Box-Muller. The explainer's noise is drawn with it on the backend's device, so every
+// backend draws the same noise.
+SCENECAM_HD uint64_t mix_bits(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+  return z ^ (z >> 31);
+}
+SCENECAM_HD float normal_at(uint64_t seed, uint64_t index) {
+  const uint64_t bits = mix_bits(mix_bits(seed + 0x9E3779B97F4A7C15ull) ^ (index * 0xD1B54A32D192ED03ull));
+  const float u1 = (float((bits >> 40) & 0xffffff) + 1.0f) * 0x1.0p-24f;  // (0, 1]
+  const float u2 = float((bits >> 16) & 0xffffff) * 0x1.0p-24f;           // [0, 1)
+  return sqrtf(-2.0f * logf(u1)) * cosf(6.2831853f * u2);
+}
+
+// The perturbed copies the many-forward methods run (Backend::explain_perturb). Copy j of a batch
+// is described by one plan row {source, kind, p0, p1, p2, p3}, read from tensor x [N, C, H, W]:
+//   blend   base_c + p0 (x - base_c)            (Integrated Gradients' path from the baseline)
+//   noise   x + p0 normal_at(seed, element)     (SmoothGrad; element = index in the output)
+//   patch   base_c inside rows [p0, p1) and columns [p2, p3), x elsewhere   (occlusion)
+//   mask    x (up(m) - p1) / (p2 - p1), m = maps[source, p0], up = resize_align_corners_pixel,
+//           p1 and p2 the plane's minimum and maximum; 0 where p2 <= p1     (ScoreCAM)
+//   ablate  x, with channel p0 set to p1                                    (AblationCAM)
+enum class Perturb { blend = 0, noise = 1, patch = 2, mask = 3, ablate = 4 };
+constexpr int kPlanFields = 6;
+
+// Whether a plan row can be carried out: its source among the n inputs, a known kind, and for a
+// mask its plane among the m planes. A row that cannot makes a copy of NaN.
+SCENECAM_HD bool perturb_row_valid(const float* row, int64_t n, int64_t m) {
+  const int kind = int(row[1]);
+  if (!(row[0] >= 0.0f && row[0] < float(n)) || !(row[1] >= 0.0f && kind <= int(Perturb::ablate)))
+    return false;
+  return kind != int(Perturb::mask) || (row[2] >= 0.0f && row[2] < float(m));
+}
+
+// Element (c, y, x) of copy `copy` (plan row `row`); value = x[source, c, y, x]; maps points at
+// maps[source] ([m, h, w]); element is the index of the output element.
+SCENECAM_HD float perturb_element(const float* row, float value, float base, int64_t c, int64_t y,
+                                  int64_t x, int64_t H, int64_t W, const float* maps, int64_t h,
+                                  int64_t w, uint64_t seed, int64_t element) {
+  const int kind = int(row[1]);
+  const float p0 = row[2], p1 = row[3], p2 = row[4], p3 = row[5];
+  if (kind == int(Perturb::blend)) return base + p0 * (value - base);
+  if (kind == int(Perturb::noise)) return value + p0 * normal_at(seed, uint64_t(element));
+  if (kind == int(Perturb::patch))
+    return float(y) >= p0 && float(y) < p1 && float(x) >= p2 && float(x) < p3 ? base : value;
+  if (kind == int(Perturb::mask)) {
+    if (p2 <= p1) return 0.0f;
+    const float m = resize_align_corners_pixel(maps + int64_t(p0) * h * w, h, w, H, W, x, y);
+    return value * ((m - p1) / (p2 - p1));
+  }
+  return float(c) == p0 ? p1 : value;  // ablate
 }
 
 }  // namespace scenecam

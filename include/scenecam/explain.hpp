@@ -32,8 +32,9 @@ const char* cam_method_name(CamMethod method);
 
 // Which class a map explains.
 struct CamTarget {
-  enum Kind { predicted, true_class, fixed, ranked } kind = predicted;
+  enum Kind { predicted, true_class, fixed, ranked, listed } kind = predicted;
   int32_t cls = 0;  // fixed: the class; ranked: the rank (0 = the top class)
+  const std::vector<int32_t>* classes = nullptr;  // listed: one class per explained image
 };
 // "pred", "true" or a class index; "topK" is expanded by the caller into ranks 0..K-1.
 CamTarget parse_cam_target(const std::string& text);
@@ -43,6 +44,31 @@ struct Explanation {
   std::vector<int32_t> targets;  // the class each map explains
   std::vector<int32_t> predicted;
   std::vector<float> probability;  // of the predicted class
+};
+
+// The knobs of the many-forward methods.
+struct ExplainSettings {
+  int smoothgrad_samples = 16;  // noisy copies per image
+  float smoothgrad_noise = 0.15f;  // noise sigma, as a share of each image's value range
+  int ig_steps = 50;            // Integrated Gradients' points on the path (Captum's default)
+};
+
+// Activations visualisation of one layer: per image, the `top` channels with the highest mean
+// activation, each scaled as the maps are (min-max, resized to the input, min-max).
+struct ActivationMaps {
+  int64_t top = 0;
+  std::vector<int32_t> channels;  // [n, top], best first
+  std::vector<float> means;       // [n, top]
+  std::vector<float> maps;        // [n, top, S, S] in [0, 1]
+};
+
+// ROAD (Rong et al., ICML 2022): the target's softmax probability, averaged over images and
+// over removal fractions 10, 30, 50, 70 and 90%, after the pixels the map ranks first (MoRF:
+// lower is better) or last (LeRF: higher is better) are replaced by noisy linear imputation
+// (imputation.hpp, noise 0.01 after normalisation, as pytorch-grad-cam's). Ties in a map are
+// broken at random.
+struct RoadScores {
+  double morf = 0, lerf = 0;
 };
 
 // Explains samples of `data` with a checkpoint's model (in inference mode), in batches.
@@ -58,14 +84,27 @@ class Explainer {
             const std::string& layer);
   const std::vector<std::string>& classes() const;
   const std::string& layer() const { return layer_name_; }
+  void set_settings(const ExplainSettings& settings);
   // The network it explains (its weights and batches), for measurements on the same model.
   Classifier& classifier();
   Explanation explain(const Dataset& data, const std::vector<int64_t>& indices, CamMethod method,
                       const CamTarget& target, bool show_progress);
+  // The feature maps of `layer` (any name ResNet::layer_names() lists) with the highest means.
+  ActivationMaps activations(const Dataset& data, const std::vector<int64_t>& indices,
+                             const std::string& layer, int top);
+  // The first convolution's filters [O, 3, k, k], on the host; their shape in *shape.
+  std::vector<float> first_conv_filters(Shape* shape);
+  // ROAD of maps [n, S, S] explaining `targets` of samples `indices`.
+  RoadScores road(const Dataset& data, const std::vector<int64_t>& indices,
+                  const std::vector<float>& maps, const std::vector<int32_t>& targets);
+  // The model-randomisation sanity check's step: the tensors whose names start with one of
+  // `prefixes` (batch-norm statistics included) re-initialised as a fresh model from `seed`
+  // would have them.
+  void reinitialise(const std::vector<std::string>& prefixes, uint64_t seed);
   ~Explainer();
+  struct State;  // defined in src/explain, for the explainer's own source files
 
  private:
-  struct State;
   std::unique_ptr<State> s_;
   std::string layer_name_;
 };

@@ -12,6 +12,7 @@
 #include <numeric>
 #include <random>
 
+#include "app/explain_outputs.hpp"
 #include "internal/files.hpp"
 #include "scenecam/canvas.hpp"
 #include "scenecam/config.hpp"
@@ -27,36 +28,6 @@ namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 namespace {
-
-// A float32 [rows, cols] array in NumPy's .npy format (version 1.0, little-endian, C order).
-std::string npy(const float* data, int64_t rows, int64_t cols) {
-  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': (" +
-                       std::to_string(rows) + ", " + std::to_string(cols) + "), }";
-  const size_t total = 10 + header.size() + 1;
-  header.append((64 - total % 64) % 64, ' ');
-  header += '\n';
-  std::string out = "\x93NUMPY";
-  out += char(1);
-  out += char(0);
-  const uint16_t len = static_cast<uint16_t>(header.size());
-  out += char(len & 0xff);
-  out += char(len >> 8);
-  out += header;
-  out.append(reinterpret_cast<const char*>(data), size_t(rows * cols) * sizeof(float));
-  return out;
-}
-
-// An RGB buffer of one S x S image, for the PNG writer.
-ImageU8 rgb_image(const uint8_t* rgb, int S) {
-  ImageU8 img;
-  img.height = img.width = S;
-  img.rgb.assign(rgb, rgb + size_t(S) * S * 3);
-  return img;
-}
-
-std::string stem_of(const std::string& file, int64_t index) {
-  return file.empty() ? "synthetic_" + std::to_string(index) : fs::path(file).stem().string();
-}
 
 // The targets --target names, checked against the model's classes before any work: "pred",
 // "true", a class by name, "topK" (the K best classes of each image, suffixes _top1.._topK) or a
@@ -86,13 +57,6 @@ std::vector<std::pair<std::string, CamTarget>> explain_targets(
     targets.push_back({"_top" + std::to_string(r + 1), CamTarget{CamTarget::ranked, r}});
   return targets;
 }
-
-// The images to explain: the files and folders given, or the run's own split.
-struct ExplainInputs {
-  Dataset data;
-  std::vector<int64_t> indices;
-  json skipped = json::array();
-};
 
 ExplainInputs collect_inputs(const ExplainOptions& o, const RunConfig& config,
                              const std::vector<std::string>& classes) {
@@ -180,7 +144,7 @@ void write_method_outputs(const ExplainOptions& o, const ExplainInputs& in, cons
     }
     write_png((fs::path(out_dir) / (base + ".png")).string(), rgb_image(over, int(S)));
     write_file_atomic((fs::path(out_dir) / (base + ".npy")).string(),
-                      npy(e.maps.data() + k * S * S, S, S));
+                      npy(e.maps.data() + k * S * S, {S, S}));
     json& item = items[k];
     item["predicted"] = classes[e.predicted[k]];
     item["probability"] = e.probability[k];
@@ -197,36 +161,6 @@ void write_method_outputs(const ExplainOptions& o, const ExplainInputs& in, cons
     Canvas::stack(rows).save_png((fs::path(out_dir) / ("grid_" + name + ".png")).string());
 }
 
-// Faithfulness (and, for images with boxes, the pointing game) of these maps and of uniformly
-// random ones: the baseline that gives the numbers meaning.
-json method_metrics(Classifier& scorer, const ExplainInputs& in, const Explanation& e,
-                    const std::string& name) {
-  std::vector<float> random_maps(e.maps.size());
-  std::mt19937 rng(7);
-  std::uniform_real_distribution<float> unit(0.0f, 1.0f);
-  for (float& v : random_maps)
-    v = unit(rng);
-  const Faithfulness f = measure_faithfulness(scorer, in.data, in.indices, e.maps, e.targets);
-  const Faithfulness r = measure_faithfulness(scorer, in.data, in.indices, random_maps, e.targets);
-  json m = {{"deletion_auc", f.deletion_auc},        {"insertion_auc", f.insertion_auc},
-            {"average_drop", f.average_drop},        {"increase_rate", f.increase_rate},
-            {"random_deletion_auc", r.deletion_auc}, {"random_insertion_auc", r.insertion_auc},
-            {"random_average_drop", r.average_drop}, {"random_increase_rate", r.increase_rate}};
-  std::printf(
-      "  %s: deletion AUC %.4f (random %.4f, lower is better), insertion AUC %.4f (random %.4f), "
-      "average drop %.3f (random %.3f), increase %.3f (random %.3f)\n",
-      name.c_str(), f.deletion_auc, r.deletion_auc, f.insertion_auc, r.insertion_auc,
-      f.average_drop, r.average_drop, f.increase_rate, r.increase_rate);
-  if (!in.data.boxes.empty()) {
-    double baseline = 0;
-    const double hits = pointing_game(e, in.data, in.indices, &baseline);
-    m["pointing_game"] = hits;
-    m["random_pointing_game"] = baseline;
-    std::printf("  %s: pointing game %.3f (random %.3f)\n", name.c_str(), hits, baseline);
-  }
-  return m;
-}
-
 }  // namespace
 
 int64_t run_explain(const ExplainOptions& o, Backend& backend) {
@@ -238,10 +172,16 @@ int64_t run_explain(const ExplainOptions& o, Backend& backend) {
            "SCENECAM_WITH_OPENCV=OFF)");
   const std::vector<uint8_t> lut = colormap_table(o.colormap);
   std::vector<CamMethod> methods;
-  for (const std::string& m : o.methods)
-    methods.push_back(parse_cam_method(m));
-  SC_CHECK(!methods.empty(), "explain needs at least one --method");
+  bool activations = false;
+  for (const std::string& m : o.methods) {
+    if (m == "activations")
+      activations = true;
+    else
+      methods.push_back(parse_cam_method(m));
+  }
+  SC_CHECK(!o.methods.empty(), "explain needs at least one --method");
   Explainer explainer(config, file, backend, o.layer);
+  explainer.set_settings(o.settings);
   const std::vector<std::string>& classes = explainer.classes();
   const auto targets = explain_targets(o.target, classes);
   const ExplainInputs in = collect_inputs(o, config, classes);
@@ -256,9 +196,17 @@ int64_t run_explain(const ExplainOptions& o, Backend& backend) {
                    {"target", o.target},         {"image_weight", o.image_weight},
                    {"classes", classes},         {"skipped", in.skipped}};
   json& items = manifest["images"] = json::array();
-  for (int64_t i : in.indices)
+  for (int64_t i : in.indices) {
+    const std::string input = stem_of(in.data.files[i], i) + "_input.png";
+    write_png((fs::path(out_dir) / input).string(), in.data.images[i]);
     items.push_back({{"file", in.data.files[i].empty() ? "synthetic #" + std::to_string(i)
-                                                       : in.data.files[i]}});
+                                                       : in.data.files[i]},
+                     {"input", input}});
+  }
+  if (activations) {
+    write_activation_outputs(explainer, o, in, lut, out_dir, items);
+    manifest["filters"] = write_filter_outputs(explainer, out_dir);
+  }
   for (CamMethod method : methods)
     for (const auto& [suffix, target] : targets) {
       const std::string name = std::string(cam_method_name(method)) + suffix;
@@ -267,14 +215,18 @@ int64_t run_explain(const ExplainOptions& o, Backend& backend) {
       const double seconds =
           std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
       manifest["images_per_second"][name] = n / seconds;
+      manifest["methods"].push_back(name);
       std::printf("explain: %s on %ld images in %.2f s (%.1f images/s)\n", name.c_str(), long(n),
                   seconds, n / seconds);
       const std::vector<uint8_t> overlays = render_overlays(backend, in, e, lut, o.image_weight);
       write_method_outputs(o, in, e, overlays, lut, classes, name, out_dir, items);
       if (o.metrics)
-        manifest["metrics"][name] = method_metrics(explainer.classifier(), in, e, name);
+        manifest["metrics"][name] = method_metrics(explainer, in, e, name);
     }
+  if (o.metrics && !methods.empty())
+    sanity_check(config, file, backend, o, in, methods, targets.front(), manifest);
   write_file_atomic((fs::path(out_dir) / "manifest.json").string(), manifest.dump(2) + "\n");
+  write_gallery(manifest, out_dir);
   const std::string unreadable = in.skipped.empty() ? ""
                                                     : " (" + std::to_string(in.skipped.size()) +
                                                           " unreadable, listed in the manifest)";

@@ -34,6 +34,22 @@ void check_layout(const char* op, const char* arg, const Tensor& t, Layout suppo
            " for this op (shape ", t.shape().str(), ")");
 }
 
+void check_explain_perturb(const Tensor& x, const Tensor& plan, const Tensor& base,
+                           const Tensor& maps, const Tensor& out, Device device) {
+  const char* op = "explain_perturb";
+  check_rank(op, "x", x, 4);
+  check_rank(op, "out", out, 4);
+  check_rank(op, "maps", maps, 4);
+  check_tensor(op, "x", x, device, DType::f32);
+  check_tensor(op, "maps", maps, device, DType::f32);
+  const int64_t M = out.dim(0), C = x.dim(1);
+  check_tensor(op, "out", out, device, DType::f32, Shape{M, C, x.dim(2), x.dim(3)});
+  check_tensor(op, "plan", plan, device, DType::f32, Shape{M, kPlanFields});
+  check_tensor(op, "base", base, device, DType::f32, Shape{C});
+  SC_CHECK(maps.dim(0) == x.dim(0), op, ": maps ", maps.shape().str(), " and x ", x.shape().str(),
+           " hold different numbers of inputs");
+}
+
 Shape conv2d_output_shape(const Conv2dParams& p, const Shape& x, const Shape& w) {
   SC_CHECK(x.rank() == 4, "conv2d: input x has shape ", x.str(), ", expected [N, C, H, W]");
   SC_CHECK(w.rank() == 4, "conv2d: filter w has shape ", w.str(),

@@ -120,6 +120,8 @@ class CpuBackend final : public Backend, public BackendMeasurement {
   void cam_channel_weights(const Tensor& grads, const Tensor& weights) override;
   void cam_weighted_sum_relu(const Tensor& acts, const Tensor& weights, const Tensor& cam) override;
   void cam_scale(const Tensor& cam, const Tensor& scratch, const Tensor& out) override;
+  void explain_perturb(const Tensor& x, const Tensor& plan, const Tensor& base, const Tensor& maps,
+                       uint64_t seed, const Tensor& out) override;
   void cam_overlay(const Tensor& maps, const Tensor& images, const Tensor& lut, float image_weight,
                    const Tensor& scratch, const Tensor& out) override;
   void cam_maps(CamMethod method, const Tensor& acts, const Tensor& grads, const Tensor& weights,

@@ -2,6 +2,7 @@
 // scaling and overlays. The per-element maths is cam_math.hpp's and elementwise.hpp's, shared
 // with the CUDA kernels; reductions over a plane accumulate in double, as the CPU backend's do.
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "cpu/cpu_backend.hpp"
@@ -142,6 +143,31 @@ void CpuBackend::cam_scale(const Tensor& cam, const Tensor& scratch, const Tenso
       for (int64_t x = 0; x < W; ++x)
         big[y * W + x] = relu_element(resize_bilinear_pixel(small, h, w, H, W, x, y));
     min_max(big, H * W);
+  });
+}
+
+void CpuBackend::explain_perturb(const Tensor& x, const Tensor& plan, const Tensor& base,
+                                 const Tensor& maps, uint64_t seed, const Tensor& out) {
+  check_explain_perturb(x, plan, base, maps, out, device());
+  const int64_t M = out.dim(0), N = x.dim(0), C = x.dim(1), H = x.dim(2), W = x.dim(3);
+  const int64_t m = maps.dim(1), h = maps.dim(2), w = maps.dim(3), per = C * H * W;
+  parallel_for(threads_, M, per, [&](int64_t j) {
+    const float* row = plan.data<float>() + j * kPlanFields;
+    float* o = out.data<float>() + j * per;
+    if (!perturb_row_valid(row, N, m)) {
+      std::fill_n(o, per, std::nanf(""));
+      return;
+    }
+    const int64_t src = static_cast<int64_t>(row[0]);
+    const float* in = x.data<float>() + src * per;
+    const float* planes = maps.data<float>() + src * m * h * w;
+    for (int64_t c = 0; c < C; ++c)
+      for (int64_t y = 0; y < H; ++y)
+        for (int64_t xx = 0; xx < W; ++xx) {
+          const int64_t i = (c * H + y) * W + xx;
+          o[i] = perturb_element(row, in[i], base.data<float>()[c], c, y, xx, H, W, planes, h, w,
+                                 seed, j * per + i);
+        }
   });
 }
 

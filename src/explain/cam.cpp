@@ -3,11 +3,10 @@
 #include <algorithm>
 #include <cmath>
 #include <numeric>
-#include <random>
 
+#include "explain/explainer_state.hpp"
 #include "explain/projection.hpp"
 #include "internal/progress.hpp"
-#include "internal/random.hpp"
 #include "scenecam/explain.hpp"
 #include "scenecam/inference.hpp"
 #include "scenecam/interrupt.hpp"
@@ -21,12 +20,14 @@ CamMethod parse_cam_method(const std::string& name) {
   std::string known;
   for (CamMethod m : {CamMethod::gradcam, CamMethod::gradcam_pp, CamMethod::xgradcam,
                       CamMethod::hirescam, CamMethod::layercam, CamMethod::gradcam_elementwise,
-                      CamMethod::eigencam, CamMethod::eigengradcam, CamMethod::cam,
-                      CamMethod::saliency, CamMethod::smoothgrad, CamMethod::occlusion}) {
+                      CamMethod::eigencam, CamMethod::eigengradcam, CamMethod::scorecam,
+                      CamMethod::ablationcam, CamMethod::cam, CamMethod::saliency,
+                      CamMethod::smoothgrad, CamMethod::integrated_gradients,
+                      CamMethod::occlusion}) {
     if (name == cam_method_name(m)) return m;
     known += (known.empty() ? "" : ", ") + std::string(cam_method_name(m));
   }
-  fail("unknown method '", name, "' (", known, ")");
+  fail("unknown method '", name, "' (", known, ", or activations)");
 }
 
 const char* cam_method_name(CamMethod m) {
@@ -55,6 +56,12 @@ const char* cam_method_name(CamMethod m) {
       return "smoothgrad";
     case CamMethod::occlusion:
       return "occlusion";
+    case CamMethod::scorecam:
+      return "scorecam";
+    case CamMethod::ablationcam:
+      return "ablationcam";
+    case CamMethod::integrated_gradients:
+      return "integrated-gradients";
   }
   return "?";
 }
@@ -75,73 +82,34 @@ CamTarget parse_cam_target(const std::string& text) {
   return t;
 }
 
-namespace {
+Explainer::State::State(std::unique_ptr<Classifier> c)
+    : classifier(std::move(c)),
+      config(classifier->config()),
+      backend(classifier->backend()),
+      model(classifier->model()),
+      arena(&classifier->arena()),
+      batch(classifier->batch()) {}
 
-constexpr int kSmoothGradSamples = 16;
-
-void download(Backend& backend, const Tensor& t, std::vector<float>* out) {
+void Explainer::State::download(const Tensor& t, std::vector<float>* out) {
   out->resize(t.numel());
   backend.copy(t, Tensor(out->data(), t.shape(), DType::f32, Device::cpu()));
 }
 
-// Scales raw maps small [count, h, w] on the backend to [count, S, S] in [0, 1], into host out.
-void scale_maps(Backend& backend, Pool& arena, const Tensor& small, int64_t S, float* out) {
-  const Tensor scratch = arena.take(Shape{small.numel()}, DType::f32, "cam scratch");
-  const Tensor maps = arena.take(Shape{small.dim(0), S, S}, DType::f32, "cam maps");
-  backend.cam_scale(small, scratch, maps);
+void Explainer::State::scale_maps(const Tensor& small, float* out) {
+  const int64_t S = config.data.image_size;
+  const Tensor scratch_maps = arena->take(Shape{small.numel()}, DType::f32, "cam scratch");
+  const Tensor maps = arena->take(Shape{small.dim(0), S, S}, DType::f32, "cam maps");
+  backend.cam_scale(small, scratch_maps, maps);
   backend.copy(maps, Tensor(out, maps.shape(), DType::f32, Device::cpu()));
 }
 
-// The same for maps made on the host (saliency, smoothgrad, occlusion): raw [count, h, w].
-void scale_host_maps(Backend& backend, Pool& arena, std::vector<float>& raw, int64_t count,
-                     int64_t h, int64_t w, int64_t S, float* out) {
-  const Tensor small = arena.take(Shape{count, h, w}, DType::f32, "host cam");
-  backend.copy(Tensor(raw.data(), small.shape(), DType::f32, Device::cpu()), small);
-  scale_maps(backend, arena, small, S, out);
+void Explainer::State::scale_host_maps(const std::vector<float>& raw, int64_t count, int64_t h,
+                                       int64_t w, float* out) {
+  const Tensor small = arena->take(Shape{count, h, w}, DType::f32, "host cam");
+  backend.copy(Tensor(const_cast<float*>(raw.data()), small.shape(), DType::f32, Device::cpu()),
+               small);
+  scale_maps(small, out);
 }
-
-}  // namespace
-
-// One batch being explained: its normalised images and the target layer's activation on the
-// backend, the one-hot gradient of each image's target score (the raw logit), and the clean
-// softmax of its logits on the host.
-struct ExplainBatch {
-  int64_t first = 0, count = 0;
-  Tensor images, act, dlogits;
-  std::vector<float> probabilities;  // [count, K]
-  std::vector<int32_t> targets;
-};
-
-// The explainer runs its classifier's network (its weights, batches and activation arena) with
-// passes of its own: to a layer and back, on noisy or occluded copies.
-struct Explainer::State {
-  std::unique_ptr<Classifier> classifier;
-  const RunConfig& config;
-  Backend& backend;
-  ResNet& model;
-  Pool* arena;
-  BatchInput& batch;
-  int layer = 0;
-  std::unique_ptr<Pool> scratch;
-  Tensor dlogits;
-  std::vector<float> fc_weights;  // [K, C], for classic CAM
-  explicit State(std::unique_ptr<Classifier> c)
-      : classifier(std::move(c)),
-        config(classifier->config()),
-        backend(classifier->backend()),
-        model(classifier->model()),
-        arena(&classifier->arena()),
-        batch(classifier->batch()) {}
-
-  // The steps of explain(), one per method family (defined below).
-  ExplainBatch forward(const Dataset& data, const std::vector<int64_t>& indices, int64_t first,
-                       int64_t count, const CamTarget& target, StepContext& ctx, Explanation& e);
-  void gradient_cam(CamMethod method, const ExplainBatch& b, StepContext& ctx, float* out);
-  void classic_cam(const ExplainBatch& b, const std::string& layer_name, float* out);
-  void eigen_cam(CamMethod method, const ExplainBatch& b, StepContext& ctx, float* out);
-  void input_gradients(CamMethod method, const ExplainBatch& b, StepContext& ctx, float* out);
-  void occlusion(const ExplainBatch& b, StepContext& ctx, float* out);
-};
 
 Explainer::Explainer(const RunConfig& config, const SafetensorsFile& checkpoint, Backend& backend,
                      const std::string& layer)
@@ -158,9 +126,17 @@ Explainer::Explainer(const RunConfig& config, const SafetensorsFile* checkpoint,
   SC_CHECK(layer_name_ != "fc", "--layer fc has no spatial map; pick a convolutional layer");
   const int64_t B = config.train.batch_size, K = config.model.classes;
   s_->scratch = backend.make_pool("explain", pool_capacity({{{B, K}, DType::f32}}), false);
+  s_->held = backend.make_pool("explain held", 0, /*growable=*/true);
   s_->dlogits = s_->scratch->take(Shape{B, K}, DType::f32, "dlogits");
   for (const ParamEntry& e : s_->model.params().entries())
-    if (e.name == "fc.weight") download(backend, e.value, &s_->fc_weights);
+    if (e.name == "fc.weight") s_->download(e.value, &s_->fc_weights);
+}
+
+void Explainer::set_settings(const ExplainSettings& settings) {
+  SC_CHECK(settings.smoothgrad_samples >= 1 && settings.ig_steps >= 2,
+           "explain: SmoothGrad needs at least 1 sample and Integrated Gradients 2 steps, not ",
+           settings.smoothgrad_samples, " and ", settings.ig_steps);
+  s_->settings = settings;
 }
 
 Explainer::~Explainer() = default;
@@ -175,8 +151,9 @@ Classifier& Explainer::classifier() {
 
 namespace {
 
-// The class a map explains for one image, from its logits row.
-int32_t choose_target(const float* row, int64_t K, const CamTarget& target, int32_t label) {
+// The class a map explains for the image at `position` among those explained, from its logits.
+int32_t choose_target(const float* row, int64_t K, const CamTarget& target, int32_t label,
+                      int64_t position) {
   const int32_t pred = int32_t(std::max_element(row, row + K) - row);
   switch (target.kind) {
     case CamTarget::predicted:
@@ -185,6 +162,8 @@ int32_t choose_target(const float* row, int64_t K, const CamTarget& target, int3
       return label;
     case CamTarget::fixed:
       return target.cls;
+    case CamTarget::listed:
+      return (*target.classes)[position];
     case CamTarget::ranked: {
       std::vector<int32_t> order(K);
       std::iota(order.begin(), order.end(), 0);
@@ -194,16 +173,6 @@ int32_t choose_target(const float* row, int64_t K, const CamTarget& target, int3
     }
   }
   return pred;
-}
-
-// Each image's softmax probability of its target class, from logits [count, K].
-std::vector<double> target_probabilities(std::vector<float> logits, int64_t K,
-                                         const std::vector<int32_t>& targets) {
-  softmax_rows(logits, K);
-  std::vector<double> p(targets.size());
-  for (size_t k = 0; k < targets.size(); ++k)
-    p[k] = logits[k * K + targets[k]];
-  return p;
 }
 
 }  // namespace
@@ -220,12 +189,13 @@ ExplainBatch Explainer::State::forward(const Dataset& data, const std::vector<in
   batch.load(data, indices.data() + first, count, false, 0, 0, &b.images, &labels);
   const Tensor logits = model.forward(ctx, b.images, layer, &b.act);
   const float* z = batch.download_logits(logits);
-  b.probabilities.assign(z, z + count * K);
+  b.logits.assign(z, z + count * K);
+  b.probabilities = b.logits;
   softmax_rows(b.probabilities, K);
   std::vector<float> one_hot(count * K, 0.0f);  // d(score)/d(logits): the raw logit is the score
   for (int64_t k = 0; k < count; ++k) {
     const float* row = z + k * K;
-    const int32_t cls = choose_target(row, K, target, data.labels[indices[first + k]]);
+    const int32_t cls = choose_target(row, K, target, data.labels[indices[first + k]], first + k);
     one_hot[k * K + cls] = 1.0f;
     b.targets.push_back(cls);
     e.targets.push_back(cls);
@@ -247,7 +217,7 @@ void Explainer::State::gradient_cam(CamMethod method, const ExplainBatch& b, Ste
   const Tensor weights = arena->take(Shape{b.count * C}, DType::f32, "cam weights");
   const Tensor small = arena->take(Shape{b.count, h, w}, DType::f32, "cam");
   backend.cam_maps(method, b.act, grad, weights, small);
-  scale_maps(backend, *arena, small, config.data.image_size, out);
+  scale_maps(small, out);
 }
 
 // Classic CAM: the dense layer's weights for the target class as the channel weights of the
@@ -265,7 +235,7 @@ void Explainer::State::classic_cam(const ExplainBatch& b, const std::string& lay
   const Tensor small = arena->take(Shape{b.count, h, w}, DType::f32, "cam");
   backend.copy(Tensor(rows.data(), weights.shape(), DType::f32, Device::cpu()), weights);
   backend.cam_weighted_sum_relu(b.act, weights, small);
-  scale_maps(backend, *arena, small, config.data.image_size, out);
+  scale_maps(small, out);
 }
 
 // EigenCAM: each image's activations projected on their first principal component; EigenGradCAM
@@ -274,9 +244,9 @@ void Explainer::State::eigen_cam(CamMethod method, const ExplainBatch& b, StepCo
                                  float* out) {
   const int64_t C = b.act.dim(1), hw = b.act.dim(2) * b.act.dim(3);
   std::vector<float> planes, grads;
-  download(backend, b.act, &planes);
+  download(b.act, &planes);
   if (method == CamMethod::eigengradcam) {
-    download(backend, model.backward_to(ctx, b.dlogits, layer), &grads);
+    download(model.backward_to(ctx, b.dlogits, layer), &grads);
     for (size_t i = 0; i < planes.size(); ++i)
       planes[i] *= grads[i];
   }
@@ -286,82 +256,54 @@ void Explainer::State::eigen_cam(CamMethod method, const ExplainBatch& b, StepCo
     for (int64_t i = 0; i < hw; ++i)
       raw[k * hw + i] = std::max(p[i], 0.0f);
   }
-  scale_host_maps(backend, *arena, raw, b.count, b.act.dim(2), b.act.dim(3), config.data.image_size,
-                  out);
+  scale_host_maps(raw, b.count, b.act.dim(2), b.act.dim(3), out);
 }
 
-// Saliency: |d score / d input|, the maximum over colour channels. SmoothGrad averages the
-// gradient over copies with Gaussian noise of 15% of each image's value range.
-void Explainer::State::input_gradients(CamMethod method, const ExplainBatch& b, StepContext& ctx,
-                                       float* out) {
-  const int64_t S = config.data.image_size, per = 3 * S * S;
-  std::vector<float> image, noisy, grads, grad_sum(b.count * per, 0.0f);
-  download(backend, b.images, &image);
-  const int samples = method == CamMethod::smoothgrad ? kSmoothGradSamples : 1;
-  std::mt19937 rng(derive_seed(config.runtime.seed, {0x5au, static_cast<uint64_t>(b.first)}));
-  for (int t = 0; t < samples; ++t) {
-    if (method == CamMethod::smoothgrad) {
-      arena->reset();
-      noisy = image;
-      for (int64_t k = 0; k < b.count; ++k) {
-        float* x = noisy.data() + k * per;
-        const auto [lo, hi] = std::minmax_element(x, x + per);
-        std::normal_distribution<float> noise(0.0f, 0.15f * (*hi - *lo));
-        for (int64_t i = 0; i < per; ++i)
-          x[i] += noise(rng);
-      }
-      const Tensor x = arena->take(b.images.shape(), DType::f32, "noisy images");
-      backend.copy(Tensor(noisy.data(), b.images.shape(), DType::f32, Device::cpu()), x);
-      model.forward(ctx, x);
-    }
-    download(backend, model.backward_to(ctx, b.dlogits, -1), &grads);
-    for (size_t i = 0; i < grads.size(); ++i)
-      grad_sum[i] += grads[i] / samples;
-  }
-  std::vector<float> raw(b.count * S * S, 0.0f);
-  for (int64_t k = 0; k < b.count; ++k)
+std::vector<float> channel_max_abs(const std::vector<float>& grads, int64_t count, int64_t plane) {
+  std::vector<float> raw(count * plane, 0.0f);
+  for (int64_t k = 0; k < count; ++k)
     for (int c = 0; c < 3; ++c)
-      for (int64_t p = 0; p < S * S; ++p)
-        raw[k * S * S + p] =
-            std::max(raw[k * S * S + p], std::abs(grad_sum[k * per + c * S * S + p]));
-  scale_host_maps(backend, *arena, raw, b.count, S, S, S, out);
+      for (int64_t p = 0; p < plane; ++p)
+        raw[k * plane + p] = std::max(raw[k * plane + p], std::abs(grads[(k * 3 + c) * plane + p]));
+  return raw;
 }
 
-// Occlusion: a patch of the dataset's mean colour (0 after normalisation) slides over the
-// image; each pixel's importance is the mean drop of the target's probability over the patches
-// that cover it.
-void Explainer::State::occlusion(const ExplainBatch& b, StepContext& ctx, float* out) {
-  const int64_t S = config.data.image_size, K = config.model.classes;
-  std::vector<float> image, occluded;
-  download(backend, b.images, &image);
-  std::vector<double> clean(b.count);
-  for (int64_t k = 0; k < b.count; ++k)
-    clean[k] = b.probabilities[k * K + b.targets[k]];
-  const int64_t patch = std::max<int64_t>(2, S / 8), stride = std::max<int64_t>(1, patch / 2);
-  std::vector<float> drop(b.count * S * S, 0.0f), covered(b.count * S * S, 0.0f);
-  for (int64_t y0 = 0; y0 + patch <= S; y0 += stride)
-    for (int64_t x0 = 0; x0 + patch <= S; x0 += stride) {
-      arena->reset();
-      occluded = image;
-      for (int64_t k = 0; k < b.count * 3; ++k)
-        for (int64_t y = y0; y < y0 + patch; ++y)
-          std::fill_n(occluded.data() + (k * S + y) * S + x0, patch, 0.0f);
-      const Tensor x = arena->take(b.images.shape(), DType::f32, "occluded images");
-      backend.copy(Tensor(occluded.data(), b.images.shape(), DType::f32, Device::cpu()), x);
-      const float* z = batch.download_logits(model.forward(ctx, x));
-      const std::vector<double> p =
-          target_probabilities(std::vector<float>(z, z + b.count * K), K, b.targets);
-      for (int64_t k = 0; k < b.count; ++k)
-        for (int64_t y = y0; y < y0 + patch; ++y)
-          for (int64_t xx = x0; xx < x0 + patch; ++xx) {
-            drop[k * S * S + y * S + xx] += static_cast<float>(clean[k] - p[k]);
-            covered[k * S * S + y * S + xx] += 1.0f;
-          }
-    }
-  for (size_t i = 0; i < drop.size(); ++i)
-    drop[i] = covered[i] > 0 ? std::max(drop[i] / covered[i], 0.0f) : 0.0f;
-  scale_host_maps(backend, *arena, drop, b.count, S, S, S, out);
+// Saliency: |d score / d input|, the maximum over colour channels.
+void Explainer::State::saliency(const ExplainBatch& b, StepContext& ctx, float* out) {
+  const int64_t S = config.data.image_size;
+  std::vector<float> grads;
+  download(model.backward_to(ctx, b.dlogits, -1), &grads);
+  scale_host_maps(channel_max_abs(grads, b.count, S * S), b.count, S, S, out);
 }
+
+namespace {
+
+void run_method(Explainer::State& s, CamMethod method, const ExplainBatch& b, StepContext& ctx,
+                const std::string& layer_name, float* out) {
+  switch (method) {
+    case CamMethod::cam:
+      return s.classic_cam(b, layer_name, out);
+    case CamMethod::eigencam:
+    case CamMethod::eigengradcam:
+      return s.eigen_cam(method, b, ctx, out);
+    case CamMethod::saliency:
+      return s.saliency(b, ctx, out);
+    case CamMethod::smoothgrad:
+      return s.smoothgrad(b, out);
+    case CamMethod::integrated_gradients:
+      return s.integrated_gradients(b, out);
+    case CamMethod::occlusion:
+      return s.occlusion(b, out);
+    case CamMethod::scorecam:
+      return s.score_cam(b, out);
+    case CamMethod::ablationcam:
+      return s.ablation_cam(b, out);
+    default:
+      return s.gradient_cam(method, b, ctx, out);
+  }
+}
+
+}  // namespace
 
 Explanation Explainer::explain(const Dataset& data, const std::vector<int64_t>& indices,
                                CamMethod method, const CamTarget& target, bool show_progress) {
@@ -374,6 +316,8 @@ Explanation Explainer::explain(const Dataset& data, const std::vector<int64_t>& 
   SC_CHECK(target.kind != CamTarget::ranked || target.cls < K, "--target top", target.cls + 1,
            " asks for more classes than the model's ", K);
   const int64_t n = static_cast<int64_t>(indices.size());
+  SC_CHECK(target.kind != CamTarget::listed || int64_t(target.classes->size()) == n,
+           "explain: ", target.classes ? target.classes->size() : 0, " targets for ", n, " images");
   Explanation e;
   e.maps.resize(n * S * S);
   Progress progress(std::string("explain ") + cam_method_name(method), n);
@@ -382,17 +326,8 @@ Explanation Explainer::explain(const Dataset& data, const std::vector<int64_t>& 
     StepContext ctx{s.backend, *s.arena, false};
     const ExplainBatch b = s.forward(data, indices, first, std::min(B, n - first), target, ctx, e);
     float* out = e.maps.data() + first * S * S;
-    if (is_gradient_cam(method)) {
-      s.gradient_cam(method, b, ctx, out);
-    } else if (method == CamMethod::cam) {
-      s.classic_cam(b, layer_name_, out);
-    } else if (method == CamMethod::eigencam || method == CamMethod::eigengradcam) {
-      s.eigen_cam(method, b, ctx, out);
-    } else if (method == CamMethod::saliency || method == CamMethod::smoothgrad) {
-      s.input_gradients(method, b, ctx, out);
-    } else {
-      s.occlusion(b, ctx, out);
-    }
+    s.held->reset();
+    run_method(s, method, b, ctx, layer_name_, out);
     s.arena->reset();
     if (show_progress) progress.update(first + b.count, "");
   }

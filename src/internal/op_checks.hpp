@@ -16,4 +16,10 @@ void check_rank(const char* op, const char* arg, const Tensor& t, int rank);
 // The layout is one the backend implements for this op.
 void check_layout(const char* op, const char* arg, const Tensor& t, Layout supported);
 
+// explain_perturb's arguments (Backend::explain_perturb): float32 on `device`, of shapes that
+// fit one another. The plan's contents stay on the device; a row whose source, kind or mask plane
+// is out of range makes a copy of NaN (perturb_row_valid).
+void check_explain_perturb(const Tensor& x, const Tensor& plan, const Tensor& base,
+                           const Tensor& maps, const Tensor& out, Device device);
+
 }  // namespace scenecam

@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """scenecam against PyTorch itself: the same weights and images through both, compared.
 
-    parity.py SCENECAM WORK_DIR predict|cams|step|reverse|convert
+    parity.py SCENECAM WORK_DIR predict|cams|many|step|reverse|convert
 
   predict  torchvision ResNet-18/34/50 with random weights and batch-norm statistics, as a
            scenecam checkpoint: `scenecam predict` probabilities = PyTorch's, 1e-5, 64 and 150 px
   cams     Grad-CAM, Grad-CAM++, XGradCAM, HiResCAM, LayerCAM, GradCAMElementWise, EigenCAM and
            EigenGradCAM maps from `scenecam explain` = pytorch-grad-cam 1.5's arithmetic on hooks
            in PyTorch, 1e-5
+  many     ScoreCAM, AblationCAM (pytorch-grad-cam 1.5's arithmetic) and Integrated Gradients
+           (Captum's riemann_trapezoid from black) on ResNet-18's layer4 at 64 px, 1e-5
   step     one `scenecam train` step from the same weights and batch (SGD with Nesterov momentum
            and weight decay, and AdamW; label smoothing; batch norm in training mode) = one
            torch.optim step: the loss, every parameter and running statistic, 1e-4 relative
@@ -91,8 +93,9 @@ def write_checkpoint(path, model, arch, size, work):
     write_safetensors(path, scenecam_state(model), meta)
 
 
-def write_images(folder, count, size, seed, per_class=False):
-    """Smooth random RGB images (low-resolution noise, upsampled), as PNG; returns the paths."""
+def write_images(folder, count, size, seed, per_class=False, unsaturated=False):
+    """Smooth random RGB images (low-resolution noise, upsampled), as PNG; returns the paths.
+    unsaturated: within [0.1, 0.9] before quantisation, with no flat clipped patches."""
     from PIL import Image
     g = torch.Generator().manual_seed(seed)
     paths = []
@@ -102,6 +105,8 @@ def write_images(folder, count, size, seed, per_class=False):
         low = torch.rand(1, 3, 6, 6, generator=g)
         img = F.interpolate(low, size=(size, size), mode="bicubic", align_corners=False)
         img = (img + 0.15 * torch.rand(1, 3, size, size, generator=g)).clamp(0, 1)
+        if unsaturated:
+            img = 0.1 + 0.8 * img
         pixels = (img[0].permute(1, 2, 0) * 255).round().to(torch.uint8).numpy()
         path = os.path.join(sub, f"img{i:02d}.png")
         Image.fromarray(pixels).save(path)
@@ -249,6 +254,88 @@ def cams(sc, work):
             check(f"{method} {arch} {layer} {size}px", worst, 1e-5)
 
 
+def many_forward_maps(model, layer, x, pred, steps):
+    """ScoreCAM and AblationCAM as pytorch-grad-cam 1.5 computes them, and Integrated Gradients
+    with Captum's riemann_trapezoid rule from a black image, all in float32: raw maps."""
+    saved, ablate = {}, {}
+
+    def hook(module, inputs, output):
+        saved["A"] = output.detach()
+        if "channel" in ablate:  # AblationCAM's layer: copy c has channel c set to 0
+            output = output.clone()
+            for c in range(output.shape[0]):
+                output[c, ablate["channel"] + c] = 0
+            return output
+        return None
+
+    handle = getattr(model, layer).register_forward_hook(hook)
+    n, size = x.shape[0], x.shape[-1]
+    with torch.no_grad():
+        logits = model(x)
+        A = saved["A"]
+        up = torch.nn.UpsamplingBilinear2d(size=(size, size))(A)
+        lo = up.amin(dim=(2, 3), keepdim=True)
+        hi = up.amax(dim=(2, 3), keepdim=True)
+        masks = torch.where(hi > lo, (up - lo) / (hi - lo), torch.zeros_like(up))
+        score_w, ablation_w = [], []
+        for i in range(n):
+            target = pred[i].item()
+            scores = torch.cat([model(x[i:i + 1] * masks[i, c:c + 32, None])[:, target]
+                                for c in range(0, A.shape[1], 32)])
+            score_w.append(torch.softmax(scores, 0))
+            ablated = []
+            for c in range(0, A.shape[1], 32):
+                ablate["channel"] = c
+                count = min(32, A.shape[1] - c)
+                ablated.append(model(x[i:i + 1].expand(count, -1, -1, -1))[:, target])
+                del ablate["channel"]
+            y = logits[i, target]
+            ablation_w.append((y - torch.cat(ablated)) / y)
+    handle.remove()
+    out = {"scorecam": (torch.stack(score_w)[:, :, None, None] * A).sum(1),
+           "ablationcam": (torch.stack(ablation_w)[:, :, None, None] * A).sum(1)}
+    black = (0 - MEAN) / STD
+    total = torch.zeros_like(x)
+    for k in range(steps):
+        alpha = k / (steps - 1)
+        weight = (0.5 if k in (0, steps - 1) else 1.0) / (steps - 1)
+        point = (black + alpha * (x - black)).requires_grad_(True)
+        model(point).gather(1, pred[:, None]).sum().backward()
+        total += weight * point.grad
+    out["integrated-gradients"] = ((x - black) * total).sum(1).abs()
+    return out
+
+
+def many_forward_cams(sc, work):
+    import numpy as np
+    arch, size, layer, steps = "resnet18", 64, "layer4", 12
+    folder = os.path.join(work, f"many_{arch}_{size}_{layer}")
+    # No clipped flat patches: where two inputs of a max pool tie, an input gradient jumps, and a
+    # last-bit difference in the convolutions' sums can pick the other one.
+    paths = write_images(folder, 2, size, seed=9, unsaturated=True)
+    model = torchvision_model(arch, seed=13)
+    x = load_images(paths)
+    calibrate_head(model, x)
+    checkpoint = folder + ".safetensors"
+    write_checkpoint(checkpoint, model, arch, size, work)
+    out = folder + "_out"
+    methods = ["scorecam", "ablationcam", "integrated-gradients"]
+    run([sc, "explain", "--checkpoint", checkpoint, "--images", *paths, "--out", out,
+         "--method", ",".join(methods), "--layer", layer, "--ig-steps", str(steps)])
+    manifest = json.load(open(os.path.join(out, "manifest.json")))
+    with torch.no_grad():
+        pred = model(x).argmax(1)
+    raw = many_forward_maps(model, layer, x, pred, steps)
+    for method in methods:
+        expected = scale_cam(raw[method], size)
+        diffs = torch.stack([torch.from_numpy(np.load(os.path.join(out, item["outputs"][method]["map"])))
+                             for item in manifest["images"]]) - expected
+        # AblationCAM's weights are differences of nearly equal logits (y - y_k) / y: two float32
+        # computations of them agree to a few 1e-5 only.
+        tolerance = 3e-4 if method == "ablationcam" else 1e-5
+        check(f"{method} {arch} {layer} {size}px", diffs.abs().max().item(), tolerance)
+
+
 def relative(a, b):
     return ((a.double() - b.double()).abs().max() / b.double().abs().max().clamp(min=1e-12)).item()
 
@@ -364,8 +451,8 @@ def main():
     os.makedirs(work, exist_ok=True)
     torch.set_num_threads(2)
     print(f"torch {torch.__version__}, torchvision {torchvision.__version__}")
-    {"predict": predict, "cams": cams, "step": step, "reverse": reverse,
-     "convert": convert}[part](sc, work)
+    {"predict": predict, "cams": cams, "many": many_forward_cams, "step": step,
+     "reverse": reverse, "convert": convert}[part](sc, work)
     if failures:
         sys.exit(f"{len(failures)} comparison(s) beyond tolerance: {', '.join(failures)}")
 

@@ -8,5 +8,5 @@ for py in "${SCENECAM_TORCH_PYTHON:-}" python3 /usr/bin/python3; do
     exec "$py" "$(dirname "$0")/parity.py" "$@"
   fi
 done
-echo "skipped: no python3 here imports torch and torchvision (scripts/install-deps.sh --with-torch installs them)"
+echo "skipped: no python3 here imports torch and torchvision (scripts/install-deps.sh --for-tests installs them)"
 exit 77
