@@ -452,12 +452,27 @@ output: {dir: )" +
   ExplainSettings settings;
   settings.ig_steps = 9;
   explainer.set_settings(settings);
+  // Guided Backprop: the float64 model's input gradient through guided ReLUs, max |g| over
+  // the colour channels.
+  std::vector<double> guided(n * S * S, 0.0);
+  {
+    StepContext pass{*backend, *arena, false};
+    pass.guided_relu = true;
+    ref.forward(pass, x.t());
+    const Tensor g = ref.backward_to(pass, dlogits.t(), -1);
+    for (int k = 0; k < n; ++k)
+      for (int ch = 0; ch < 3; ++ch)
+        for (int p = 0; p < S * S; ++p)
+          guided[k * S * S + p] =
+              std::max(guided[k * S * S + p], std::abs(g.data<double>()[(k * 3 + ch) * S * S + p]));
+  }
   const std::vector<std::vector<double>> many = {
       reference_score_cam(ref_logits, x, A, targets, n, C, h, w, S),
       reference_ablation_cam(ref_logits, A, logits, targets, layer, n, C, h, w),
-      reference_integrated_gradients(ref, *backend, *arena, x, targets, settings.ig_steps, n, S)};
+      reference_integrated_gradients(ref, *backend, *arena, x, targets, settings.ig_steps, n, S),
+      guided};
   int method_index = 0;
-  for (const char* name : {"scorecam", "ablationcam", "integrated-gradients"}) {
+  for (const char* name : {"scorecam", "ablationcam", "integrated-gradients", "guided-backprop"}) {
     SCOPED_TRACE(name);
     const std::vector<double>& raw = many[method_index++];
     const int rh = raw.size() == size_t(n * S * S) ? S : h, rw = rh == S ? S : w;
@@ -554,7 +569,8 @@ output: {dir: )" +
   // The input-space methods point at the object too.
   for (CamMethod m : {CamMethod::saliency, CamMethod::smoothgrad, CamMethod::occlusion,
                       CamMethod::integrated_gradients, CamMethod::scorecam,
-                      CamMethod::ablationcam}) {
+                      CamMethod::ablationcam, CamMethod::guided_backprop,
+                      CamMethod::guided_gradcam, CamMethod::fullgrad}) {
     const std::vector<int64_t> first50(split.val.begin(), split.val.begin() + 50);
     const Explanation x = last.explain(data, first50, m, CamTarget{}, false);
     double base = 0;

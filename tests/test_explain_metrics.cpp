@@ -127,6 +127,31 @@ TEST(Perturb, EveryKindAsDocumentedAndNaNForABadRow) {
   EXPECT_NE(again[C * H * W + 5], out[C * H * W + 5]);
 }
 
+// Guided Backprop's ReLU: the gradient passes where the unit was active and the gradient is
+// positive, in the plain ReLU and in the residual join.
+TEST(GuidedRelu, PassesOnlyPositiveGradientsOfActiveUnits) {
+  auto backend = make_cpu_backend(1);
+  auto arena = make_host_pool("guided", 0, true);
+  test::F x(Shape{1, 1, 2, 3}, {-1, 2, 3, -4, 5, 0.5f}), skip(Shape{1, 1, 2, 3}, {0, 0, 0, 0, 0, 0});
+  const std::vector<float> dy{1, -2, 3, 4, 0, -6}, expected{0, 0, 3, 0, 0, 0};
+  for (bool guided : {false, true}) {
+    StepContext ctx{*backend, *arena, false};
+    ctx.guided_relu = guided;
+    ReLU relu;
+    ResidualJoin join;
+    relu.forward(ctx, x.t());
+    join.forward(ctx, x.t(), skip.t());
+    test::F g1(Shape{1, 1, 2, 3}, dy), g2(Shape{1, 1, 2, 3}, dy);
+    const Tensor a = relu.backward(ctx, g1.t()), b = join.backward(ctx, g2.t());
+    for (int i = 0; i < 6; ++i) {
+      const float plain = x[i] > 0 ? dy[i] : 0.0f;
+      EXPECT_EQ(a.data<float>()[i], guided ? expected[i] : plain) << i;
+      EXPECT_EQ(b.data<float>()[i], guided ? expected[i] : plain) << i;
+    }
+    arena->reset();
+  }
+}
+
 // One model trained on synthetic scenes for the measurements below.
 class ExplainMeasures : public ::testing::Test {
  protected:

@@ -35,6 +35,9 @@ enum class CamMethod {
   scorecam,      // softmax over channels of the target's logit on the image masked by each channel
   ablationcam,   // relative drop of the target's logit when each channel is ablated
   integrated_gradients,  // (x - black) times the path integral of the gradient (Captum's)
+  guided_backprop,       // the input gradient with every ReLU passing only positive gradients
+  guided_gradcam,        // Guided Backprop times the Grad-CAM map
+  fullgrad,              // input-gradient and every batch norm's bias-gradient terms (FullGrad)
 };
 
 // A method Backend::cam_maps computes.

@@ -44,6 +44,10 @@ struct Explanation {
   std::vector<int32_t> targets;  // the class each map explains
   std::vector<int32_t> predicted;
   std::vector<float> probability;  // of the predicted class
+  // Guided Backprop and Guided Grad-CAM: the guided gradients (times the Grad-CAM map) as an
+  // image, [count, S, S, 3] RGB bytes, deprocessed as pytorch-grad-cam's deprocess_image does:
+  // (x - mean) / (std + 1e-5) * 0.1 + 0.5, clipped to [0, 1], over each image's three channels.
+  std::vector<uint8_t> rgb;
 };
 
 // The knobs of the many-forward methods.

@@ -14,6 +14,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -75,11 +76,19 @@ class Parameters {
   int64_t decayed_elems_ = 0;
 };
 
+class BatchNorm2d;
+
 // What a layer needs to run: the backend, the step arena, and the mode.
 struct StepContext {
   Backend& backend;
   Pool& arena;
   bool training;
+  // Explanations: every ReLU's backward passes only positive gradients where its unit was active
+  // (Guided Backprop, Springenberg et al. 2015, as pytorch-grad-cam's GuidedBackpropReLU).
+  bool guided_relu = false;
+  // Explanations: each batch norm's backward first calls this with itself and the gradient of
+  // its output (FullGrad's bias-gradients).
+  const std::function<void(const BatchNorm2d&, const Tensor& dy)>* batch_norm_gradient = nullptr;
 };
 
 class Layer {
@@ -111,6 +120,9 @@ class BatchNorm2d final : public Layer {
               bool zero_init = false);
   Tensor forward(StepContext& ctx, const Tensor& x) override;
   Tensor backward(StepContext& ctx, const Tensor& dy) override;
+  // The bias of the affine map inference applies, beta - running_mean * gamma /
+  // sqrt(running_var + eps), per channel on the host (FullGrad's bias of a batch norm).
+  std::vector<double> folded_bias(Backend& backend) const;
 
  private:
   Parameters& params_;

@@ -56,7 +56,8 @@ void image_rows(std::ostream& html, const json& manifest, const std::vector<std:
          << "\" alt=\"input\"></td>";
     for (const std::string& m : methods) {
       const json& out = item["outputs"][m];
-      html << "<td><img class=\"map\" src=\"" << escape(out.value("overlay", "")) << "\" alt=\""
+      const std::string picture = out.value("image", out.value("overlay", ""));  // guided: RGB
+      html << "<td><img class=\"map\" src=\"" << escape(picture) << "\" alt=\""
            << escape(m) << "\"><span class=\"small\">target " << escape(out.value("target", ""))
            << "</span></td>";
     }

@@ -151,6 +151,11 @@ void write_method_outputs(const ExplainOptions& o, const ExplainInputs& in, cons
     if (label >= 0) item["true"] = classes[label];
     item["outputs"][name] = {
         {"target", classes[e.targets[k]]}, {"overlay", base + ".png"}, {"map", base + ".npy"}};
+    if (!e.rgb.empty()) {  // the guided methods' gradients as an image
+      write_png((fs::path(out_dir) / (base + "_rgb.png")).string(),
+                rgb_image(e.rgb.data() + k * S * S * 3, int(S)));
+      item["outputs"][name]["image"] = base + "_rgb.png";
+    }
     if (int64_t(rows.size()) >= o.grid) continue;
     std::string caption = "pred " + classes[e.predicted[k]];
     if (label >= 0) caption = "true " + classes[label] + ", " + caption;

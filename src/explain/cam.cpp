@@ -23,7 +23,8 @@ CamMethod parse_cam_method(const std::string& name) {
                       CamMethod::eigencam, CamMethod::eigengradcam, CamMethod::scorecam,
                       CamMethod::ablationcam, CamMethod::cam, CamMethod::saliency,
                       CamMethod::smoothgrad, CamMethod::integrated_gradients,
-                      CamMethod::occlusion}) {
+                      CamMethod::occlusion, CamMethod::guided_backprop,
+                      CamMethod::guided_gradcam, CamMethod::fullgrad}) {
     if (name == cam_method_name(m)) return m;
     known += (known.empty() ? "" : ", ") + std::string(cam_method_name(m));
   }
@@ -62,6 +63,12 @@ const char* cam_method_name(CamMethod m) {
       return "ablationcam";
     case CamMethod::integrated_gradients:
       return "integrated-gradients";
+    case CamMethod::guided_backprop:
+      return "guided-backprop";
+    case CamMethod::guided_gradcam:
+      return "guided-gradcam";
+    case CamMethod::fullgrad:
+      return "fullgrad";
   }
   return "?";
 }
@@ -279,7 +286,7 @@ void Explainer::State::saliency(const ExplainBatch& b, StepContext& ctx, float* 
 namespace {
 
 void run_method(Explainer::State& s, CamMethod method, const ExplainBatch& b, StepContext& ctx,
-                const std::string& layer_name, float* out) {
+                const std::string& layer_name, float* out, uint8_t* rgb) {
   switch (method) {
     case CamMethod::cam:
       return s.classic_cam(b, layer_name, out);
@@ -298,12 +305,57 @@ void run_method(Explainer::State& s, CamMethod method, const ExplainBatch& b, St
       return s.score_cam(b, out);
     case CamMethod::ablationcam:
       return s.ablation_cam(b, out);
+    case CamMethod::guided_backprop:
+    case CamMethod::guided_gradcam:
+      return s.guided(method, b, ctx, out, rgb);
+    case CamMethod::fullgrad:
+      return s.full_grad(b, ctx, out);
     default:
       return s.gradient_cam(method, b, ctx, out);
   }
 }
 
 }  // namespace
+
+namespace {
+
+// pytorch-grad-cam's deprocess_image of one image's gradients [3, P] into RGB bytes [P, 3].
+void deprocess(const float* g, int64_t P, uint8_t* rgb) {
+  double mean = 0, squares = 0;
+  for (int64_t i = 0; i < 3 * P; ++i)
+    mean += g[i] / double(3 * P);
+  for (int64_t i = 0; i < 3 * P; ++i)
+    squares += (g[i] - mean) * (g[i] - mean) / double(3 * P);
+  const double scale = 0.1 / (std::sqrt(squares) + 1e-5);
+  for (int64_t p = 0; p < P; ++p)
+    for (int c = 0; c < 3; ++c) {
+      const double v = std::clamp((g[c * P + p] - mean) * scale + 0.5, 0.0, 1.0);
+      rgb[p * 3 + c] = static_cast<uint8_t>(v * 255);  // truncates, as np.uint8 does
+    }
+}
+
+}  // namespace
+
+// Guided Backprop: the input gradient through guided ReLUs; Guided Grad-CAM multiplies each
+// colour channel by the Grad-CAM map (scaled, at the input's size) first. The map is the maximum
+// over channels of |g|; the deprocessed gradients go to rgb [count, S, S, 3].
+void Explainer::State::guided(CamMethod method, const ExplainBatch& b, StepContext& ctx,
+                              float* out, uint8_t* rgb) {
+  const int64_t S = config.data.image_size, P = S * S;
+  std::vector<float> cam(b.count * P), grads;
+  if (method == CamMethod::guided_gradcam) gradient_cam(CamMethod::gradcam, b, ctx, cam.data());
+  ctx.guided_relu = true;
+  download(model.backward_to(ctx, b.dlogits, -1), &grads);
+  ctx.guided_relu = false;
+  if (method == CamMethod::guided_gradcam)
+    for (int64_t k = 0; k < b.count; ++k)
+      for (int c = 0; c < 3; ++c)
+        for (int64_t p = 0; p < P; ++p)
+          grads[(k * 3 + c) * P + p] *= cam[k * P + p];
+  for (int64_t k = 0; k < b.count; ++k)
+    deprocess(grads.data() + k * 3 * P, P, rgb + k * P * 3);
+  scale_host_maps(channel_max_abs(grads, b.count, P), b.count, S, S, out);
+}
 
 Explanation Explainer::explain(const Dataset& data, const std::vector<int64_t>& indices,
                                CamMethod method, const CamTarget& target, bool show_progress) {
@@ -320,6 +372,8 @@ Explanation Explainer::explain(const Dataset& data, const std::vector<int64_t>& 
            "explain: ", target.classes ? target.classes->size() : 0, " targets for ", n, " images");
   Explanation e;
   e.maps.resize(n * S * S);
+  if (method == CamMethod::guided_backprop || method == CamMethod::guided_gradcam)
+    e.rgb.resize(n * S * S * 3);
   Progress progress(std::string("explain ") + cam_method_name(method), n);
   for (int64_t first = 0; first < n; first += B) {
     if (interrupt_requested()) throw_interrupted(std::string("explain ") + cam_method_name(method));
@@ -327,7 +381,8 @@ Explanation Explainer::explain(const Dataset& data, const std::vector<int64_t>& 
     const ExplainBatch b = s.forward(data, indices, first, std::min(B, n - first), target, ctx, e);
     float* out = e.maps.data() + first * S * S;
     s.held->reset();
-    run_method(s, method, b, ctx, layer_name_, out);
+    run_method(s, method, b, ctx, layer_name_, out,
+               e.rgb.empty() ? nullptr : e.rgb.data() + first * S * S * 3);
     s.arena->reset();
     if (show_progress) progress.update(first + b.count, "");
   }

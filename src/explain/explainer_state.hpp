@@ -50,6 +50,8 @@ struct Explainer::State {
   void classic_cam(const ExplainBatch& b, const std::string& layer_name, float* out);
   void eigen_cam(CamMethod method, const ExplainBatch& b, StepContext& ctx, float* out);
   void saliency(const ExplainBatch& b, StepContext& ctx, float* out);
+  void guided(CamMethod method, const ExplainBatch& b, StepContext& ctx, float* out, uint8_t* rgb);
+  void full_grad(const ExplainBatch& b, StepContext& ctx, float* out);  // fullgrad.cpp
   // perturbed.cpp
   void smoothgrad(const ExplainBatch& b, float* out);
   void integrated_gradients(const ExplainBatch& b, float* out);

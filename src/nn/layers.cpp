@@ -164,6 +164,19 @@ BatchNorm2d::BatchNorm2d(Parameters& params, const std::string& name, int64_t ch
   var_ = params.declare(name + ".running_var", c, Init::ones, ParamKind::buffer);
 }
 
+std::vector<double> BatchNorm2d::folded_bias(Backend& backend) const {
+  const int64_t C = params_[gamma_].shape[0];
+  std::vector<std::vector<float>> host(4, std::vector<float>(C));
+  const int index[4] = {gamma_, beta_, mean_, var_};
+  for (int i = 0; i < 4; ++i)
+    backend.copy(params_[index[i]].value,
+                 Tensor(host[i].data(), Shape{C}, DType::f32, Device::cpu()));
+  std::vector<double> bias(C);
+  for (int64_t c = 0; c < C; ++c)
+    bias[c] = host[1][c] - double(host[2][c]) * host[0][c] / std::sqrt(double(host[3][c]) + bn_.eps);
+  return bias;
+}
+
 Tensor BatchNorm2d::forward(StepContext& ctx, const Tensor& x) {
   const std::string& name = params_[gamma_].name;
   Tensor y = ctx.arena.take(x.shape(), x.dtype(), name);
@@ -186,6 +199,7 @@ Tensor BatchNorm2d::forward(StepContext& ctx, const Tensor& x) {
 }
 
 Tensor BatchNorm2d::backward(StepContext& ctx, const Tensor& dy) {
+  if (ctx.batch_norm_gradient) (*ctx.batch_norm_gradient)(*this, dy);
   if (!training_) {  // differentiating the inference forward: running statistics are constants
     Tensor dx = ctx.arena.take(x_shape_, dy.dtype(), params_[gamma_].name);
     ctx.backend.batch_norm_backward_inference(bn_, dy, params_[gamma_].value, params_[var_].value,
@@ -208,6 +222,7 @@ Tensor ReLU::forward(StepContext& ctx, const Tensor& x) {
 
 Tensor ReLU::backward(StepContext& ctx, const Tensor& dy) {
   // In place: dy is this layer's alone and is not read again.
+  if (ctx.guided_relu) ctx.backend.relu_forward(dy, dy);  // Guided Backprop: only dy > 0 passes
   ctx.backend.relu_backward(y_, dy, dy);
   return dy;
 }
@@ -241,6 +256,12 @@ Tensor ResidualJoin::forward(StepContext& ctx, const Tensor& residual, const Ten
 
 Tensor ResidualJoin::backward(StepContext& ctx, const Tensor& dy) {
   Tensor dsum = ctx.arena.take(dy.shape(), dy.dtype(), "residual");
+  if (ctx.guided_relu) {  // Guided Backprop: only dy > 0 passes the join's ReLU
+    const Tensor positive = ctx.arena.take(dy.shape(), dy.dtype(), "guided residual");
+    ctx.backend.relu_forward(dy, positive);
+    ctx.backend.add_relu_backward(y_, positive, dsum);
+    return dsum;
+  }
   ctx.backend.add_relu_backward(y_, dy, dsum);
   return dsum;
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """scenecam against PyTorch itself: the same weights and images through both, compared.
 
-    parity.py SCENECAM WORK_DIR predict|cams|many|step|reverse|convert
+    parity.py SCENECAM WORK_DIR predict|cams|many|guided|step|reverse|convert
 
   predict  torchvision ResNet-18/34/50 with random weights and batch-norm statistics, as a
            scenecam checkpoint: `scenecam predict` probabilities = PyTorch's, 1e-5, 64 and 150 px
@@ -10,6 +10,8 @@
            in PyTorch, 1e-5
   many     ScoreCAM, AblationCAM (pytorch-grad-cam 1.5's arithmetic) and Integrated Gradients
            (Captum's riemann_trapezoid from black) on ResNet-18's layer4 at 64 px, 1e-5
+  guided   Guided Backprop and Guided Grad-CAM (GuidedBackpropReLU in every ReLU): maps 1e-5,
+           deprocessed images within one byte; FullGrad (pytorch-grad-cam 1.5's), 1e-5
   step     one `scenecam train` step from the same weights and batch (SGD with Nesterov momentum
            and weight decay, and AdamW; label smoothing; batch norm in training mode) = one
            torch.optim step: the loss, every parameter and running statistic, 1e-4 relative
@@ -306,6 +308,122 @@ def many_forward_maps(model, layer, x, pred, steps):
     return out
 
 
+class GuidedReLU(torch.autograd.Function):
+    """pytorch-grad-cam's GuidedBackpropReLU: the gradient passes where the input and the
+    incoming gradient are both positive."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x.clamp(min=0)
+
+    @staticmethod
+    def backward(ctx, grad):
+        (x,) = ctx.saved_tensors
+        return grad * (x > 0).float() * (grad > 0).float()
+
+
+class GuidedReLUModule(torch.nn.Module):
+    def forward(self, x):
+        return GuidedReLU.apply(x)
+
+
+def guided_gradients(model, x, pred):
+    """Guided Backprop: every ReLU of a copy of the model replaced by GuidedReLU."""
+    import copy
+    guided = copy.deepcopy(model)
+    for module in guided.modules():
+        for name, child in module.named_children():
+            if isinstance(child, torch.nn.ReLU):
+                setattr(module, name, GuidedReLUModule())
+    xg = x.clone().requires_grad_(True)
+    guided(xg).gather(1, pred[:, None]).sum().backward()
+    return xg.grad
+
+
+def deprocess(g):
+    """pytorch-grad-cam's deprocess_image of one image's gradients [3, S, S], as HWC bytes."""
+    img = g.permute(1, 2, 0).double()
+    img = (img - img.mean()) / (img.std(unbiased=False) + 1e-5) * 0.1 + 0.5
+    return (img.clamp(0, 1) * 255).to(torch.uint8)
+
+
+def scale_planes(t, size):
+    """scale_accross_batch_and_channels: each [h, w] plane min-max scaled, then resized."""
+    flat = t.reshape(-1, 1, *t.shape[2:])
+    lo = flat.amin(dim=(2, 3), keepdim=True)
+    flat = flat - lo
+    flat = flat / (1e-7 + flat.amax(dim=(2, 3), keepdim=True))
+    if flat.shape[-1] != size:
+        flat = F.interpolate(flat, size=(size, size), mode="bilinear", align_corners=False)
+    return flat.reshape(t.shape[0], t.shape[1], size, size)
+
+
+def fullgrad_map(model, x, pred):
+    """pytorch-grad-cam 1.5's FullGrad: |dy/dx x| per channel and, for every BatchNorm2d, |b dy|
+    with b its folded bias and dy the gradient of its output, each plane scaled; summed, min-max."""
+    grads = {}
+
+    def keep_gradient(module, inputs, output):
+        output.register_hook(lambda g: grads.__setitem__(module, g))
+        return output.clone()  # the block's in-place add and ReLU then act on the copy
+
+    handles = [m.register_forward_hook(keep_gradient) for m in model.modules()
+               if isinstance(m, torch.nn.BatchNorm2d)]
+    xg = x.clone().requires_grad_(True)
+    model(xg).gather(1, pred[:, None]).sum().backward()
+    for h in handles:
+        h.remove()
+    size = x.shape[-1]
+    total = scale_planes((xg.grad * x).abs(), size).sum(1)
+    for m, g in grads.items():
+        bias = m.bias - m.running_mean * m.weight / torch.sqrt(m.running_var + m.eps)
+        total += scale_planes((bias.detach()[None, :, None, None] * g).abs(), size).sum(1)
+    total = total - total.amin(dim=(1, 2), keepdim=True)
+    return total / (1e-7 + total.amax(dim=(1, 2), keepdim=True))
+
+
+def guided_cams(sc, work):
+    import numpy as np
+    from PIL import Image
+    arch, size, layer = "resnet18", 64, "layer4"
+    folder = os.path.join(work, f"guided_{arch}_{size}")
+    paths = write_images(folder, 3, size, seed=5, unsaturated=True)
+    model = torchvision_model(arch, seed=17)
+    x = load_images(paths)
+    calibrate_head(model, x)
+    checkpoint = folder + ".safetensors"
+    write_checkpoint(checkpoint, model, arch, size, work)
+    out = folder + "_out"
+    run([sc, "explain", "--checkpoint", checkpoint, "--images", *paths, "--out", out,
+         "--method", "guided-backprop,guided-gradcam,fullgrad", "--layer", layer])
+    manifest = json.load(open(os.path.join(out, "manifest.json")))
+    saved = {}
+    target_layer = getattr(model, layer)
+    target_layer.register_forward_hook(lambda m, i, o: saved.update(A=o))
+    target_layer.register_full_backward_hook(lambda m, gi, go: saved.update(G=go[0]))
+    xg = x.clone().requires_grad_(True)
+    logits = model(xg)
+    pred = logits.argmax(1)
+    logits.gather(1, pred[:, None]).sum().backward()
+    cam = scale_cam(cam_weights("gradcam", saved["A"].detach(), saved["G"].detach()), size)
+    gb = guided_gradients(model, x, pred)
+    for method, g in (("guided-backprop", gb), ("guided-gradcam", gb * cam[:, None])):
+        expected = scale_cam(g.abs().amax(1), size)
+        worst_map, worst_rgb = 0.0, 0
+        for i, item in enumerate(manifest["images"]):
+            got = torch.from_numpy(np.load(os.path.join(out, item["outputs"][method]["map"])))
+            worst_map = max(worst_map, (got - expected[i]).abs().max().item())
+            rgb = torch.from_numpy(np.array(Image.open(os.path.join(out, item["outputs"][method]["image"]))))
+            worst_rgb = max(worst_rgb, (rgb.int() - deprocess(g[i]).int()).abs().max().item())
+        check(f"{method} {arch} {size}px map", worst_map, 1e-5)
+        check(f"{method} {arch} {size}px image (bytes)", worst_rgb, 1)
+    expected = fullgrad_map(model, x, pred)
+    worst = max((torch.from_numpy(np.load(os.path.join(out, item["outputs"]["fullgrad"]["map"])))
+                 - expected[i]).abs().max().item() for i, item in enumerate(manifest["images"]))
+    check(f"fullgrad {arch} {size}px", worst, 1e-5)
+
+
 def many_forward_cams(sc, work):
     import numpy as np
     arch, size, layer, steps = "resnet18", 64, "layer4", 12
@@ -451,7 +569,8 @@ def main():
     os.makedirs(work, exist_ok=True)
     torch.set_num_threads(2)
     print(f"torch {torch.__version__}, torchvision {torchvision.__version__}")
-    {"predict": predict, "cams": cams, "many": many_forward_cams, "step": step,
+    {"predict": predict, "cams": cams, "many": many_forward_cams, "guided": guided_cams,
+     "step": step,
      "reverse": reverse, "convert": convert}[part](sc, work)
     if failures:
         sys.exit(f"{len(failures)} comparison(s) beyond tolerance: {', '.join(failures)}")
