@@ -6,6 +6,7 @@
 #include <numeric>
 #include <random>
 
+#include "explain/fixations.hpp"
 #include "explain/imputation.hpp"
 #include "explain/similarity.hpp"
 #include "scenecam/config.hpp"
@@ -152,6 +153,38 @@ TEST(GuidedRelu, PassesOnlyPositiveGradientsOfActiveUnits) {
   }
 }
 
+// The host re-run of a bottleneck network with the stem's max pool (ResNet-50's layout, narrow):
+// the model's logits, and fixations inside the image.
+TEST(Fixations, BottleneckNetworkWithMaxPool) {
+  const RunConfig c = parse_config(
+      R"(model: {arch: resnet50, classes: 6, width: 4, blocks: [1, 2, 1, 1]}
+data: {source: synthetic, image_size: 40, synthetic_train: 8, synthetic_val: 4}
+train: {epochs: 1, batch_size: 4}
+runtime: {device: cpu, seed: 3, threads: 1}
+output: {dir: /nonexistent/unused})",
+      "bottleneck.yaml");
+  auto backend = make_cpu_backend(1);
+  Classifier classifier(c, *backend);
+  FixationNet net(classifier.model(), *backend);
+  Split split;
+  const Dataset data = load_training_data(c, &split);
+  const std::vector<float> logits = classifier.logits(data, split.val, false);
+  const Normalization norm;
+  std::vector<float> x(3 * 40 * 40);
+  for (size_t k = 0; k < split.val.size(); ++k) {
+    const ImageU8& img = data.images[split.val[k]];
+    for (int ch = 0; ch < 3; ++ch)
+      for (int p = 0; p < 40 * 40; ++p)
+        x[ch * 1600 + p] = (img.rgb[p * 3 + ch] / 255.0f - norm.mean[ch]) / norm.std[ch];
+    const std::vector<float> host = net.logits(x.data(), 40);
+    for (int j = 0; j < 6; ++j)
+      ASSERT_NEAR(host[j], logits[k * 6 + j], 1e-4 + 1e-4 * std::abs(logits[k * 6 + j]));
+    for (int target = 0; target < 6; ++target)
+      for (const auto& [px, py] : net.unravel(x.data(), 40, target))
+        ASSERT_TRUE(px >= 0 && px < 40 && py >= 0 && py < 40);
+  }
+}
+
 // One model trained on synthetic scenes for the measurements below.
 class ExplainMeasures : public ::testing::Test {
  protected:
@@ -237,6 +270,44 @@ TEST_F(ExplainMeasures, RandomisingTheWeightsChangesGradCamsMaps) {
   const double rho = mean_rho(random);
   std::printf("sanity: Grad-CAM's rank correlation after re-initialising everything %.3f\n", rho);
   EXPECT_LT(rho, 0.5);
+}
+
+// The host re-run that CNN Fixations reads gives the model's logits, and the fixations land on
+// the object more often than its area would.
+TEST_F(ExplainMeasures, FixationsFollowTheModelAndLandOnTheObject) {
+  Classifier classifier(*config_, *checkpoint_, *backend_);
+  FixationNet net(classifier.model(), *backend_);
+  const std::vector<int64_t> images = first(40);
+  const std::vector<float> logits = classifier.logits(*data_, images, false);
+  const Normalization norm;
+  double inside = 0, total = 0, area = 0;
+  std::vector<float> x(3 * 32 * 32);
+  for (size_t k = 0; k < images.size(); ++k) {
+    const ImageU8& img = data_->images[images[k]];
+    for (int c = 0; c < 3; ++c)
+      for (int p = 0; p < 32 * 32; ++p)
+        x[c * 1024 + p] = (img.rgb[p * 3 + c] / 255.0f - norm.mean[c]) / norm.std[c];
+    const std::vector<float> host = net.logits(x.data(), 32);
+    for (int j = 0; j < 6; ++j)
+      ASSERT_NEAR(host[j], logits[k * 6 + j], 1e-3) << k << " " << j;
+    const int32_t pred = int32_t(std::max_element(host.begin(), host.end()) - host.begin());
+    const auto points = net.unravel(x.data(), 32, pred);
+    ASSERT_FALSE(points.empty());
+    const Box& b = data_->boxes[images[k]];
+    for (const auto& [px, py] : points) {
+      ASSERT_TRUE(px >= 0 && px < 32 && py >= 0 && py < 32);
+      inside += px >= b.x0 && px < b.x1 && py >= b.y0 && py < b.y1;
+      total += 1;
+    }
+    area += double(b.x1 - b.x0) * (b.y1 - b.y0) / 1024.0 / images.size();
+  }
+  std::printf("fixations: %.0f points, %.3f inside the object's box (its area %.3f)\n", total,
+              inside / total, area);
+  EXPECT_GT(inside / total, area + 0.15);
+  // The density map: one fixation spreads as a normalised Gaussian.
+  const std::vector<float> d = fixation_density({{10, 12}}, 32, 2.0);
+  EXPECT_NEAR(std::accumulate(d.begin(), d.end(), 0.0), 1.0, 1e-4);
+  EXPECT_EQ(std::max_element(d.begin(), d.end()) - d.begin(), 12 * 32 + 10);
 }
 
 TEST_F(ExplainMeasures, ActivationsAreTheChannelsWithTheHighestMeans) {

@@ -38,6 +38,7 @@ enum class CamMethod {
   guided_backprop,       // the input gradient with every ReLU passing only positive gradients
   guided_gradcam,        // Guided Backprop times the Grad-CAM map
   fullgrad,              // input-gradient and every batch norm's bias-gradient terms (FullGrad)
+  cnn_fixations,         // the class's evidence unravelled to pixels, blurred (CNN Fixations)
 };
 
 // A method Backend::cam_maps computes.

@@ -15,6 +15,7 @@
 //     same min-max once more.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -48,6 +49,8 @@ struct Explanation {
   // image, [count, S, S, 3] RGB bytes, deprocessed as pytorch-grad-cam's deprocess_image does:
   // (x - mean) / (std + 1e-5) * 0.1 + 0.5, clipped to [0, 1], over each image's three channels.
   std::vector<uint8_t> rgb;
+  // CNN Fixations: each image's fixation points (x, y) on the input.
+  std::vector<std::vector<std::array<int32_t, 2>>> fixations;
 };
 
 // The knobs of the many-forward methods.

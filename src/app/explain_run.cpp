@@ -151,6 +151,12 @@ void write_method_outputs(const ExplainOptions& o, const ExplainInputs& in, cons
     if (label >= 0) item["true"] = classes[label];
     item["outputs"][name] = {
         {"target", classes[e.targets[k]]}, {"overlay", base + ".png"}, {"map", base + ".npy"}};
+    if (!e.fixations.empty()) {  // CNN Fixations: the points, [[x, y], ...]
+      write_file_atomic((fs::path(out_dir) / (base + ".json")).string(),
+                        json(e.fixations[k]).dump() + "\n");
+      item["outputs"][name]["fixations"] = base + ".json";
+      item["outputs"][name]["fixation_count"] = e.fixations[k].size();
+    }
     if (!e.rgb.empty()) {  // the guided methods' gradients as an image
       write_png((fs::path(out_dir) / (base + "_rgb.png")).string(),
                 rgb_image(e.rgb.data() + k * S * S * 3, int(S)));

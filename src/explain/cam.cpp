@@ -24,7 +24,8 @@ CamMethod parse_cam_method(const std::string& name) {
                       CamMethod::ablationcam, CamMethod::cam, CamMethod::saliency,
                       CamMethod::smoothgrad, CamMethod::integrated_gradients,
                       CamMethod::occlusion, CamMethod::guided_backprop,
-                      CamMethod::guided_gradcam, CamMethod::fullgrad}) {
+                      CamMethod::guided_gradcam, CamMethod::fullgrad,
+                      CamMethod::cnn_fixations}) {
     if (name == cam_method_name(m)) return m;
     known += (known.empty() ? "" : ", ") + std::string(cam_method_name(m));
   }
@@ -69,6 +70,8 @@ const char* cam_method_name(CamMethod m) {
       return "guided-gradcam";
     case CamMethod::fullgrad:
       return "fullgrad";
+    case CamMethod::cnn_fixations:
+      return "cnn-fixations";
   }
   return "?";
 }
@@ -286,7 +289,8 @@ void Explainer::State::saliency(const ExplainBatch& b, StepContext& ctx, float* 
 namespace {
 
 void run_method(Explainer::State& s, CamMethod method, const ExplainBatch& b, StepContext& ctx,
-                const std::string& layer_name, float* out, uint8_t* rgb) {
+                const std::string& layer_name, float* out, uint8_t* rgb,
+                std::vector<std::vector<std::array<int32_t, 2>>>* fixations) {
   switch (method) {
     case CamMethod::cam:
       return s.classic_cam(b, layer_name, out);
@@ -310,6 +314,8 @@ void run_method(Explainer::State& s, CamMethod method, const ExplainBatch& b, St
       return s.guided(method, b, ctx, out, rgb);
     case CamMethod::fullgrad:
       return s.full_grad(b, ctx, out);
+    case CamMethod::cnn_fixations:
+      return s.cnn_fixations(b, out, fixations);
     default:
       return s.gradient_cam(method, b, ctx, out);
   }
@@ -382,7 +388,7 @@ Explanation Explainer::explain(const Dataset& data, const std::vector<int64_t>& 
     float* out = e.maps.data() + first * S * S;
     s.held->reset();
     run_method(s, method, b, ctx, layer_name_, out,
-               e.rgb.empty() ? nullptr : e.rgb.data() + first * S * S * 3);
+               e.rgb.empty() ? nullptr : e.rgb.data() + first * S * S * 3, &e.fixations);
     s.arena->reset();
     if (show_progress) progress.update(first + b.count, "");
   }

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "explain/fixations.hpp"
 #include "scenecam/explain.hpp"
 #include "scenecam/inference.hpp"
 #include "scenecam/nn.hpp"
@@ -52,6 +53,10 @@ struct Explainer::State {
   void saliency(const ExplainBatch& b, StepContext& ctx, float* out);
   void guided(CamMethod method, const ExplainBatch& b, StepContext& ctx, float* out, uint8_t* rgb);
   void full_grad(const ExplainBatch& b, StepContext& ctx, float* out);  // fullgrad.cpp
+  // fixations.cpp's rules on each image of the batch; its points appended to *points.
+  void cnn_fixations(const ExplainBatch& b, float* out,
+                     std::vector<std::vector<std::array<int32_t, 2>>>* points);
+  std::unique_ptr<FixationNet> fixation_net;  // the host copy of the weights, made on first use
   // perturbed.cpp
   void smoothgrad(const ExplainBatch& b, float* out);
   void integrated_gradients(const ExplainBatch& b, float* out);

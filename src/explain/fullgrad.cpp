@@ -1,3 +1,5 @@
+// The methods that read every layer: FullGrad and CNN Fixations (whose rules are fixations.cpp's).
+//
 // FullGrad (Srinivas and Fleuret, NeurIPS 2019), as pytorch-grad-cam 1.5 computes it: the
 // input-gradient term |g x| and, for every batch norm, its bias-gradient term |b dy| (b the
 // folded bias, dy the gradient of the batch norm's output), each plane min-max scaled and resized
@@ -59,6 +61,22 @@ void Explainer::State::full_grad(const ExplainBatch& b, StepContext& ctx, float*
   // The sum's min-max, as FullGrad's aggregate_multi_layers; the common scaling of a full-size
   // map then changes nothing more (min-max again, an identity resize, ReLU of values >= 0).
   scale_host_maps(std::vector<float>(total.begin(), total.end()), b.count, S, S, out);
+}
+
+// CNN Fixations: each image's points unravelled for its target on the host, then their density,
+// blurred with sigma S * 20 / 224 (the authors' 20 pixels at 224), scaled as every map is.
+void Explainer::State::cnn_fixations(const ExplainBatch& b, float* out,
+                                     std::vector<std::vector<std::array<int32_t, 2>>>* points) {
+  const int64_t S = config.data.image_size, P = S * S;
+  if (!fixation_net) fixation_net = std::make_unique<FixationNet>(model, backend);
+  std::vector<float> image, raw;
+  download(b.images, &image);
+  for (int64_t k = 0; k < b.count; ++k) {
+    points->push_back(fixation_net->unravel(image.data() + k * 3 * P, S, b.targets[k]));
+    const std::vector<float> density = fixation_density(points->back(), S, double(S) * 20 / 224);
+    raw.insert(raw.end(), density.begin(), density.end());
+  }
+  scale_host_maps(raw, b.count, S, S, out);
 }
 
 }  // namespace scenecam

@@ -104,6 +104,7 @@ void Explainer::reinitialise(const std::vector<std::string>& prefixes, uint64_t 
       }
   for (const ParamEntry& e : to)
     if (e.name == "fc.weight") s.download(e.value, &s.fc_weights);
+  s.fixation_net.reset();  // its copy of the weights is stale
 }
 
 }  // namespace scenecam
