@@ -22,8 +22,9 @@ namespace scenecam::bench {
 namespace {
 
 const char* const kAllMethods =
-    "gradcam,gradcam++,xgradcam,hirescam,layercam,gradcam-elementwise,eigencam,eigengradcam,cam,"
-    "saliency,smoothgrad,occlusion";
+    "gradcam,gradcam++,xgradcam,hirescam,layercam,gradcam-elementwise,eigencam,eigengradcam,"
+    "scorecam,ablationcam,cam,saliency,smoothgrad,integrated-gradients,occlusion,guided-backprop,"
+    "guided-gradcam,fullgrad,cnn-fixations";
 
 std::vector<std::string> split_names(const std::string& text) {
   std::vector<std::string> out;
