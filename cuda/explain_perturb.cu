@@ -29,10 +29,9 @@ __global__ void explain_perturb_kernel(const float* __restrict__ x, const float*
 
 }  // namespace
 
-void launch_explain_perturb(const float* x, const float* plan, const float* base,
-                            const float* maps, float* out, int64_t M, int64_t N, int64_t C,
-                            int64_t H, int64_t W, int64_t m, int64_t h, int64_t w, uint64_t seed,
-                            cudaStream_t stream) {
+void launch_explain_perturb(const float* x, const float* plan, const float* base, const float* maps,
+                            float* out, int64_t M, int64_t N, int64_t C, int64_t H, int64_t W,
+                            int64_t m, int64_t h, int64_t w, uint64_t seed, cudaStream_t stream) {
   if (M * C * H * W == 0) return;
   launch_kernel(explain_perturb_kernel, grid_for(M * C * H * W), kBlock, stream, x, plan, base,
                 maps, out, M, N, C, H, W, m, h, w, seed);

@@ -53,6 +53,16 @@ case $case in
     check "names the undecodable file" has err.txt "ring/broken.jpg: not a decodable image"
     check "names the truncated file" has err.txt "disc/cut.jpg: truncated JPEG"
     ;;
+  explain_bad_activation_layer)
+    run explain --checkpoint "$checkpoint" --method gradcam,activations --activation-layers layer1,layer9 --limit 2 --out explain
+    check "exit 1" test "$code" -eq 1
+    check "names the layer and lists the model's" has err.txt "^scenecam: unknown layer 'layer9' \(this model has: conv1, .*layer4\)$"
+    check "writes nothing" test ! -e explain
+    run explain --checkpoint "$checkpoint" --method integrated-gradients --ig-steps 1 --limit 2 --out explain
+    check "exit 2 for --ig-steps 1" test "$code" -eq 2
+    check "says the range" has err.txt "ig-steps"
+    check "writes nothing" test ! -e explain
+    ;;
   explain_top_k_beyond_the_classes)
     run explain --checkpoint "$checkpoint" --target top99 --limit 2 --out explain
     check "exit 1" test "$code" -eq 1

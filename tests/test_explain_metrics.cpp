@@ -92,16 +92,17 @@ TEST(Perturb, EveryKindAsDocumentedAndNaNForABadRow) {
   for (size_t i = 0; i < maps.size(); ++i)
     maps[i] = float(i % 5);
   base[0] = -1, base[1] = 0.5f, base[2] = 2;
-  test::F plan(Shape{6, kPlanFields},
-               {1, 0, 0.25f, 0, 0, 0,    // blend
-                0, 1, 0.5f, 0, 0, 0,     // noise
-                1, 2, 1, 3, 2, 5,        // patch rows 1..2, columns 2..4
-                0, 3, 1, 0, 4, 0,        // mask by plane 1, min 0 max 4
-                1, 4, 2, 9, 0, 0,        // ablate channel 2 to 9
-                2, 0, 0.5f, 0, 0, 0});   // source 2 does not exist
+  test::F plan(Shape{6, kPlanFields}, {1, 0, 0.25f, 0, 0, 0,    // blend
+                                       0, 1, 0.5f,  0, 0, 0,    // noise
+                                       1, 2, 1,     3, 2, 5,    // patch rows 1..2, columns 2..4
+                                       0, 3, 1,     0, 4, 0,    // mask by plane 1, min 0 max 4
+                                       1, 4, 2,     9, 0, 0,    // ablate channel 2 to 9
+                                       2, 0, 0.5f,  0, 0, 0});  // source 2 does not exist
   test::F out(Shape{6, C, H, W});
   backend->explain_perturb(x.t(), plan.t(), base.t(), maps.t(), 11, out.t());
-  auto at = [&](const test::F& t, int n, int c, int y, int xx) { return t[((n * C + c) * H + y) * W + xx]; };
+  auto at = [&](const test::F& t, int n, int c, int y, int xx) {
+    return t[((n * C + c) * H + y) * W + xx];
+  };
   double noise_sum = 0;
   for (int c = 0; c < C; ++c)
     for (int y = 0; y < H; ++y)
@@ -111,10 +112,12 @@ TEST(Perturb, EveryKindAsDocumentedAndNaNForABadRow) {
         const bool inside = y >= 1 && y < 3 && xx >= 2 && xx < 5;
         EXPECT_EQ(at(out, 2, c, y, xx), inside ? base[c] : at(x, 1, c, y, xx));
         const double fy = y * (h - 1) / double(H - 1), fx = xx * (w - 1) / double(W - 1);
-        const int y0 = int(fy), x0 = int(fx), y1 = std::min(y0 + 1, h - 1), x1 = std::min(x0 + 1, w - 1);
+        const int y0 = int(fy), x0 = int(fx), y1 = std::min(y0 + 1, h - 1),
+                  x1 = std::min(x0 + 1, w - 1);
         const float* m = &maps[1 * h * w];  // source 0, plane 1
-        const double up = (1 - (fy - y0)) * ((1 - (fx - x0)) * m[y0 * w + x0] + (fx - x0) * m[y0 * w + x1]) +
-                          (fy - y0) * ((1 - (fx - x0)) * m[y1 * w + x0] + (fx - x0) * m[y1 * w + x1]);
+        const double up =
+            (1 - (fy - y0)) * ((1 - (fx - x0)) * m[y0 * w + x0] + (fx - x0) * m[y0 * w + x1]) +
+            (fy - y0) * ((1 - (fx - x0)) * m[y1 * w + x0] + (fx - x0) * m[y1 * w + x1]);
         EXPECT_NEAR(at(out, 3, c, y, xx), at(x, 0, c, y, xx) * up / 4.0, 1e-6);
         EXPECT_EQ(at(out, 4, c, y, xx), c == 2 ? 9.0f : at(x, 1, c, y, xx));
         EXPECT_TRUE(std::isnan(at(out, 5, c, y, xx)));
@@ -133,7 +136,8 @@ TEST(Perturb, EveryKindAsDocumentedAndNaNForABadRow) {
 TEST(GuidedRelu, PassesOnlyPositiveGradientsOfActiveUnits) {
   auto backend = make_cpu_backend(1);
   auto arena = make_host_pool("guided", 0, true);
-  test::F x(Shape{1, 1, 2, 3}, {-1, 2, 3, -4, 5, 0.5f}), skip(Shape{1, 1, 2, 3}, {0, 0, 0, 0, 0, 0});
+  test::F x(Shape{1, 1, 2, 3}, {-1, 2, 3, -4, 5, 0.5f}),
+      skip(Shape{1, 1, 2, 3}, {0, 0, 0, 0, 0, 0});
   const std::vector<float> dy{1, -2, 3, 4, 0, -6}, expected{0, 0, 3, 0, 0, 0};
   for (bool guided : {false, true}) {
     StepContext ctx{*backend, *arena, false};
@@ -196,7 +200,8 @@ class ExplainMeasures : public ::testing::Test {
 data: {source: synthetic, image_size: 32, synthetic_train: 2048, synthetic_val: 200, augment: {crop: none, flip: true}}
 train: {epochs: 4, batch_size: 32, optimizer: {name: sgd, lr: 0.1, momentum: 0.9, nesterov: true}, schedule: {name: onecycle}}
 runtime: {device: cpu, seed: 2, threads: 2}
-output: {dir: )" + dir_.string() + "}\n",
+output: {dir: )" +
+            dir_.string() + "}\n",
         "measures.yaml"));
     split_ = new Split;
     data_ = new Dataset(load_training_data(*config_, split_));
@@ -334,7 +339,8 @@ TEST_F(ExplainMeasures, ActivationsAreTheChannelsWithTheHighestMeans) {
     std::vector<double> means(C);
     for (int64_t c = 0; c < C; ++c)
       means[c] = std::accumulate(act.data<float>() + (k * C + c) * hw,
-                                 act.data<float>() + (k * C + c + 1) * hw, 0.0) / hw;
+                                 act.data<float>() + (k * C + c + 1) * hw, 0.0) /
+                 hw;
     std::vector<double> sorted = means;
     std::sort(sorted.rbegin(), sorted.rend());
     for (int r = 0; r < 4; ++r) {

@@ -20,7 +20,8 @@ Canvas activation_grid(const ActivationMaps& a, int64_t k, int64_t S, const std:
                        const std::vector<uint8_t>& lut) {
   const int top = int(a.top), cols = std::min(top, kColumns), rows = (top + cols - 1) / cols;
   Canvas grid(std::max(cols * kTile, 320), kTitle + rows * (kTile + kCaption));
-  grid.text(layer + ": the " + std::to_string(top) + " feature maps with the highest mean (channel, mean)",
+  grid.text(layer + ": the " + std::to_string(top) +
+                " feature maps with the highest mean (channel, mean)",
             {6, kTitle / 2}, 0.45, {40, 40, 40}, -1);
   std::vector<uint8_t> heat(S * S * 3);
   for (int r = 0; r < top; ++r) {
@@ -48,7 +49,8 @@ void write_activation_outputs(Explainer& explainer, const ExplainOptions& o,
     for (size_t k = 0; k < in.indices.size(); ++k) {
       const int64_t i = in.indices[k];
       const std::string base = stem_of(in.data.files[i], i) + "_activations_" + layer;
-      activation_grid(a, int64_t(k), S, layer, lut).save_png((fs::path(out_dir) / (base + ".png")).string());
+      activation_grid(a, int64_t(k), S, layer, lut)
+          .save_png((fs::path(out_dir) / (base + ".png")).string());
       write_file_atomic((fs::path(out_dir) / (base + ".npy")).string(),
                         npy(a.maps.data() + k * a.top * S * S, {a.top, S, S}));
       const auto first = a.channels.begin() + int64_t(k) * a.top;
@@ -70,10 +72,11 @@ json write_filter_outputs(Explainer& explainer, const std::string& out_dir) {
   const int O = int(shape[0]), C = int(shape[1]), k = int(shape[2]);
   constexpr int kPatch = 32, kGap = 4;
   const int cols = std::min(O, 16), rows = (O + cols - 1) / cols;
-  Canvas sheet(std::max(cols * (kPatch + kGap) + kGap, 240), kTitle + rows * (kPatch + kGap) + kGap);
-  sheet.text("conv1: " + std::to_string(O) + " filters, " + std::to_string(k) + "x" +
-                 std::to_string(k),
-             {6, kTitle / 2}, 0.45, {40, 40, 40}, -1);
+  Canvas sheet(std::max(cols * (kPatch + kGap) + kGap, 240),
+               kTitle + rows * (kPatch + kGap) + kGap);
+  sheet.text(
+      "conv1: " + std::to_string(O) + " filters, " + std::to_string(k) + "x" + std::to_string(k),
+      {6, kTitle / 2}, 0.45, {40, 40, 40}, -1);
   std::vector<uint8_t> rgb(k * k * 3);
   for (int f = 0; f < O; ++f) {
     const float* p = w.data() + int64_t(f) * C * k * k;

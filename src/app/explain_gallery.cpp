@@ -16,11 +16,20 @@ std::string escape(const std::string& text) {
   std::string out;
   for (char ch : text) {
     switch (ch) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += ch;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += ch;
     }
   }
   return out;
@@ -49,16 +58,16 @@ void image_rows(std::ostream& html, const json& manifest, const std::vector<std:
   for (const json& item : manifest["images"]) {
     const std::string pred = item.value("predicted", ""), truth = item.value("true", "");
     html << "<tr><td>" << escape(fs::path(item.value("file", "")).filename().string())
-         << "<br><span class=\"" << (!truth.empty() && truth != pred ? "wrong" : "small")
-         << "\">" << (truth.empty() ? "" : "true " + escape(truth) + "<br>") << "pred "
-         << escape(pred) << " (" << number(item.value("probability", json()), 2)
+         << "<br><span class=\"" << (!truth.empty() && truth != pred ? "wrong" : "small") << "\">"
+         << (truth.empty() ? "" : "true " + escape(truth) + "<br>") << "pred " << escape(pred)
+         << " (" << number(item.value("probability", json()), 2)
          << ")</span></td><td><img class=\"map\" src=\"" << escape(item.value("input", ""))
          << "\" alt=\"input\"></td>";
     for (const std::string& m : methods) {
       const json& out = item["outputs"][m];
       const std::string picture = out.value("image", out.value("overlay", ""));  // guided: RGB
-      html << "<td><img class=\"map\" src=\"" << escape(picture) << "\" alt=\""
-           << escape(m) << "\"><span class=\"small\">target " << escape(out.value("target", ""))
+      html << "<td><img class=\"map\" src=\"" << escape(picture) << "\" alt=\"" << escape(m)
+           << "\"><span class=\"small\">target " << escape(out.value("target", ""))
            << "</span></td>";
     }
     html << "</tr>\n";
@@ -67,11 +76,12 @@ void image_rows(std::ostream& html, const json& manifest, const std::vector<std:
 }
 
 // The metrics table: each measure beside the same measure on random maps.
-void metrics_table(std::ostream& html, const json& manifest, const std::vector<std::string>& methods) {
+void metrics_table(std::ostream& html, const json& manifest,
+                   const std::vector<std::string>& methods) {
   static const std::pair<const char*, const char*> kPairs[] = {
       {"pointing_game", "pointing game &uarr;"}, {"deletion_auc", "deletion AUC &darr;"},
       {"insertion_auc", "insertion AUC &uarr;"}, {"road_morf", "ROAD MoRF &darr;"},
-      {"road_lerf", "ROAD LeRF &uarr;"},       {"average_drop", "average drop &darr;"}};
+      {"road_lerf", "ROAD LeRF &uarr;"},         {"average_drop", "average drop &darr;"}};
   html << "<h2>Metrics</h2><p class=\"small\">Each value, then (in brackets) the same measure on "
           "uniformly random maps. The sanity check re-initialises the network from the top down "
           "and correlates the maps with the trained model's (lower is better: the maps depend on "

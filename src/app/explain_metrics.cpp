@@ -23,12 +23,18 @@ json method_metrics(Explainer& explainer, const ExplainInputs& in, const Explana
   const Faithfulness r = measure_faithfulness(scorer, in.data, in.indices, random_maps, e.targets);
   const RoadScores road = explainer.road(in.data, in.indices, e.maps, e.targets);
   const RoadScores road_r = explainer.road(in.data, in.indices, random_maps, e.targets);
-  json m = {{"deletion_auc", f.deletion_auc},        {"insertion_auc", f.insertion_auc},
-            {"average_drop", f.average_drop},        {"increase_rate", f.increase_rate},
-            {"road_morf", road.morf},                {"road_lerf", road.lerf},
-            {"random_deletion_auc", r.deletion_auc}, {"random_insertion_auc", r.insertion_auc},
-            {"random_average_drop", r.average_drop}, {"random_increase_rate", r.increase_rate},
-            {"random_road_morf", road_r.morf},       {"random_road_lerf", road_r.lerf}};
+  json m = {{"deletion_auc", f.deletion_auc},
+            {"insertion_auc", f.insertion_auc},
+            {"average_drop", f.average_drop},
+            {"increase_rate", f.increase_rate},
+            {"road_morf", road.morf},
+            {"road_lerf", road.lerf},
+            {"random_deletion_auc", r.deletion_auc},
+            {"random_insertion_auc", r.insertion_auc},
+            {"random_average_drop", r.average_drop},
+            {"random_increase_rate", r.increase_rate},
+            {"random_road_morf", road_r.morf},
+            {"random_road_lerf", road_r.lerf}};
   std::printf(
       "  %s: deletion AUC %.4f (random %.4f, lower is better), insertion AUC %.4f (random %.4f), "
       "average drop %.3f (random %.3f), increase %.3f (random %.3f)\n",
@@ -101,8 +107,8 @@ void sanity_check(const RunConfig& config, const SafetensorsFile& checkpoint, Ba
       const auto [rho, index] = similarity(trained[i].maps, e.maps, n, S);
       const std::string name = cam_method_name(methods[i]) + target.first;
       json& m = manifest["metrics"][name];
-      m["sanity_cascade"].push_back({{"reinitialised_down_to", steps[step].first},
-                                     {"spearman", rho}, {"ssim", index}});
+      m["sanity_cascade"].push_back(
+          {{"reinitialised_down_to", steps[step].first}, {"spearman", rho}, {"ssim", index}});
       if (step + 1 < steps.size()) continue;
       m["sanity_spearman"] = rho;
       m["sanity_ssim"] = index;

@@ -193,6 +193,16 @@ int64_t run_explain(const ExplainOptions& o, Backend& backend) {
   SC_CHECK(!o.methods.empty(), "explain needs at least one --method");
   Explainer explainer(config, file, backend, o.layer);
   explainer.set_settings(o.settings);
+  // What this model cannot do is said before the output folder exists.
+  if (activations)
+    for (const std::string& layer : o.activation_layers) {
+      explainer.classifier().model().layer_index(layer);  // throws, listing the layers
+      SC_CHECK(layer != "fc", "--activation-layers: fc has no feature maps; pick convolutional layers");
+    }
+  SC_CHECK(std::find(methods.begin(), methods.end(), CamMethod::cnn_fixations) == methods.end() ||
+               explainer.classifier().model().spec().block != BlockKind::pooling,
+           "cnn-fixations: this model's pooling blocks (the notebook's architecture) are not "
+           "covered by the unravelling rules; ResNets of basic or bottleneck blocks are");
   const std::vector<std::string>& classes = explainer.classes();
   const auto targets = explain_targets(o.target, classes);
   const ExplainInputs in = collect_inputs(o, config, classes);

@@ -42,7 +42,8 @@ ActivationMaps Explainer::activations(const Dataset& data, const std::vector<int
       for (int64_t r = 0; r < out.top; ++r) {
         out.channels.push_back(order[r]);
         out.means.push_back(means[order[r]]);
-        std::copy_n(act.data() + (k * C + order[r]) * hw, hw, planes.data() + (k * out.top + r) * hw);
+        std::copy_n(act.data() + (k * C + order[r]) * hw, hw,
+                    planes.data() + (k * out.top + r) * hw);
       }
     }
     s.scale_host_maps(planes, count * out.top, a.dim(2), a.dim(3),

@@ -53,14 +53,17 @@ HostActivation conv(const HostActivation& x, const std::vector<float>& w, const 
 Point conv_back(const HostActivation& in, const float* w, int64_t k, int64_t y, int64_t x,
                 int stride, int pad) {
   const int64_t y0 = y * stride - pad, x0 = x * stride - pad;
-  auto inside = [&](int64_t yy, int64_t xx) { return yy >= 0 && yy < in.H && xx >= 0 && xx < in.W; };
+  auto inside = [&](int64_t yy, int64_t xx) {
+    return yy >= 0 && yy < in.H && xx >= 0 && xx < in.W;
+  };
   int64_t best = 0;
   double best_sum = -INFINITY;
   for (int64_t i = 0; i < in.C; ++i) {
     double sum = 0;
     for (int64_t dy = 0; dy < k; ++dy)
       for (int64_t dx = 0; dx < k; ++dx)
-        if (inside(y0 + dy, x0 + dx)) sum += double(in.at(i, y0 + dy, x0 + dx)) * w[(i * k + dy) * k + dx];
+        if (inside(y0 + dy, x0 + dx))
+          sum += double(in.at(i, y0 + dy, x0 + dx)) * w[(i * k + dy) * k + dx];
     if (sum > best_sum) best_sum = sum, best = i;
   }
   Point p{best, std::clamp<int64_t>(y0, 0, in.H - 1), std::clamp<int64_t>(x0, 0, in.W - 1)};
@@ -134,7 +137,8 @@ HostActivation max_pool(const HostActivation& x, int k, int stride, int pad) {
           for (int dx = 0; dx < k; ++dx) {
             const int64_t iy = oy * stride - pad + dy, ix = ox * stride - pad + dx;
             if (iy >= 0 && iy < x.H && ix >= 0 && ix < x.W)
-              y.v[(c * y.H + oy) * y.W + ox] = std::max(y.v[(c * y.H + oy) * y.W + ox], x.at(c, iy, ix));
+              y.v[(c * y.H + oy) * y.W + ox] =
+                  std::max(y.v[(c * y.H + oy) * y.W + ox], x.at(c, iy, ix));
           }
   return y;
 }
@@ -239,7 +243,8 @@ std::set<Point> through_max_pool(const HostActivation& in, const std::set<Point>
     for (int dy = 0; dy < k; ++dy)
       for (int dx = 0; dx < k; ++dx) {
         const int64_t yy = y * stride - pad + dy, xx = x * stride - pad + dx;
-        if (yy >= 0 && yy < in.H && xx >= 0 && xx < in.W && in.at(c, yy, xx) > in.at(best[0], best[1], best[2]))
+        if (yy >= 0 && yy < in.H && xx >= 0 && xx < in.W &&
+            in.at(c, yy, xx) > in.at(best[0], best[1], best[2]))
           best = {c, yy, xx};
       }
     out.insert(best);

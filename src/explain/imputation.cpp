@@ -20,8 +20,8 @@ constexpr Neighbour kNeighbours[8] = {{-1, -1, 1.0 / 12}, {-1, 0, 1.0 / 6}, {-1,
 // The removed pixels' system, in a form the solver can apply: per unknown its diagonal, its
 // removed neighbours (as unknown indices) and the right-hand side of one channel.
 struct System {
-  std::vector<int> pixel;                             // unknown -> pixel
-  std::vector<double> diagonal;                       // A_ii
+  std::vector<int> pixel;                                // unknown -> pixel
+  std::vector<double> diagonal;                          // A_ii
   std::vector<std::vector<std::pair<int, double>>> off;  // (unknown j, w_ij), A_ij = -w_ij
 };
 

@@ -178,8 +178,8 @@ void Explainer::State::occlusion(const ExplainBatch& b, float* out) {
   for (int64_t k = 0; k < b.count; ++k)
     for (int64_t y0 = 0; y0 + patch <= S; y0 += stride)
       for (int64_t x0 = 0; x0 + patch <= S; x0 += stride)
-        plan.push_back(row(k, Perturb::patch, float(y0), float(y0 + patch), float(x0),
-                           float(x0 + patch)));
+        plan.push_back(
+            row(k, Perturb::patch, float(y0), float(y0 + patch), float(x0), float(x0 + patch)));
   CopyRunner runner(*this, b.images, -1, {0, 0, 0}, nullptr, 0);
   const std::vector<double> p = target_probabilities(runner.logits(plan), K, plan, b.targets);
   std::vector<float> drop(b.count * S * S, 0.0f), covered(b.count * S * S, 0.0f);
@@ -201,8 +201,7 @@ namespace {
 
 // The map of channel weights w [count, C] over the batch's activation: relu(sum_c w_c A_c),
 // scaled as every map is.
-void weighted_map(Explainer::State& s, const Tensor& act, const std::vector<float>& w,
-                  float* out) {
+void weighted_map(Explainer::State& s, const Tensor& act, const std::vector<float>& w, float* out) {
   const Tensor weights = s.arena->take(Shape{act.dim(0), act.dim(1)}, DType::f32, "cam weights");
   s.backend.copy(Tensor(const_cast<float*>(w.data()), weights.shape(), DType::f32, Device::cpu()),
                  weights);

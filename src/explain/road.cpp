@@ -18,7 +18,8 @@ constexpr float kRoadNoise = 0.01f;
 // Softmax probabilities [count, K] of normalised host images x [count, 3, S, S], in batches.
 std::vector<float> probabilities_of(Explainer::State& s, const std::vector<float>& x,
                                     int64_t count) {
-  const int64_t B = s.config.train.batch_size, S = s.config.data.image_size, K = s.config.model.classes;
+  const int64_t B = s.config.train.batch_size, S = s.config.data.image_size,
+                K = s.config.model.classes;
   const int64_t per = 3 * S * S;
   std::vector<float> p(count * K);
   for (int64_t first = 0; first < count; first += B) {
@@ -74,7 +75,8 @@ RoadScores Explainer::road(const Dataset& data, const std::vector<int64_t>& indi
           const int64_t m = std::llround(fraction * double(P));
           for (int64_t j = 0; j < m; ++j)
             removed[order[most_first ? j : P - 1 - j]] = 1;
-          perturbed.insert(perturbed.end(), clean.begin() + k * 3 * P, clean.begin() + (k + 1) * 3 * P);
+          perturbed.insert(perturbed.end(), clean.begin() + k * 3 * P,
+                           clean.begin() + (k + 1) * 3 * P);
           noisy_linear_impute(perturbed.data() + perturbed.size() - 3 * P, 3, int(S), removed,
                               kRoadNoise, rng);
         }

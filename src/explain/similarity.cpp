@@ -60,10 +60,11 @@ double ssim(const float* a, const float* b, int S) {
         }
       ma /= count;
       mb /= count;
-      const double var_a = (aa / count - ma * ma) * unbiased, var_b = (bb / count - mb * mb) * unbiased;
+      const double var_a = (aa / count - ma * ma) * unbiased,
+                   var_b = (bb / count - mb * mb) * unbiased;
       const double cov = (ab / count - ma * mb) * unbiased;
-      total += ((2 * ma * mb + C1) * (2 * cov + C2)) /
-               ((ma * ma + mb * mb + C1) * (var_a + var_b + C2));
+      total +=
+          ((2 * ma * mb + C1) * (2 * cov + C2)) / ((ma * ma + mb * mb + C1) * (var_a + var_b + C2));
       ++windows;
     }
   return windows ? total / windows : 0.0;

@@ -166,14 +166,21 @@ BatchNorm2d::BatchNorm2d(Parameters& params, const std::string& name, int64_t ch
 
 std::vector<double> BatchNorm2d::folded_bias(Backend& backend) const {
   const int64_t C = params_[gamma_].shape[0];
-  std::vector<std::vector<float>> host(4, std::vector<float>(C));
+  std::vector<std::vector<double>> host(4, std::vector<double>(C));
   const int index[4] = {gamma_, beta_, mean_, var_};
-  for (int i = 0; i < 4; ++i)
-    backend.copy(params_[index[i]].value,
-                 Tensor(host[i].data(), Shape{C}, DType::f32, Device::cpu()));
+  for (int i = 0; i < 4; ++i) {
+    const Tensor& value = params_[index[i]].value;
+    if (value.dtype() == DType::f64) {  // the float64 models of the reference tests
+      backend.copy(value, Tensor(host[i].data(), Shape{C}, DType::f64, Device::cpu()));
+      continue;
+    }
+    std::vector<float> f(C);
+    backend.copy(value, Tensor(f.data(), Shape{C}, DType::f32, Device::cpu()));
+    std::copy(f.begin(), f.end(), host[i].begin());
+  }
   std::vector<double> bias(C);
   for (int64_t c = 0; c < C; ++c)
-    bias[c] = host[1][c] - double(host[2][c]) * host[0][c] / std::sqrt(double(host[3][c]) + bn_.eps);
+    bias[c] = host[1][c] - host[2][c] * host[0][c] / std::sqrt(host[3][c] + bn_.eps);
   return bias;
 }
 
