@@ -5,35 +5,13 @@
 
 #include "app/explain_outputs.hpp"
 #include "internal/files.hpp"
+#include "internal/html.hpp"
 
 namespace scenecam {
 namespace fs = std::filesystem;
 using json = nlohmann::json;
 
 namespace {
-
-std::string escape(const std::string& text) {
-  std::string out;
-  for (char ch : text) {
-    switch (ch) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += ch;
-    }
-  }
-  return out;
-}
 
 std::string number(const json& value, int digits = 3) {
   if (!value.is_number()) return "&ndash;";
@@ -53,21 +31,21 @@ image-rendering:pixelated;display:block}.wrong{color:#c0392b}.flag{color:#c0392b
 void image_rows(std::ostream& html, const json& manifest, const std::vector<std::string>& methods) {
   html << "<table><tr><th>image</th><th>input</th>";
   for (const std::string& m : methods)
-    html << "<th>" << escape(m) << "</th>";
+    html << "<th>" << html_escape(m) << "</th>";
   html << "</tr>\n";
   for (const json& item : manifest["images"]) {
     const std::string pred = item.value("predicted", ""), truth = item.value("true", "");
-    html << "<tr><td>" << escape(fs::path(item.value("file", "")).filename().string())
+    html << "<tr><td>" << html_escape(fs::path(item.value("file", "")).filename().string())
          << "<br><span class=\"" << (!truth.empty() && truth != pred ? "wrong" : "small") << "\">"
-         << (truth.empty() ? "" : "true " + escape(truth) + "<br>") << "pred " << escape(pred)
+         << (truth.empty() ? "" : "true " + html_escape(truth) + "<br>") << "pred " << html_escape(pred)
          << " (" << number(item.value("probability", json()), 2)
-         << ")</span></td><td><img class=\"map\" src=\"" << escape(item.value("input", ""))
+         << ")</span></td><td><img class=\"map\" src=\"" << html_escape(item.value("input", ""))
          << "\" alt=\"input\"></td>";
     for (const std::string& m : methods) {
       const json& out = item["outputs"][m];
       const std::string picture = out.value("image", out.value("overlay", ""));  // guided: RGB
-      html << "<td><img class=\"map\" src=\"" << escape(picture) << "\" alt=\"" << escape(m)
-           << "\"><span class=\"small\">target " << escape(out.value("target", ""))
+      html << "<td><img class=\"map\" src=\"" << html_escape(picture) << "\" alt=\"" << html_escape(m)
+           << "\"><span class=\"small\">target " << html_escape(out.value("target", ""))
            << "</span></td>";
     }
     html << "</tr>\n";
@@ -94,7 +72,7 @@ void metrics_table(std::ostream& html, const json& manifest,
     const json& metrics = manifest.contains("metrics") && manifest["metrics"].contains(m)
                               ? manifest["metrics"][m]
                               : none;
-    html << "<tr><td>" << escape(m) << "</td><td>"
+    html << "<tr><td>" << html_escape(m) << "</td><td>"
          << number(manifest["images_per_second"].value(m, json()), 1) << "</td>";
     for (const auto& [key, label] : kPairs) {
       html << "<td>" << number(metrics.is_object() ? metrics.value(key, json()) : json());
@@ -115,15 +93,15 @@ void metrics_table(std::ostream& html, const json& manifest,
 void figures(std::ostream& html, const json& manifest) {
   if (manifest.contains("filters"))
     html << "<h2>First convolution</h2><img src=\""
-         << escape(manifest["filters"].value("image", "")) << "\" alt=\"filters\">\n";
+         << html_escape(manifest["filters"].value("image", "")) << "\" alt=\"filters\">\n";
   bool any = false;
   for (const json& item : manifest["images"]) {
     if (!item.contains("activations")) continue;
     if (!any) html << "<h2>Activations</h2>\n";
     any = true;
-    html << "<p>" << escape(fs::path(item.value("file", "")).filename().string()) << "</p>\n";
+    html << "<p>" << html_escape(fs::path(item.value("file", "")).filename().string()) << "</p>\n";
     for (const auto& [layer, a] : item["activations"].items())
-      html << "<img src=\"" << escape(a.value("grid", "")) << "\" alt=\"" << escape(layer)
+      html << "<img src=\"" << html_escape(a.value("grid", "")) << "\" alt=\"" << html_escape(layer)
            << "\"><br>\n";
   }
 }
@@ -138,8 +116,8 @@ void write_gallery(const json& manifest, const std::string& out_dir) {
   std::ostringstream html;
   html << "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>scenecam explain</title>"
        << "<style>" << kStyle << "</style></head><body>\n<h1>Explanations</h1>\n<p class=\"small\">"
-       << "checkpoint " << escape(manifest.value("checkpoint", "")) << ", layer "
-       << escape(manifest.value("layer", "")) << ", target " << escape(manifest.value("target", ""))
+       << "checkpoint " << html_escape(manifest.value("checkpoint", "")) << ", layer "
+       << html_escape(manifest.value("layer", "")) << ", target " << html_escape(manifest.value("target", ""))
        << ". <span id=\"status\">images not checked yet</span></p>\n";
   image_rows(html, manifest, methods);
   metrics_table(html, manifest, methods);

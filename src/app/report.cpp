@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "internal/files.hpp"
+#include "internal/html.hpp"
 #include "scenecam/canvas.hpp"
 #include "scenecam/config.hpp"
 #include "scenecam/evaluate.hpp"
@@ -121,29 +122,6 @@ void line_chart(Canvas& img, Rect panel, const std::string& title, const std::st
 void save(const Canvas& figure, const fs::path& path, ReportResult* result) {
   figure.save_png(path.string());
   result->images.push_back(path.string());
-}
-
-std::string html_escape(const std::string& s) {
-  std::string out;
-  for (char c : s) {
-    switch (c) {
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '&':
-        out += "&amp;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
 }
 
 // The curves of metrics.jsonl: loss and accuracy per epoch, the learning rate per step.
