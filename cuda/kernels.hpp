@@ -59,7 +59,6 @@ void launch_cam_overlay(const float* maps, const uint8_t* images, const uint8_t*
 void launch_cam_scale(const float* cam, float* scratch, float* out, int64_t n, int64_t h, int64_t w,
                       int64_t H, int64_t W, cudaStream_t stream);
 
-// linear_bias.cu: y[n, o] += b[o]; db[o] = sum_n dy[n, o].
 // explain_perturb.cu: perturbed copies out[M, C, H, W] of x[N, C, H, W] by plan [M, 6], with
 // fill base[C] and mask planes maps[N, m, h, w] (as Backend::explain_perturb).
 void launch_explain_perturb(const float* x, const float* plan, const float* base,
@@ -67,6 +66,7 @@ void launch_explain_perturb(const float* x, const float* plan, const float* base
                             int64_t H, int64_t W, int64_t m, int64_t h, int64_t w, uint64_t seed,
                             cudaStream_t stream);
 
+// linear_bias.cu: y[n, o] += b[o]; db[o] = sum_n dy[n, o].
 void launch_add_bias_rows(float* y, const float* b, int64_t rows, int64_t cols,
                           cudaStream_t stream);
 void launch_sum_rows(const float* dy, float* db, int64_t rows, int64_t cols, cudaStream_t stream);

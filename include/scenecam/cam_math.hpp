@@ -133,10 +133,9 @@ constexpr int kPlanFields = 6;
 // Whether a plan row can be carried out: its source among the n inputs, a known kind, and for a
 // mask its plane among the m planes. A row that cannot makes a copy of NaN.
 SCENECAM_HD bool perturb_row_valid(const float* row, int64_t n, int64_t m) {
-  const int kind = int(row[1]);
-  if (!(row[0] >= 0.0f && row[0] < float(n)) || !(row[1] >= 0.0f && kind <= int(Perturb::ablate)))
-    return false;
-  return kind != int(Perturb::mask) || (row[2] >= 0.0f && row[2] < float(m));
+  // Ranges first: converting NaN or a huge float to an integer is undefined.
+  if (!(row[0] >= 0.0f && row[0] < float(n)) || !(row[1] >= 0.0f && row[1] < 5.0f)) return false;
+  return int(row[1]) != int(Perturb::mask) || (row[2] >= 0.0f && row[2] < float(m));
 }
 
 // Element (c, y, x) of copy `copy` (plan row `row`); value = x[source, c, y, x]; maps points at

@@ -33,7 +33,7 @@ void image_rows(std::ostream& html, const json& manifest, const std::vector<std:
   for (const std::string& m : methods)
     html << "<th>" << html_escape(m) << "</th>";
   html << "</tr>\n";
-  for (const json& item : manifest["images"]) {
+  for (const json& item : manifest.at("images")) {
     const std::string pred = item.value("predicted", ""), truth = item.value("true", "");
     html << "<tr><td>" << html_escape(fs::path(item.value("file", "")).filename().string())
          << "<br><span class=\"" << (!truth.empty() && truth != pred ? "wrong" : "small") << "\">"
@@ -42,7 +42,7 @@ void image_rows(std::ostream& html, const json& manifest, const std::vector<std:
          << ")</span></td><td><img class=\"map\" src=\"" << html_escape(item.value("input", ""))
          << "\" alt=\"input\"></td>";
     for (const std::string& m : methods) {
-      const json& out = item["outputs"][m];
+      const json out = item.value("outputs", json::object()).value(m, json::object());
       const std::string picture = out.value("image", out.value("overlay", ""));  // guided: RGB
       html << "<td><img class=\"map\" src=\"" << html_escape(picture) << "\" alt=\"" << html_escape(m)
            << "\"><span class=\"small\">target " << html_escape(out.value("target", ""))
@@ -69,15 +69,15 @@ void metrics_table(std::ostream& html, const json& manifest,
   html << "<th>sanity: Spearman</th><th>sanity: SSIM</th></tr>\n";
   const json none;
   for (const std::string& m : methods) {
-    const json& metrics = manifest.contains("metrics") && manifest["metrics"].contains(m)
-                              ? manifest["metrics"][m]
+    const json& metrics = manifest.contains("metrics") && manifest.at("metrics").contains(m)
+                              ? manifest.at("metrics").at(m)
                               : none;
     html << "<tr><td>" << html_escape(m) << "</td><td>"
-         << number(manifest["images_per_second"].value(m, json()), 1) << "</td>";
+         << number(manifest.value("images_per_second", json::object()).value(m, json()), 1) << "</td>";
     for (const auto& [key, label] : kPairs) {
       html << "<td>" << number(metrics.is_object() ? metrics.value(key, json()) : json());
       if (metrics.is_object() && metrics.contains(std::string("random_") + key))
-        html << " (" << number(metrics["random_" + std::string(key)]) << ")";
+        html << " (" << number(metrics.at("random_" + std::string(key))) << ")";
       html << "</td>";
     }
     const bool flagged = metrics.is_object() && metrics.value("sanity_flag", false);
@@ -93,14 +93,14 @@ void metrics_table(std::ostream& html, const json& manifest,
 void figures(std::ostream& html, const json& manifest) {
   if (manifest.contains("filters"))
     html << "<h2>First convolution</h2><img src=\""
-         << html_escape(manifest["filters"].value("image", "")) << "\" alt=\"filters\">\n";
+         << html_escape(manifest.at("filters").value("image", "")) << "\" alt=\"filters\">\n";
   bool any = false;
-  for (const json& item : manifest["images"]) {
+  for (const json& item : manifest.at("images")) {
     if (!item.contains("activations")) continue;
     if (!any) html << "<h2>Activations</h2>\n";
     any = true;
     html << "<p>" << html_escape(fs::path(item.value("file", "")).filename().string()) << "</p>\n";
-    for (const auto& [layer, a] : item["activations"].items())
+    for (const auto& [layer, a] : item.at("activations").items())
       html << "<img src=\"" << html_escape(a.value("grid", "")) << "\" alt=\"" << html_escape(layer)
            << "\"><br>\n";
   }
@@ -111,7 +111,7 @@ void figures(std::ostream& html, const json& manifest) {
 void write_gallery(const json& manifest, const std::string& out_dir) {
   std::vector<std::string> methods;  // in the order they ran
   if (manifest.contains("methods"))
-    for (const json& name : manifest["methods"])
+    for (const json& name : manifest.at("methods"))
       methods.push_back(name.get<std::string>());
   std::ostringstream html;
   html << "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>scenecam explain</title>"

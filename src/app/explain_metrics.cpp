@@ -87,7 +87,7 @@ void sanity_check(const RunConfig& config, const SafetensorsFile& checkpoint, Ba
                   const ExplainOptions& o, const ExplainInputs& in,
                   const std::vector<CamMethod>& methods,
                   const std::pair<std::string, CamTarget>& target, json& manifest) {
-  constexpr double kFlagBelow = 0.5;  // a method whose fully randomised maps keep rho >= this
+  constexpr double kFlagAtOrAbove = 0.5;  // the rho fully randomised maps keep, flagged
   const std::vector<int64_t> subset(
       in.indices.begin(),
       in.indices.begin() + std::min<int64_t>(o.sanity_images, int64_t(in.indices.size())));
@@ -112,10 +112,10 @@ void sanity_check(const RunConfig& config, const SafetensorsFile& checkpoint, Ba
       if (step + 1 < steps.size()) continue;
       m["sanity_spearman"] = rho;
       m["sanity_ssim"] = index;
-      m["sanity_flag"] = rho >= kFlagBelow;
+      m["sanity_flag"] = rho >= kFlagAtOrAbove;
       std::printf("  %s: sanity check, every layer re-initialised: Spearman %.3f, SSIM %.3f%s\n",
                   name.c_str(), rho, index,
-                  rho >= kFlagBelow ? "  FLAGGED: the maps barely depend on the weights" : "");
+                  rho >= kFlagAtOrAbove ? "  FLAGGED: the maps barely depend on the weights" : "");
     }
   }
 }

@@ -48,6 +48,9 @@ void check_explain_perturb(const Tensor& x, const Tensor& plan, const Tensor& ba
   check_tensor(op, "base", base, device, DType::f32, Shape{C});
   SC_CHECK(maps.dim(0) == x.dim(0), op, ": maps ", maps.shape().str(), " and x ", x.shape().str(),
            " hold different numbers of inputs");
+  for (const auto& [arg, t] : {std::pair<const char*, const Tensor*>{"x", &x}, {"plan", &plan},
+                               {"base", &base}, {"maps", &maps}, {"out", &out}})
+    check_layout(op, arg, *t, Layout::rowmajor);
 }
 
 Shape conv2d_output_shape(const Conv2dParams& p, const Shape& x, const Shape& w) {

@@ -137,6 +137,9 @@ Explainer::Explainer(const RunConfig& config, const SafetensorsFile* checkpoint,
   const int64_t B = config.train.batch_size, K = config.model.classes;
   s_->scratch = backend.make_pool("explain", pool_capacity({{{B, K}, DType::f32}}), false);
   s_->held = backend.make_pool("explain held", 0, /*growable=*/true);
+  // Explanations differentiate activations, never weights: frozen convolutions skip their
+  // filter gradients in every backward pass.
+  s_->model.set_frozen(std::vector<bool>(s_->model.params().entries().size(), true));
   s_->dlogits = s_->scratch->take(Shape{B, K}, DType::f32, "dlogits");
   for (const ParamEntry& e : s_->model.params().entries())
     if (e.name == "fc.weight") s_->download(e.value, &s_->fc_weights);
@@ -234,17 +237,22 @@ void Explainer::State::gradient_cam(CamMethod method, const ExplainBatch& b, Ste
 // activation that feeds the global pooling.
 void Explainer::State::classic_cam(const ExplainBatch& b, const std::string& layer_name,
                                    float* out) {
-  const int64_t K = config.model.classes, C = b.act.dim(1), h = b.act.dim(2), w = b.act.dim(3);
+  const int64_t K = config.model.classes, C = b.act.dim(1);
   SC_CHECK(size_t(C) == fc_weights.size() / size_t(K), "cam: layer ", layer_name, " has ", C,
            " channels but the dense layer reads ", fc_weights.size() / size_t(K),
            "; use the last stage (--layer layer", model.spec().widths.size(), ")");
   std::vector<float> rows(b.count * C);
   for (int64_t k = 0; k < b.count; ++k)
     std::copy_n(fc_weights.data() + b.targets[k] * C, C, rows.data() + k * C);
-  const Tensor weights = arena->take(Shape{b.count, C}, DType::f32, "cam class weights");
-  const Tensor small = arena->take(Shape{b.count, h, w}, DType::f32, "cam");
-  backend.copy(Tensor(rows.data(), weights.shape(), DType::f32, Device::cpu()), weights);
-  backend.cam_weighted_sum_relu(b.act, weights, small);
+  weighted_map(b.act, rows, out);
+}
+
+void Explainer::State::weighted_map(const Tensor& act, const std::vector<float>& w, float* out) {
+  const Tensor weights = arena->take(Shape{act.dim(0), act.dim(1)}, DType::f32, "cam weights");
+  backend.copy(Tensor(const_cast<float*>(w.data()), weights.shape(), DType::f32, Device::cpu()),
+               weights);
+  const Tensor small = arena->take(Shape{act.dim(0), act.dim(2), act.dim(3)}, DType::f32, "cam");
+  backend.cam_weighted_sum_relu(act, weights, small);
   scale_maps(small, out);
 }
 

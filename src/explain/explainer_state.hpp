@@ -2,6 +2,7 @@
 // and perturbed.cpp (the methods that run the network over many perturbed copies).
 #pragma once
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -57,6 +58,7 @@ struct Explainer::State {
   void cnn_fixations(const ExplainBatch& b, float* out,
                      std::vector<std::vector<std::array<int32_t, 2>>>* points);
   std::unique_ptr<FixationNet> fixation_net;  // the host copy of the weights, made on first use
+  std::map<const BatchNorm2d*, std::vector<double>> folded_biases;  // FullGrad's, on first use
   // perturbed.cpp
   void smoothgrad(const ExplainBatch& b, float* out);
   void integrated_gradients(const ExplainBatch& b, float* out);
@@ -68,6 +70,8 @@ struct Explainer::State {
   // [count, S, S] in [0, 1] in host memory `out`.
   void download(const Tensor& t, std::vector<float>* out);
   void scale_maps(const Tensor& small, float* out);
+  // relu(sum_c w_c A_c) of channel weights w [count, C] over act [count, C, h, w], scaled.
+  void weighted_map(const Tensor& act, const std::vector<float>& w, float* out);
   void scale_host_maps(const std::vector<float>& raw, int64_t count, int64_t h, int64_t w,
                        float* out);
 };

@@ -107,7 +107,7 @@ FixationNet::~FixationNet() = default;
 
 namespace {
 
-// y = x * gamma / sqrt(var + 1e-5) + beta - mean * gamma / sqrt(var + 1e-5), then ReLU if asked.
+// y = x * gamma / sqrt(var + eps) + beta - mean * gamma / sqrt(var + eps), then ReLU if asked.
 void batch_norm(HostActivation& x, const std::map<std::string, std::vector<float>>& w,
                 const std::string& name, bool relu) {
   const auto& g = w.at(name + ".weight");
@@ -115,7 +115,8 @@ void batch_norm(HostActivation& x, const std::map<std::string, std::vector<float
   const auto& m = w.at(name + ".running_mean");
   const auto& v = w.at(name + ".running_var");
   for (int64_t c = 0; c < x.C; ++c) {
-    const float scale = g[c] / std::sqrt(v[c] + 1e-5f), shift = b[c] - m[c] * scale;
+    const float eps = float(BatchNormParams{}.eps);  // the layers' (nn.hpp)
+    const float scale = g[c] / std::sqrt(v[c] + eps), shift = b[c] - m[c] * scale;
     for (int64_t i = 0; i < x.H * x.W; ++i) {
       float& value = x.v[c * x.H * x.W + i];
       value = value * scale + shift;

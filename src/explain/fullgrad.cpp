@@ -13,17 +13,23 @@
 namespace scenecam {
 namespace {
 
-// pytorch-grad-cam's scale_cam_image of one plane [h, w]: (x - min) / (max(x - min) + 1e-7),
-// then cv2.resize to S x S, added into sum [S, S].
-void add_scaled_plane(std::vector<float>& plane, int64_t h, int64_t w, int64_t S, double* sum) {
-  const auto [lo, hi] = std::minmax_element(plane.begin(), plane.end());
-  const float low = *lo, high = *hi;
-  for (float& v : plane)
-    v = cam_min_max_element(v, low, high);
+// The planes [count, h, w] of one image's term: each scaled as pytorch-grad-cam's
+// scale_cam_image scales it, (x - min) / (max(x - min) + 1e-7), then resized (cv2.resize) to
+// S x S and added into sum [S, S]. Resizing is linear, so the scaled planes are summed at h x w
+// and the sum resized once.
+void add_scaled_planes(const float* planes, int64_t count, int64_t h, int64_t w, int64_t S,
+                       double* sum) {
+  std::vector<float> scaled(h * w, 0.0f);
+  for (int64_t c = 0; c < count; ++c) {
+    const float* plane = planes + c * h * w;
+    const auto [lo, hi] = std::minmax_element(plane, plane + h * w);
+    for (int64_t i = 0; i < h * w; ++i)
+      scaled[i] += cam_min_max_element(plane[i], *lo, *hi);
+  }
   for (int64_t y = 0; y < S; ++y)
     for (int64_t x = 0; x < S; ++x)
-      sum[y * S + x] += h == S && w == S ? plane[y * S + x]
-                                         : resize_bilinear_pixel(plane.data(), h, w, S, S, x, y);
+      sum[y * S + x] += h == S && w == S ? scaled[y * S + x]
+                                         : resize_bilinear_pixel(scaled.data(), h, w, S, S, x, y);
 }
 
 }  // namespace
@@ -31,33 +37,33 @@ void add_scaled_plane(std::vector<float>& plane, int64_t h, int64_t w, int64_t S
 void Explainer::State::full_grad(const ExplainBatch& b, StepContext& ctx, float* out) {
   const int64_t S = config.data.image_size, P = S * S;
   std::vector<double> total(b.count * P, 0.0);
-  std::vector<float> dy, plane;
+  std::vector<float> dy, planes;
   const std::function<void(const BatchNorm2d&, const Tensor&)> bias_gradient =
       [&](const BatchNorm2d& bn, const Tensor& grad) {
-        const std::vector<double> bias = bn.folded_bias(backend);
+        auto known = folded_biases.find(&bn);
+        if (known == folded_biases.end())
+          known = folded_biases.emplace(&bn, bn.folded_bias(backend)).first;
+        const std::vector<double>& bias = known->second;
         download(grad, &dy);
-        const int64_t C = grad.dim(1), h = grad.dim(2), w = grad.dim(3);
-        plane.resize(h * w);
-        for (int64_t k = 0; k < b.count; ++k)
-          for (int64_t c = 0; c < C; ++c) {
-            const float* g = dy.data() + (k * C + c) * h * w;
-            for (int64_t i = 0; i < h * w; ++i)
-              plane[i] = static_cast<float>(std::abs(bias[c] * g[i]));
-            add_scaled_plane(plane, h, w, S, total.data() + k * P);
-          }
+        const int64_t C = grad.dim(1), hw = grad.dim(2) * grad.dim(3);
+        planes.resize(C * hw);
+        for (int64_t k = 0; k < b.count; ++k) {
+          for (int64_t i = 0; i < C * hw; ++i)
+            planes[i] = static_cast<float>(std::abs(bias[i / hw] * dy[k * C * hw + i]));
+          add_scaled_planes(planes.data(), C, grad.dim(2), grad.dim(3), S, total.data() + k * P);
+        }
       };
   ctx.batch_norm_gradient = &bias_gradient;
   std::vector<float> grads, image;
   download(model.backward_to(ctx, b.dlogits, -1), &grads);
   ctx.batch_norm_gradient = nullptr;
   download(b.images, &image);
-  plane.resize(P);
-  for (int64_t k = 0; k < b.count; ++k)
-    for (int c = 0; c < 3; ++c) {
-      for (int64_t p = 0; p < P; ++p)
-        plane[p] = std::abs(grads[(k * 3 + c) * P + p] * image[(k * 3 + c) * P + p]);
-      add_scaled_plane(plane, S, S, S, total.data() + k * P);
-    }
+  planes.resize(3 * P);
+  for (int64_t k = 0; k < b.count; ++k) {
+    for (int64_t i = 0; i < 3 * P; ++i)
+      planes[i] = std::abs(grads[k * 3 * P + i] * image[k * 3 * P + i]);
+    add_scaled_planes(planes.data(), 3, S, S, S, total.data() + k * P);
+  }
   // The sum's min-max, as FullGrad's aggregate_multi_layers; the common scaling of a full-size
   // map then changes nothing more (min-max again, an identity resize, ReLU of values >= 0).
   scale_host_maps(std::vector<float>(total.begin(), total.end()), b.count, S, S, out);

@@ -169,15 +169,20 @@ void Explainer::State::integrated_gradients(const ExplainBatch& b, float* out) {
 }
 
 // Occlusion: a patch of the dataset's mean colour (0 after normalisation), 1/8 of the side,
-// slides over the image at half its size; each pixel's importance is the mean drop of the
+// slides over the image at half its size (and once more flush with the bottom and right edges
+// where the stride does not reach them); each pixel's importance is the mean drop of the
 // target's probability over the patches that cover it.
 void Explainer::State::occlusion(const ExplainBatch& b, float* out) {
   const int64_t S = config.data.image_size, K = config.model.classes;
   const int64_t patch = std::max<int64_t>(2, S / 8), stride = std::max<int64_t>(1, patch / 2);
+  std::vector<int64_t> starts;
+  for (int64_t at = 0; at + patch <= S; at += stride)
+    starts.push_back(at);
+  if (starts.back() + patch < S) starts.push_back(S - patch);
   std::vector<PlanRow> plan;
   for (int64_t k = 0; k < b.count; ++k)
-    for (int64_t y0 = 0; y0 + patch <= S; y0 += stride)
-      for (int64_t x0 = 0; x0 + patch <= S; x0 += stride)
+    for (int64_t y0 : starts)
+      for (int64_t x0 : starts)
         plan.push_back(
             row(k, Perturb::patch, float(y0), float(y0 + patch), float(x0), float(x0 + patch)));
   CopyRunner runner(*this, b.images, -1, {0, 0, 0}, nullptr, 0);
@@ -198,17 +203,6 @@ void Explainer::State::occlusion(const ExplainBatch& b, float* out) {
 }
 
 namespace {
-
-// The map of channel weights w [count, C] over the batch's activation: relu(sum_c w_c A_c),
-// scaled as every map is.
-void weighted_map(Explainer::State& s, const Tensor& act, const std::vector<float>& w, float* out) {
-  const Tensor weights = s.arena->take(Shape{act.dim(0), act.dim(1)}, DType::f32, "cam weights");
-  s.backend.copy(Tensor(const_cast<float*>(w.data()), weights.shape(), DType::f32, Device::cpu()),
-                 weights);
-  const Tensor small = s.arena->take(Shape{act.dim(0), act.dim(2), act.dim(3)}, DType::f32, "cam");
-  s.backend.cam_weighted_sum_relu(act, weights, small);
-  s.scale_maps(small, out);
-}
 
 // The batch's activation, copied out of the arena so that it outlives the copies' passes.
 Tensor hold_activation(Explainer::State& s, const ExplainBatch& b) {
@@ -250,12 +244,13 @@ void Explainer::State::score_cam(const ExplainBatch& b, float* out) {
       weights[k * C + c] = z[(k * C + c) * K + b.targets[k]];
   softmax_rows(weights, C);
   arena->reset();
-  weighted_map(*this, held, weights, out);
+  weighted_map(held, weights, out);
 }
 
 // AblationCAM (pytorch-grad-cam 1.5): channel c's weight is (y - y_c) / y, y the target's logit
 // and y_c its logit with channel c of the activation ablated: set to 0 where the activation's
-// minimum is 0 (after a ReLU), else to that minimum - 1e7.
+// minimum is 0 (after a ReLU), else to that minimum - 1e7. Where y is 0 the weights are 0 (where
+// pytorch-grad-cam divides by 0).
 void Explainer::State::ablation_cam(const ExplainBatch& b, float* out) {
   const int64_t C = b.act.dim(1), hw = b.act.dim(2) * b.act.dim(3), K = config.model.classes;
   std::vector<float> act;
@@ -273,10 +268,10 @@ void Explainer::State::ablation_cam(const ExplainBatch& b, float* out) {
   for (int64_t k = 0; k < b.count; ++k) {
     const float y = b.logits[k * K + b.targets[k]];
     for (int64_t c = 0; c < C; ++c)
-      weights[k * C + c] = (y - z[(k * C + c) * K + b.targets[k]]) / y;
+      weights[k * C + c] = y != 0.0f ? (y - z[(k * C + c) * K + b.targets[k]]) / y : 0.0f;
   }
   arena->reset();
-  weighted_map(*this, held, weights, out);
+  weighted_map(held, weights, out);
 }
 
 }  // namespace scenecam

@@ -1,6 +1,7 @@
 // ROAD (explain.hpp) and the sanity check's re-initialisation: the measurements that run the
 // explained network on images the host has changed.
 #include <algorithm>
+#include <cmath>
 #include <numeric>
 #include <random>
 
@@ -37,15 +38,18 @@ std::vector<float> probabilities_of(Explainer::State& s, const std::vector<float
   return p;
 }
 
-// Pixels from most to least relevant; ties in random order.
+// Pixels from most to least relevant (NaN as the least); ties in random order.
 std::vector<int64_t> relevance_order(const float* map, int64_t P, std::mt19937& rng) {
   std::vector<uint32_t> tie(P);
-  for (auto& t : tie)
-    t = static_cast<uint32_t>(rng());
+  std::vector<float> key(map, map + P);
+  for (int64_t i = 0; i < P; ++i) {
+    tie[i] = static_cast<uint32_t>(rng());
+    if (std::isnan(key[i])) key[i] = -INFINITY;
+  }
   std::vector<int64_t> order(P);
   std::iota(order.begin(), order.end(), 0);
   std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) {
-    return map[a] != map[b] ? map[a] > map[b] : tie[a] < tie[b];
+    return key[a] != key[b] ? key[a] > key[b] : tie[a] < tie[b];
   });
   return order;
 }
@@ -58,6 +62,8 @@ RoadScores Explainer::road(const Dataset& data, const std::vector<int64_t>& indi
   const int64_t B = s.config.train.batch_size, S = s.config.data.image_size, P = S * S;
   const int64_t K = s.config.model.classes, n = static_cast<int64_t>(indices.size());
   constexpr int64_t kFractions = std::size(kRoadFractions);
+  SC_CHECK(int64_t(maps.size()) == n * P && int64_t(targets.size()) == n, "road: ", maps.size(),
+           " map values and ", targets.size(), " targets for ", n, " images of ", S, "x", S);
   std::mt19937 rng(derive_seed(s.config.runtime.seed, {0x70adu}));
   RoadScores r;
   std::vector<float> clean, perturbed;
@@ -106,7 +112,8 @@ void Explainer::reinitialise(const std::vector<std::string>& prefixes, uint64_t 
       }
   for (const ParamEntry& e : to)
     if (e.name == "fc.weight") s.download(e.value, &s.fc_weights);
-  s.fixation_net.reset();  // its copy of the weights is stale
+  s.fixation_net.reset();  // these copies of the weights are stale
+  s.folded_biases.clear();
 }
 
 }  // namespace scenecam

@@ -9,7 +9,10 @@
 namespace scenecam {
 namespace {
 
-std::vector<double> ranks(const float* x, int64_t n) {
+std::vector<double> ranks(const float* values, int64_t n) {
+  std::vector<float> x(values, values + n);  // NaN ranks lowest: a sort needs a strict order
+  for (float& v : x)
+    if (std::isnan(v)) v = -INFINITY;
   std::vector<int64_t> order(n);
   std::iota(order.begin(), order.end(), 0);
   std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return x[a] < x[b]; });
