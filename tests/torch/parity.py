@@ -454,8 +454,10 @@ def many_forward_cams(sc, work):
             check_up_to_a_few_ties(f"{method} {arch} {size}px", got, expected)
             continue
         # AblationCAM's weights are differences of nearly equal logits (y - y_k) / y: two float32
-        # computations of them agree to a few 1e-5 only.
-        tolerance = 3e-4 if method == "ablationcam" else 1e-5
+        # computations of them agree to a few 1e-5 only. ScoreCAM's are a softmax over 512
+        # channel scores: 4.5e-6 in the optimised build, 1.05e-5 in the debug build (whose matrix
+        # products sum in another order).
+        tolerance = {"ablationcam": 3e-4, "scorecam": 2e-5}[method]
         check(f"{method} {arch} {layer} {size}px", (got - expected).abs().max().item(), tolerance)
 
 
