@@ -42,6 +42,7 @@ int run_conv(int argc, char** argv, int first);
 int run_train(int argc, char** argv, int first);
 int run_kernels(int argc, char** argv, int first);
 int run_explain(int argc, char** argv, int first);
+int run_input(int argc, char** argv, int first);
 }  // namespace scenecam::bench
 
 namespace {
@@ -68,6 +69,10 @@ void usage(std::FILE* out) {
       "           flags: --device --config FILE | --arch resnet18 --classes 6\n"
       "                  --batch 16 (cuda: 32,64,128,256) --input 64 (cuda: 224; or the\n"
       "                  config's) --steps 8 (cuda: 30) --threads 0\n"
+      "  input    the training input pipeline alone: images/s of batches staged on the host\n"
+      "           and of batches made on the device from a resident dataset\n"
+      "           flags: --device --batch 64 (cuda: 64,256,512) --input 64 (cuda: 150)\n"
+      "                  --images 512 (cuda: 4096) --repeats 3 --threads 0\n"
       "  explain  images/s of each explanation method at each batch size\n"
       "           flags: --device --config FILE | --arch resnet18 --classes 6\n"
       "                  --input 64 (cuda: 224)\n"
@@ -85,7 +90,9 @@ int run_subcommand(int argc, char** argv) {
   if (name == "train") return scenecam::bench::run_train(argc, argv, 2);
   if (name == "kernels") return scenecam::bench::run_kernels(argc, argv, 2);
   if (name == "explain") return scenecam::bench::run_explain(argc, argv, 2);
-  const std::string near = scenecam::closest_match(name, {"kernels", "conv", "train", "explain"});
+  if (name == "input") return scenecam::bench::run_input(argc, argv, 2);
+  const std::string near =
+      scenecam::closest_match(name, {"kernels", "conv", "train", "explain", "input"});
   scenecam::fail_usage("unknown subcommand '", name, "' (",
                        near.empty() ? std::string() : "did you mean " + near + "? ",
                        "see scenecam-bench --help)");

@@ -33,8 +33,14 @@ std::vector<char> host_values(const Arg& a, uint64_t seed) {
       b = static_cast<char>(splitmix(state) & 0xff);
   } else if (a.dtype == DType::i32) {
     auto* p = reinterpret_cast<int32_t*>(bytes.data());
+    const bool poisoned = a.role == Role::output || a.role == Role::scratch;
     for (int64_t i = 0; i < n; ++i)
-      p[i] = static_cast<int32_t>(splitmix(state) % 6);
+      p[i] = poisoned ? INT32_MIN : static_cast<int32_t>(splitmix(state) % 6);
+  } else if (a.name == "totals") {
+    // Running step totals part-way through a window (StepTotalsField): 2 steps of 7 samples.
+    const double before[kStepTotalsFields] = {12.5, 3, 14, 2, 0, 0};
+    std::copy_n(before, std::min<int64_t>(n, kStepTotalsFields),
+                reinterpret_cast<double*>(bytes.data()));
   } else if (a.name == "transforms_mixed") {
     // Identity, a padded crop, a resized crop and a flip, in turn.
     const SampleTransform kinds[] = {{0, 0, 1, 1, 0, 0},
@@ -121,6 +127,8 @@ std::vector<double> Bound::download(Backend& be, int i) {
   for (int64_t k = 0; k < x.numel(); ++k) {
     if (x.dtype() == DType::f32) {
       out[k] = reinterpret_cast<const float*>(bytes.data())[k];
+    } else if (x.dtype() == DType::f64) {
+      out[k] = reinterpret_cast<const double*>(bytes.data())[k];
     } else if (x.dtype() == DType::i32) {
       out[k] = reinterpret_cast<const int32_t*>(bytes.data())[k];
     } else if (x.dtype() == DType::u8) {
@@ -249,6 +257,32 @@ void residual_cases(CaseList& list, const std::string& stage, const Shape& shape
   list.repeat_for_peer().with_peer(LibraryPeer::axpy, 1, -1, 0);  // beside cuBLAS this time
 }
 
+// gather_batch over a resident set of `stored` images (at least 6: the orders index [0, 6)).
+Case& add_gather_case(CaseList& list, const std::string& title, int64_t stored, int64_t batch,
+                      int64_t S, const AugmentParams& augment) {
+  const Shape all{stored, S, S, 3};
+  return list.add(
+      "gather_batch (" + title + ")", Shape{batch, 3, S, S},
+      {Arg{"pixels", all, DType::u8, Role::input},
+       Arg{"all_labels", Shape{stored}, DType::i32, Role::input},
+       Arg{"order", Shape{batch}, DType::i32, Role::input},
+       f32("transforms", Shape{batch, kTransformFields}, Role::output),
+       Arg{"labels", Shape{batch}, DType::i32, Role::output},
+       f32("images", Shape{batch, 3, S, S}, Role::output)},
+      [augment](Backend& be, const Args& t) {
+        be.gather_batch(t[0], t[1], t[2], augment, 0x5eed, Normalization{}, t[3], t[4], t[5]);
+      },
+      // What a batch moves: its images read, its indices, labels and transforms, its output.
+      double(batch) * (S * S * 3 + 3 * 4 + kTransformFields * 4 + 3 * S * S * 4));
+}
+
+AugmentParams resized_crop_and_flip() {
+  AugmentParams a;
+  a.crop = AugmentParams::resized;
+  a.flip = 1;
+  return a;
+}
+
 // Global pooling, the loss and the input pipeline of one step.
 void head_and_input_cases(CaseList& list, int64_t S, int64_t B, const Shape& last) {
   constexpr int64_t kClasses = 6;
@@ -266,11 +300,18 @@ void head_and_input_cases(CaseList& list, int64_t S, int64_t B, const Shape& las
       {f32("logits", logits, Role::input), Arg{"labels", Shape{B}, DType::i32, Role::input},
        f32("loss", Shape{1}, Role::output), f32("dlogits", logits, Role::output)},
       [](Backend& be, const Args& t) { be.softmax_cross_entropy(t[0], t[1], 0.1f, t[2], t[3]); });
+  list.add("step_totals_acc", logits,
+           {f32("logits", logits, Role::input), Arg{"labels", Shape{B}, DType::i32, Role::input},
+            f32("loss", Shape{1}, Role::input),
+            Arg{"totals", Shape{kStepTotalsFields}, DType::f64, Role::inout}},
+           [](Backend& be, const Args& t) { be.step_totals_acc(t[0], t[1], t[2], t[3]); });
   list.add("augment_batch (u8 -> f32)", pixels,
            {Arg{"pixels", pixels, DType::u8, Role::input},
             f32("transforms", Shape{B, kTransformFields}, Role::input),
             f32("images", Shape{B, 3, S, S}, Role::output)},
            [](Backend& be, const Args& t) { be.augment_batch(t[0], t[1], Normalization{}, t[2]); });
+  add_gather_case(list, "resized crop, flip", std::max<int64_t>(2 * B, 6), B, S,
+                  resized_crop_and_flip());
 }
 
 // Grad-CAM at the last stage (pytorch-grad-cam's default target layer for a ResNet).
@@ -452,6 +493,13 @@ void image_and_head_cases(CaseList& list) {
             f32("base", Shape{5}, Role::input), f32("planes", Shape{3, 2, 4, 3}, Role::input),
             f32("copies", copies, Role::output)},
            [](Backend& be, const Args& t) { be.explain_perturb(t[0], t[1], t[2], t[3], 7, t[4]); });
+  AugmentParams padded;
+  padded.crop = AugmentParams::pad;
+  padded.padding = 4;
+  padded.flip = 1;
+  add_gather_case(list, "padded crop, flip", 11, 7, 29, padded);
+  add_gather_case(list, "resized crop, flip", 6, 9, 37, resized_crop_and_flip());
+  add_gather_case(list, "identity", 7, 3, 13, AugmentParams{});
   const Shape pixels{5, 37, 37, 3};
   list.add("augment_batch (identity, padded, resized, flipped)", pixels,
            {Arg{"pixels", pixels, DType::u8, Role::input},
@@ -477,6 +525,11 @@ void image_and_head_cases(CaseList& list) {
                [smoothing](Backend& be, const Args& t) {
                  be.softmax_cross_entropy(t[0], t[1], smoothing, t[2], t[3]);
                });
+    list.add("step_totals_acc", y,
+             {f32("logits", y, Role::input), Arg{"labels", Shape{rows}, DType::i32, Role::input},
+              f32("loss", Shape{1}, Role::input),
+              Arg{"totals", Shape{kStepTotalsFields}, DType::f64, Role::inout}},
+             [](Backend& be, const Args& t) { be.step_totals_acc(t[0], t[1], t[2], t[3]); });
   }
 }
 

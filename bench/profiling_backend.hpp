@@ -44,6 +44,12 @@ class ProfilingBackend final : public Backend, public BackendMeasurement {
   std::unique_ptr<Pool> make_pool(std::string n, size_t capacity, bool growable) override {
     return b_.make_pool(std::move(n), capacity, growable);
   }
+  size_t device_memory_free() override { return b_.device_memory_free(); }
+  void copy_async(const Tensor& s, const Tensor& d) override {
+    timed(OpKind::other, [&] { b_.copy_async(s, d); });
+  }
+  uint64_t upload_mark() override { return b_.upload_mark(); }
+  void wait_uploads(uint64_t mark) override { b_.wait_uploads(mark); }
 
   void fill(const Tensor& t, double v) override {
     timed(OpKind::other, [&] { b_.fill(t, v); });
@@ -57,6 +63,12 @@ class ProfilingBackend final : public Backend, public BackendMeasurement {
   void augment_batch(const Tensor& i, const Tensor& t, const Normalization& n,
                      const Tensor& o) override {
     timed(OpKind::other, [&] { b_.augment_batch(i, t, n, o); });
+  }
+  void gather_batch(const Tensor& images, const Tensor& all_labels, const Tensor& order,
+                    const AugmentParams& a, uint64_t epoch_seed, const Normalization& n,
+                    const Tensor& t, const Tensor& labels, const Tensor& o) override {
+    timed(OpKind::other,
+          [&] { b_.gather_batch(images, all_labels, order, a, epoch_seed, n, t, labels, o); });
   }
   void conv2d_forward(const Conv2dParams& p, const Tensor& x, const Tensor& w,
                       const Tensor& y) override {
@@ -125,6 +137,10 @@ class ProfilingBackend final : public Backend, public BackendMeasurement {
   void softmax_cross_entropy(const Tensor& z, const Tensor& l, float s, const Tensor& loss,
                              const Tensor& dz) override {
     timed(OpKind::loss, [&] { b_.softmax_cross_entropy(z, l, s, loss, dz); });
+  }
+  void step_totals_acc(const Tensor& z, const Tensor& l, const Tensor& loss,
+                       const Tensor& totals) override {
+    timed(OpKind::loss, [&] { b_.step_totals_acc(z, l, loss, totals); });
   }
   void sgd_update(const SgdParams& p, const Tensor& w, const Tensor& g, const Tensor& m) override {
     timed(OpKind::optimizer, [&] { b_.sgd_update(p, w, g, m); });

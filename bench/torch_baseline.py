@@ -10,7 +10,8 @@ Each subcommand mirrors `scenecam-bench SUBCOMMAND` with the same flags and defa
 rows keyed as scenecam's are, so that bench/compare.py can pair them:
 
   train    a torchvision ResNet's full step (forward, cross-entropy, backward, SGD with momentum)
-           in eager float32, and with autocast to bfloat16 and channels_last memory;
+           in eager float32, with autocast to bfloat16 and channels_last memory, and (on a GPU,
+           where torch.compile works) the latter compiled; peak memory per row;
   kernels  the torch ops a PyTorch step runs for each of scenecam's custom kernels (relu(a + b),
            threshold_backward, add_, adaptive pooling and its backward, cross-entropy with its
            gradient, torchvision-style augmentation on the device, torch.optim's SGD and AdamW
@@ -112,45 +113,69 @@ def bench_train(args, device, timer):
     batches = ints(args.batch) if args.batch else ([32, 64, 128, 256] if device.type == "cuda" else [16])
     steps = args.steps or (30 if device.type == "cuda" else 8)
     rows = []
-    for mode in ("fp32 eager", "amp bf16 channels_last"):
+    modes = ["fp32 eager", "amp bf16 channels_last"]
+    if device.type == "cuda":
+        modes.append("amp bf16 channels_last compiled")
+    for mode in modes:
         for B in batches:
-            torch.manual_seed(1)
-            model = make_model(args.arch, args.classes, device).train()
-            gen = torch.Generator().manual_seed(2)
-            images = torch.randn(B, 3, S, S, generator=gen).to(device)
-            labels = (torch.arange(B) % args.classes).to(device)
-            amp = mode.startswith("amp")
-            if amp:
-                model = model.to(memory_format=torch.channels_last)
-                images = images.contiguous(memory_format=torch.channels_last)
-            opt = torch.optim.SGD(model.parameters(), lr=0.02, momentum=0.9)
-            losses = []
-
-            def step():
-                opt.zero_grad(set_to_none=True)
-                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                    loss = F.cross_entropy(model(images), labels)
-                loss.backward()
-                opt.step()
-                losses.append(loss.detach())
-
-            def timed():
-                step()
-                losses[-1] = float(losses[-1])  # the host read scenecam's step also makes
-
-            t = timer.median(timed, 2, steps)
-            first, last = float(losses[0]), float(losses[-1])
-            if not (math.isfinite(last) and last < first):
-                raise SystemExit(f"torch train {mode} batch {B}: the loss did not fall "
-                                 f"({first} -> {last})")
-            peak = (torch.cuda.max_memory_allocated(device) / 2**20) if device.type == "cuda" else 0
-            rows.append({"mode": mode, "arch": args.arch, "batch": B, "input": S,
-                         "ms_per_step": round(t * 1e3, 3), "images_per_s": round(B / t, 2),
-                         "loss_first": round(first, 4), "loss_last": round(last, 4),
-                         "peak_mib": round(peak, 1)})
-            print(f"  {mode:24s} batch {B:4d}: {t * 1e3:9.2f} ms/step {B / t:9.1f} images/s",
-                  file=sys.stderr)
+            row = train_row(args, device, timer, mode, B, S, steps)
+            if row:
+                rows.append(row)
     return rows
+
+
+def train_row(args, device, timer, mode, B, S, steps):
+    """One mode at one batch size; None when torch.compile does not work here."""
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(device)
+    torch.manual_seed(1)
+    model = make_model(args.arch, args.classes, device).train()
+    gen = torch.Generator().manual_seed(2)
+    images = torch.randn(B, 3, S, S, generator=gen).to(device)
+    labels = (torch.arange(B) % args.classes).to(device)
+    amp = mode.startswith("amp")
+    if amp:
+        model = model.to(memory_format=torch.channels_last)
+        images = images.contiguous(memory_format=torch.channels_last)
+    opt = torch.optim.SGD(model.parameters(), lr=0.02, momentum=0.9)
+    losses = []
+    forward = model
+    if mode.endswith("compiled"):
+        try:
+            forward = torch.compile(model)
+            with torch.autocast(device.type, dtype=torch.bfloat16):
+                forward(images).float().sum().backward()  # compiles now, untimed
+            opt.zero_grad(set_to_none=True)
+        except Exception as e:  # noqa: BLE001 - any failure means "not here"
+            print(f"  {mode}: torch.compile does not work here ({type(e).__name__}); "
+                  "row left out", file=sys.stderr)
+            return None
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+            loss = F.cross_entropy(forward(images), labels)
+        loss.backward()
+        opt.step()
+        losses.append(loss.detach())
+
+    def timed():
+        step()
+        losses[-1] = float(losses[-1])  # the host read scenecam's step also makes
+
+    t = timer.median(timed, 2, steps)
+    first, last = float(losses[0]), float(losses[-1])
+    if not (math.isfinite(last) and last < first):
+        raise SystemExit(f"torch train {mode} batch {B}: the loss did not fall "
+                         f"({first} -> {last})")
+    peak = (torch.cuda.max_memory_allocated(device) / 2**20) if device.type == "cuda" else 0
+    print(f"  {mode:24s} batch {B:4d}: {t * 1e3:9.2f} ms/step {B / t:9.1f} images/s",
+          file=sys.stderr)
+    return {"mode": mode, "arch": args.arch, "batch": B, "input": S,
+            "ms_per_step": round(t * 1e3, 3), "images_per_s": round(B / t, 2),
+            "loss_first": round(first, 4), "loss_last": round(last, 4),
+            "peak_mib": round(peak, 1)}
 
 
 # ---- kernels -------------------------------------------------------------------------------

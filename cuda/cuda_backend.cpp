@@ -137,14 +137,7 @@ class CudaBackend final : public KernelBackend, public BackendMeasurement {
   // ---- transfers (the custom-kernel ops are KernelBackend's) ----
 
   void copy(const Tensor& src, const Tensor& dst) override {
-    SC_CHECK(src.defined() && dst.defined(), "copy: undefined tensor");
-    SC_CHECK(src.dtype() == dst.dtype() && src.shape() == dst.shape(), "copy: ", src.str(), " -> ",
-             dst.str(), ": dtype and shape must match");
-    SC_CHECK(src.layout() == dst.layout(), "copy: layouts differ (", src.str(), " -> ", dst.str(),
-             ")");
-    for (const Tensor* t : {&src, &dst})
-      SC_CHECK(t->device().is_cpu() || t->device() == device(), "copy: ", t->str(),
-               " is on neither the host nor ", device().str());
+    check_copy(src, dst);
     if (src.device().is_cpu() && dst.device().is_cpu()) {
       std::memmove(dst.raw(), src.raw(), src.nbytes());
       return;
@@ -153,6 +146,45 @@ class CudaBackend final : public KernelBackend, public BackendMeasurement {
     // Host memory is the caller's again when copy returns.
     if (src.device().is_cpu() || dst.device().is_cpu())
       SC_CUDA_CHECK(cudaStreamSynchronize(stream_));
+  }
+
+  size_t device_memory_free() override {
+    size_t free = 0, total = 0;
+    SC_CUDA_CHECK(cudaMemGetInfo(&free, &total));
+    return free;
+  }
+
+  // The staging memory is page-locked, so the copy runs on the stream while the host goes on.
+  void copy_async(const Tensor& src, const Tensor& dst) override {
+    check_copy(src, dst);
+    SC_CHECK(src.device().is_cpu() && dst.device() == device(), "copy_async: ", src.str(), " -> ",
+             dst.str(), ": uploads go from host memory to ", device().str());
+    SC_CUDA_CHECK(cudaMemcpyAsync(dst.raw(), src.raw(), src.nbytes(), cudaMemcpyHostToDevice,
+                                  stream_));
+  }
+
+  // Marks take turns over a few events; a mark whose event was recorded again since is waited for
+  // through the later recording, which comes after it on the stream.
+  uint64_t upload_mark() override {
+    ++marks_;
+    SC_CUDA_CHECK(cudaEventRecord(upload_events_[marks_ % kUploadEvents], stream_));
+    return marks_;
+  }
+  void wait_uploads(uint64_t mark) override {
+    if (mark == 0) return;
+    SC_CHECK(mark <= marks_, "wait_uploads: mark ", mark, " was never made");
+    SC_CUDA_CHECK(cudaEventSynchronize(upload_events_[mark % kUploadEvents]));
+  }
+
+  void check_copy(const Tensor& src, const Tensor& dst) const {
+    SC_CHECK(src.defined() && dst.defined(), "copy: undefined tensor");
+    SC_CHECK(src.dtype() == dst.dtype() && src.shape() == dst.shape(), "copy: ", src.str(), " -> ",
+             dst.str(), ": dtype and shape must match");
+    SC_CHECK(src.layout() == dst.layout(), "copy: layouts differ (", src.str(), " -> ", dst.str(),
+             ")");
+    for (const Tensor* t : {&src, &dst})
+      SC_CHECK(t->device().is_cpu() || t->device() == device(), "copy: ", t->str(),
+               " is on neither the host nor ", device().str());
   }
 
   // ---- convolution ----
@@ -453,6 +485,11 @@ class CudaBackend final : public KernelBackend, public BackendMeasurement {
   cuda::PoolingDesc pool_desc_ = cuda::make_pooling_desc();
   std::map<ConvKey, ConvPlan> plans_;
   cuda::Event timer_start_, timer_stop_;  // time_seconds(), made on first use
+  static constexpr int kUploadEvents = 4;
+  cuda::Event upload_events_[kUploadEvents] = {
+      cuda::make_event(cudaEventDisableTiming), cuda::make_event(cudaEventDisableTiming),
+      cuda::make_event(cudaEventDisableTiming), cuda::make_event(cudaEventDisableTiming)};
+  uint64_t marks_ = 0;
 };
 
 }  // namespace

@@ -54,9 +54,9 @@ inline Stream make_stream() {
   SC_CUDA_CHECK(cudaStreamCreateWithFlags(&s, cudaStreamNonBlocking));
   return Stream(s);
 }
-inline Event make_event() {
+inline Event make_event(unsigned flags = cudaEventDefault) {
   cudaEvent_t e = nullptr;
-  SC_CUDA_CHECK(cudaEventCreate(&e));
+  SC_CUDA_CHECK(cudaEventCreateWithFlags(&e, flags));
   return Event(e);
 }
 inline DnnHandle make_dnn_handle() {

@@ -83,14 +83,24 @@ void KernelBackend::add_(const Tensor& dst, const Tensor& src) {
 
 void KernelBackend::augment_batch(const Tensor& images, const Tensor& transforms,
                                   const Normalization& norm, const Tensor& out) {
-  const char* op = "augment_batch";
-  check_rank(op, "images", images, 4);
+  check_augment_batch(images, transforms, out, device());
   const int64_t N = images.dim(0), S = images.dim(1);
-  check_tensor(op, "images", images, device(), DType::u8, Shape{N, S, S, 3});
-  check_tensor(op, "transforms", transforms, device(), DType::f32, Shape{N, kTransformFields});
-  check(op, "out", out, Shape{N, 3, S, S});
-  cuda::launch_augment(static_cast<const uint8_t*>(images.raw()), cf32(transforms), norm, f32(out),
-                       N, int(S), stream_);
+  cuda::launch_augment(static_cast<const uint8_t*>(images.raw()), nullptr, N, cf32(transforms),
+                       norm, f32(out), N, int(S), stream_);
+}
+
+void KernelBackend::gather_batch(const Tensor& images, const Tensor& all_labels,
+                                 const Tensor& order, const AugmentParams& augment,
+                                 uint64_t epoch_seed, const Normalization& norm,
+                                 const Tensor& transforms, const Tensor& labels, const Tensor& out) {
+  check_gather_batch(images, all_labels, order, transforms, labels, out, device());
+  const int64_t D = images.dim(0), S = images.dim(1), B = order.dim(0);
+  const auto* index = static_cast<const int32_t*>(order.raw());
+  cuda::launch_draw_batch(static_cast<const int32_t*>(all_labels.raw()), D, index, augment,
+                          epoch_seed, int(S), f32(transforms), static_cast<int32_t*>(labels.raw()),
+                          B, stream_);
+  cuda::launch_augment(static_cast<const uint8_t*>(images.raw()), index, D, cf32(transforms), norm,
+                       f32(out), B, int(S), stream_);
 }
 
 void KernelBackend::batch_norm_backward_inference(const BatchNormParams& p, const Tensor& dy,
@@ -169,6 +179,14 @@ void KernelBackend::softmax_cross_entropy(const Tensor& logits, const Tensor& la
   cuda::launch_softmax_cross_entropy(cf32(logits), static_cast<const int32_t*>(labels.raw()),
                                      label_smoothing, static_cast<float*>(rows.data()), f32(loss),
                                      dlogits.defined() ? f32(dlogits) : nullptr, N, K, stream_);
+}
+
+void KernelBackend::step_totals_acc(const Tensor& logits, const Tensor& labels, const Tensor& loss,
+                                    const Tensor& totals) {
+  check_step_totals(logits, labels, loss, totals, device(), /*float64_allowed=*/false);
+  cuda::launch_step_totals(cf32(logits), static_cast<const int32_t*>(labels.raw()), cf32(loss),
+                           static_cast<double*>(totals.raw()), logits.dim(0), logits.dim(1),
+                           stream_);
 }
 
 void KernelBackend::sgd_update(const SgdParams& p, const Tensor& params, const Tensor& grads,

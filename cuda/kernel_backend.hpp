@@ -24,6 +24,9 @@ class KernelBackend : public Backend {
   void add_(const Tensor& dst, const Tensor& src) override;
   void augment_batch(const Tensor& images, const Tensor& transforms, const Normalization& norm,
                      const Tensor& out) override;
+  void gather_batch(const Tensor& images, const Tensor& all_labels, const Tensor& order,
+                    const AugmentParams& augment, uint64_t epoch_seed, const Normalization& norm,
+                    const Tensor& transforms, const Tensor& labels, const Tensor& out) override;
   void batch_norm_backward_inference(const BatchNormParams& p, const Tensor& dy,
                                      const Tensor& gamma, const Tensor& running_var,
                                      const Tensor& dx) override;
@@ -35,6 +38,8 @@ class KernelBackend : public Backend {
   void add_relu_backward(const Tensor& y, const Tensor& dy, const Tensor& dsum) override;
   void softmax_cross_entropy(const Tensor& logits, const Tensor& labels, float label_smoothing,
                              const Tensor& loss, const Tensor& dlogits) override;
+  void step_totals_acc(const Tensor& logits, const Tensor& labels, const Tensor& loss,
+                       const Tensor& totals) override;
   void sgd_update(const SgdParams& p, const Tensor& params, const Tensor& grads,
                   const Tensor& momentum_buf) override;
   void adamw_update(const AdamWParams& p, int64_t step, const Tensor& params, const Tensor& grads,

@@ -16,9 +16,15 @@ namespace scenecam::cuda {
 // resident on every architecture we target and is a multiple of the warp size.
 constexpr int kBlock = 256;
 
-// augment.cu: u8 [n, size, size, 3] + transforms [n, kTransformFields] -> f32 [n, 3, size, size].
-void launch_augment(const uint8_t* images, const float* transforms, const Normalization& norm,
-                    float* out, int64_t n, int size, cudaStream_t stream);
+// augment.cu: u8 images + transforms [n, kTransformFields] -> f32 [n, 3, size, size]; output k
+// reads image order[k] of the `count` [size, size, 3] images (image k when order is null).
+void launch_augment(const uint8_t* images, const int32_t* order, int64_t count,
+                    const float* transforms, const Normalization& norm, float* out, int64_t n,
+                    int size, cudaStream_t stream);
+// augment.cu: the transforms and labels of a batch of a resident dataset (Backend::gather_batch).
+void launch_draw_batch(const int32_t* all_labels, int64_t count, const int32_t* order,
+                       const AugmentParams& augment, uint64_t epoch_seed, int size,
+                       float* transforms, int32_t* labels, int64_t n, cudaStream_t stream);
 
 // batch_norm.cu: inference-mode backward, dx = dy * gamma[c] / sqrt(var[c] + eps).
 void launch_batch_norm_backward_inference(const float* dy, const float* gamma, const float* var,
@@ -76,6 +82,10 @@ void launch_sum_rows(const float* dy, float* db, int64_t rows, int64_t cols, cud
 void launch_softmax_cross_entropy(const float* logits, const int32_t* labels, float smoothing,
                                   float* row_loss, float* loss, float* dlogits, int64_t rows,
                                   int64_t cols, cudaStream_t stream);
+
+// softmax_ce.cu: adds one step to the running totals (as Backend::step_totals_acc); one block.
+void launch_step_totals(const float* logits, const int32_t* labels, const float* loss,
+                        double* totals, int64_t rows, int64_t cols, cudaStream_t stream);
 
 // optimizer.cu: one launch over a whole flat arena.
 void launch_sgd_update(float* params, const float* grads, float* momentum, int64_t n,

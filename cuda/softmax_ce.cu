@@ -1,7 +1,8 @@
 // Fused softmax cross-entropy: one warp per row computes the row's log-sum-exp, its loss against
 // the (optionally smoothed) target and, when asked, its gradient (softmax - q) / rows; no
 // probabilities are stored. A second, single-block kernel sums the row losses in a fixed order, so
-// the mean loss is deterministic and stays on the device (no host synchronisation).
+// the mean loss is deterministic and stays on the device (no host synchronisation). The step's
+// totals (loss, correct predictions, counts) are added on the device too, by one block.
 #include <cmath>
 
 #include "launch.cuh"
@@ -49,7 +50,26 @@ __global__ void mean_kernel(const float* __restrict__ values, float* __restrict_
   if (threadIdx.x == 0) out[0] = sum / float(n);
 }
 
+// One block: each thread checks rows i, i + kBlock, ...; the block's count of right predictions is
+// exact (a float holds integers to 2^24), and thread 0 adds the step to the totals.
+__global__ void step_totals_kernel(const float* __restrict__ logits,
+                                   const int32_t* __restrict__ labels,
+                                   const float* __restrict__ loss, double* __restrict__ totals,
+                                   int64_t rows, int64_t cols) {
+  float correct = 0;
+  for (int64_t i = threadIdx.x; i < rows; i += kBlock)
+    correct += predicted_class(logits + i * cols, cols) == labels[i] ? 1.0f : 0.0f;
+  correct = block_reduce(correct, SumOp{}, 0.0f);
+  if (threadIdx.x == 0) add_step_totals(totals, double(loss[0]), rows, int64_t(correct));
+}
+
 }  // namespace
+
+void launch_step_totals(const float* logits, const int32_t* labels, const float* loss,
+                        double* totals, int64_t rows, int64_t cols, cudaStream_t stream) {
+  if (rows == 0) return;
+  launch_kernel(step_totals_kernel, 1, kBlock, stream, logits, labels, loss, totals, rows, cols);
+}
 
 void launch_softmax_cross_entropy(const float* logits, const int32_t* labels, float smoothing,
                                   float* row_loss, float* loss, float* dlogits, int64_t rows,

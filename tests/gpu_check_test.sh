@@ -12,7 +12,8 @@
 set -u
 mode=$1 build=$2 work=$3
 check="$(cd "$(dirname "$0")/.." && pwd)/tools/gpu-check.sh"
-steps="pre-flight probe cuda-tests emu-tests smoke-train smoke-accuracy bench-train bench-kernels
+steps="pre-flight probe cuda-tests emu-tests smoke-train smoke-accuracy smoke-resident
+       smoke-resident-accuracy bench-train bench-input bench-kernels
        bench-conv bench-explain bench-explain-256 cpu-tests memcheck compare-torch"
 rm -rf "$work" && mkdir -p "$work" || exit 1
 

@@ -13,6 +13,7 @@
 #include "kernel_cases.hpp"
 #include "model_step.hpp"
 #include "scenecam/cuda_backend.hpp"
+#include "input_pipeline.hpp"
 #include "test_util.hpp"
 
 namespace scenecam {
@@ -321,6 +322,12 @@ TEST_F(CudaParity, OutOfRangeLabelMakesTheLossNaN) {
     EXPECT_TRUE(std::isfinite(d[k])) << "row 0 (label 2), class " << k;
     EXPECT_TRUE(std::isnan(d[7 + k]) && std::isnan(d[14 + k])) << "rows 1, 2, class " << k;
   }
+}
+
+// The input pipeline on the GPU (tests/input_pipeline.hpp): staged with asynchronous uploads, and
+// resident with the transforms drawn by a kernel, equal to the CPU's staged batches.
+TEST_F(CudaParity, StagedAndResidentBatchesEqualTheCpusStagedOnes) {
+  test::expect_batches_equal_the_cpus(*gpu);
 }
 
 TEST_F(CudaParity, WrongDeviceAndDTypeAreRefused) {

@@ -127,6 +127,38 @@ TEST_F(Batches, PaddedCropFillsBlack) {
   EXPECT_GT(black, 0);  // some sample moved by up to 8 pixels shows the black padding
 }
 
+// Backend::gather_batch draws on the device what stage_batch draws on the host: the same
+// transforms, labels and rendered images for a shuffled batch, for every kind of crop.
+TEST_F(Batches, GatheredBatchesEqualStagedOnes) {
+  const std::vector<int64_t> order{4, 0, 5, 5, 2, 1};
+  test::Buffer<uint8_t> all(Shape{6, 24, 24, 3});
+  for (int64_t i = 0; i < 6; ++i)
+    std::copy(data.images[i].rgb.begin(), data.images[i].rgb.end(), all.values().begin() + i * 1728);
+  test::Buffer<int32_t> labels(Shape{6}, std::vector<int32_t>(data.labels.begin(), data.labels.end()));
+  test::Buffer<int32_t> order32(Shape{6}, std::vector<int32_t>(order.begin(), order.end()));
+  for (Crop crop : {Crop::none, Crop::pad, Crop::resized}) {
+    cfg.augment.crop = crop;
+    render(order, true, 9, 3);
+    const std::vector<float> staged = out.values();
+    test::F transforms(Shape{6, kTransformFields}), gathered(Shape{6, 3, 24, 24});
+    test::Buffer<int32_t> batch_labels(Shape{6});
+    test::poison(gathered);
+    cpu->gather_batch(all.t(), labels.t(), order32.t(), augment_params(cfg.augment),
+                      augment_epoch_seed(9, 3), Normalization{}, transforms.t(), batch_labels.t(),
+                      gathered.t());
+    EXPECT_EQ(gathered.values(), staged) << name_of(crop);
+    for (int k = 0; k < 6; ++k)
+      EXPECT_EQ(batch_labels[k], data.labels[order[k]]);
+  }
+  order32[2] = 6;
+  test::expect_error([&] {
+    test::F transforms(Shape{6, kTransformFields}), gathered(Shape{6, 3, 24, 24});
+    test::Buffer<int32_t> batch_labels(Shape{6});
+    cpu->gather_batch(all.t(), labels.t(), order32.t(), AugmentParams{}, 0, Normalization{},
+                      transforms.t(), batch_labels.t(), gathered.t());
+  }, {"gather_batch", "order[2] is 6", "outside the 6 images"});
+}
+
 // An image folder in a temporary directory, with odd-sized, corrupt and empty files.
 class ImageFolder : public ::testing::Test {
  protected:

@@ -13,6 +13,7 @@
 #include "broken_kernels.hpp"
 #include "emulated_backend.hpp"
 #include "emulator.hpp"
+#include "input_pipeline.hpp"
 #include "kernel_cases.hpp"
 #include "model_step.hpp"
 #include "test_util.hpp"
@@ -68,6 +69,40 @@ TEST(EmulatedKernels, OutOfRangeLabelMakesTheLossNaN) {
     EXPECT_TRUE(std::isnan(dlogits[7 + k])) << k;
     EXPECT_TRUE(std::isfinite(dlogits[k])) << k;
   }
+}
+
+// More rows than a block has threads, random labels, then a step whose loss is NaN: the device's
+// totals equal the CPU backend's, and name the bad step.
+TEST(EmulatedKernels, StepTotalsOverManyRowsMatchTheCpuBackend) {
+  auto emulated = make_emulated_kernel_backend();
+  auto cpu = make_cpu_backend(1);
+  constexpr int64_t rows = 300, classes = 5;
+  test::F logits(Shape{rows, classes}), loss(Shape{1}, {1.5f});
+  test::fill_random(logits, 3);
+  std::vector<int32_t> label_values(rows);
+  for (int64_t i = 0; i < rows; ++i)
+    label_values[i] = int32_t((i * 7) % classes);
+  test::Buffer<int32_t> labels(Shape{rows}, label_values);
+  test::D ours(Shape{kStepTotalsFields}, {0, 0, 0, 0, 0, 0}),
+      want(Shape{kStepTotalsFields}, {0, 0, 0, 0, 0, 0});
+  for (float step_loss : {1.5f, std::nanf(""), 0.5f}) {
+    loss[0] = step_loss;
+    emulated->step_totals_acc(logits.t(), labels.t(), loss.t(), ours.t());
+    cpu->step_totals_acc(logits.t(), labels.t(), loss.t(), want.t());
+  }
+  for (int i = 0; i < kStepTotalsFields; ++i)
+    if (std::isnan(want[i]))
+      EXPECT_TRUE(std::isnan(ours[i])) << "field " << i;
+    else
+      EXPECT_EQ(ours[i], want[i]) << "field " << i;
+  EXPECT_EQ(ours[kFirstBadStep], 2);
+  EXPECT_GT(ours[kTotalCorrect], 0);
+}
+
+// The trainer's input pipeline over the emulated kernels (tests/input_pipeline.hpp).
+TEST(EmulatedKernels, StagedAndResidentBatchesEqualTheCpusStagedOnes) {
+  auto emulated = make_emulated_kernel_backend();
+  test::expect_batches_equal_the_cpus(*emulated);
 }
 
 // Five SGD steps of a small ResNet: every custom kernel of a training step in one run.

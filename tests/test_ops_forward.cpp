@@ -1,6 +1,7 @@
 // Forward ops of the CPU backend: known answers worked by hand, convolution against a direct
 // loop written here, and the messages of bad calls.
 #include <cmath>
+#include <limits>
 
 #include "internal/measurement.hpp"
 #include "scenecam/backend.hpp"
@@ -364,6 +365,30 @@ TEST_F(CpuOps, SoftmaxCrossEntropyRejectsBadLabels) {
   test::expect_error(
       [&] { be->softmax_cross_entropy(z.t(), labels.t(), 0.0f, loss.t(), Tensor()); },
       {"softmax_cross_entropy", "label 3 of sample 1", "[0, 3)"});
+}
+
+TEST_F(CpuOps, StepTotalsCountRightPredictionsAndNameTheFirstBadStep) {
+  // Row 1 ties classes 0 and 2 (the first maximum is predicted); row 2 is NaN (predicts 0).
+  const float nan = std::nanf("");
+  F z(Shape{3, 3}, {0.1f, 0.9f, 0.2f, 0.5f, 0.1f, 0.5f, nan, nan, nan}), loss(Shape{1}, {0.25f});
+  Buffer<int32_t> labels(Shape{3}, {1, 2, 0});
+  D totals(Shape{kStepTotalsFields}, {0, 0, 0, 0, 0, 0});
+  be->step_totals_acc(z.t(), labels.t(), loss.t(), totals.t());
+  EXPECT_EQ(totals.values(), (std::vector<double>{0.25 * 3, 2, 3, 1, 0, 0}));
+  loss[0] = std::numeric_limits<float>::infinity();
+  be->step_totals_acc(z.t(), labels.t(), loss.t(), totals.t());
+  loss[0] = nan;
+  be->step_totals_acc(z.t(), labels.t(), loss.t(), totals.t());
+  EXPECT_EQ(totals[kTotalSteps], 3);
+  EXPECT_EQ(totals[kTotalSeen], 9);
+  EXPECT_EQ(totals[kFirstBadStep], 2);  // the infinite one, not the NaN after it
+  EXPECT_EQ(totals[kFirstBadLoss], std::numeric_limits<double>::infinity());
+  F wrong(Shape{1}, {0.0f});
+  test::expect_error([&] { be->step_totals_acc(z.t(), labels.t(), loss.t(), wrong.t()); },
+                     {"step_totals_acc", "'totals'", "dtype f32, expected f64"});
+  Buffer<int32_t> short_labels(Shape{2}, {0, 1});
+  test::expect_error([&] { be->step_totals_acc(z.t(), short_labels.t(), loss.t(), totals.t()); },
+                     {"step_totals_acc", "'labels'", "[2]", "[3]"});
 }
 
 TEST_F(CpuOps, CamChannelWeightsAndWeightedSum) {

@@ -215,6 +215,48 @@ TEST_F(Training, NonFiniteLossStopsWithAClearMessage) {
   EXPECT_FALSE(fs::exists(root / "run" / "last.safetensors"));
 }
 
+// The data kept on the device (here the CPU backend's memory) make the very batches the host
+// path makes: the same weights and records, bit for bit.
+TEST_F(Training, DataOnTheDeviceTrainsAsTheHostPathBitForBit) {
+  const std::string resized = "data.augment={crop: resized, flip: true}";
+  run(parse_config(tiny_config(root / "host", 1), "a.yaml", {resized, "data.on_device=false"}));
+  run(parse_config(tiny_config(root / "device", 1), "b.yaml", {resized, "data.on_device=true"}));
+  expect_same_tensors((root / "host" / "last.safetensors").string(),
+                      (root / "device" / "last.safetensors").string());
+  EXPECT_EQ(metrics_without_timing(root / "device"), metrics_without_timing(root / "host"));
+}
+
+// Writes `value` over the first value of f32 tensor `name` in a safetensors file.
+void overwrite_first_value(const fs::path& file, const std::string& name, float value) {
+  std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+  uint64_t header_bytes = 0;
+  f.read(reinterpret_cast<char*>(&header_bytes), sizeof header_bytes);
+  std::string header(header_bytes, '\0');
+  f.read(header.data(), std::streamsize(header_bytes));
+  const int64_t begin = nlohmann::json::parse(header)[name]["data_offsets"][0];
+  f.seekp(std::streamoff(sizeof header_bytes + header_bytes + begin));
+  f.write(reinterpret_cast<const char*>(&value), sizeof value);
+}
+
+// The loss is read from the device only every log_every steps, yet the message names the step
+// whose loss first stopped being finite: a run stopped after step 3, given a first filter weight
+// near the float range's end (so conv1's outputs overflow), and resumed, names step 4 whatever the
+// interval.
+TEST_F(Training, ANonFiniteLossIsNamedAtItsStepWhateverTheLogInterval) {
+  for (const char* log_every : {"train.log_every=1", "train.log_every=1000"}) {
+    const RunConfig c = parse_config(tiny_config(root / "run", 1), "c.yaml", {log_every});
+    TrainOptions stop;
+    stop.stop_at_step = 3;
+    run(c, stop);
+    overwrite_first_value(root / "run" / "last.safetensors", "conv1.weight", 3e38f);
+    TrainOptions resume;
+    resume.resume_dir = (root / "run").string();
+    test::expect_error([&] { run(c, resume); },
+                       {"the loss became", "at epoch 1, step 4 (", "last.safetensors"});
+    fs::remove_all(root / "run");
+  }
+}
+
 TEST_F(Training, ADivergedRunStopsWithoutNullsOrNaNWeightsAndStillReports) {
   const RunConfig c = parse_config(tiny_config(root / "run", 2), "lr99.yaml",
                                    {"train.optimizer.lr=99", "train.log_every=1"});

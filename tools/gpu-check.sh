@@ -208,6 +208,7 @@ gtest_flags=(--gtest_color=no --gtest_brief=1)
 
 if [ "$quick" = 1 ]; then
   train_sizes=(--batch 4 --input 32 --steps 3)
+  input_sizes=(--batch 8 --input 32 --images 64 --repeats 1)
   kernel_sizes=(--input 33 --batch 3 --repeats 3 --flush-mib 1)
   conv_sizes=(--batch 2 --input 32 --repeats 2)
   explain_sizes=(--batch 2 --input 64 --images 2 --repeats 1)
@@ -217,7 +218,7 @@ if [ "$quick" = 1 ]; then
 else  # the subcommands' GPU defaults, but explain's: occlusion (225 forwards a batch) and
   # SmoothGrad (16 passes, noise drawn on the host) over 256 images would take minutes, so the
   # batch-256 run leaves them out and the full set runs on 16 images.
-  train_sizes=() kernel_sizes=() conv_sizes=()
+  train_sizes=() kernel_sizes=() conv_sizes=() input_sizes=()
   explain_sizes=(--batch 1,16,64 --images 16 --repeats 2)
   explain_large=(--batch 256 --images 256 --repeats 2
                  --methods gradcam,gradcam++,xgradcam,hirescam,layercam,cam,saliency)
@@ -236,8 +237,19 @@ case $last in
   *) step smoke-accuracy 1 5 exit_code 'accuracy' grep -E 'best validation accuracy (9[0-9]|100)\.' \
        "$out/smoke-train.log" ;;
 esac
+# The same training with the images kept on the device (data.on_device): it must learn as well.
+step smoke-resident 30 240 exit_code 'best|accuracy|error' "$cli_bin" train "$root/configs/demo.yaml" \
+  --overwrite --set runtime.device="$device" --set output.dir="$out/demo-run-resident" \
+  --set data.on_device=true "${demo_sizes[@]}"
+case $last in
+  *budget*) row smoke-resident-accuracy "$last" 0 "no training run to read" ;;
+  *) step smoke-resident-accuracy 1 5 exit_code 'accuracy' grep -E \
+       'best validation accuracy (9[0-9]|100)\.' "$out/smoke-resident.log" ;;
+esac
 step bench-train 20 240 exit_code '^resnet18' "$bench" train --device "$device" "${train_sizes[@]}" \
   --json "$out/train.json"
+step bench-input 10 120 exit_code '^(cuda|cpu) |error' "$bench" input --device "$device" \
+  "${input_sizes[@]}" --json "$out/input.json"
 step bench-kernels 20 300 exit_code 'adamw|copy' "$bench" kernels --device "$device" \
   "${kernel_sizes[@]}" --json "$out/kernels.json"
 step bench-conv 15 120 exit_code 'layer4 downsample' "$bench" conv --device "$device" \

@@ -95,6 +95,17 @@ class Backend {
     return make_host_pool(std::move(name), capacity, false);
   }
 
+  // Uploads that do not wait: copy_async queues a copy from staging memory to this backend's
+  // device and returns; upload_mark() marks the copies queued so far and wait_uploads(mark)
+  // returns once they are done, so the staging memory may be written again. The defaults copy at
+  // once (the CPU backend).
+  virtual void copy_async(const Tensor& src, const Tensor& dst) { copy(src, dst); }
+  virtual uint64_t upload_mark() { return 0; }
+  virtual void wait_uploads(uint64_t mark) { (void)mark; }
+
+  // Bytes of device memory free now; 0 for the CPU backend, whose data already lies in its memory.
+  virtual size_t device_memory_free() { return 0; }
+
   // A pool of the backend's device memory (host memory for the CPU backend).
   virtual std::unique_ptr<Pool> make_pool(std::string name, size_t capacity, bool growable) = 0;
 
@@ -112,6 +123,18 @@ class Backend {
   // normalised. The per-pixel arithmetic is augmented_pixel(), shared by both backends.
   virtual void augment_batch(const Tensor& images, const Tensor& transforms,
                              const Normalization& norm, const Tensor& out) = 0;
+
+  // A batch of a dataset kept on the device, with no host work: images u8 [D, S, S, 3] and
+  // all_labels i32 [D] hold every sample; sample k of the batch is image order[k] (order: i32 [B]).
+  // Writes labels[k] = all_labels[order[k]], transforms[k] (f32 [B, kTransformFields]) =
+  // draw_sample_transform(augment, S, sample_seed(epoch_seed, order[k])), the identity for
+  // AugmentParams{}, and out [B, 3, S, S] as augment_batch renders those images. An index outside
+  // [0, D) is an Error on the CPU; on a GPU it makes that sample's label -1 and image NaN, so the
+  // loss becomes NaN.
+  virtual void gather_batch(const Tensor& images, const Tensor& all_labels, const Tensor& order,
+                            const AugmentParams& augment, uint64_t epoch_seed,
+                            const Normalization& norm, const Tensor& transforms,
+                            const Tensor& labels, const Tensor& out) = 0;
 
   // ---- convolution (cross-correlation, as every framework calls it) ----
   virtual void conv2d_forward(const Conv2dParams& p, const Tensor& x, const Tensor& w,
@@ -176,6 +199,14 @@ class Backend {
   virtual void softmax_cross_entropy(const Tensor& logits, const Tensor& labels,
                                      float label_smoothing, const Tensor& loss,
                                      const Tensor& dlogits) = 0;
+
+  // Adds one step to running totals kept on the device (StepTotalsField, elementwise.hpp): the
+  // batch's loss (loss [1], as softmax_cross_entropy wrote it) times its size, the number of rows
+  // of logits [N, K] whose predicted_class is labels [N] (i32), N, the step count, and the first
+  // step whose loss was not finite. totals: f64 [kStepTotalsFields], accumulated into; the host
+  // reads it when it wants to, so a step need not wait for the device.
+  virtual void step_totals_acc(const Tensor& logits, const Tensor& labels, const Tensor& loss,
+                               const Tensor& totals) = 0;
 
   // ---- optimizer updates over whole flat arenas (params, grads, state: same shape) ----
   virtual void sgd_update(const SgdParams& p, const Tensor& params, const Tensor& grads,

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "scenecam/data.hpp"
+#include "scenecam/elementwise.hpp"
 #include "scenecam/run_config.hpp"
 
 namespace scenecam {
@@ -43,10 +44,16 @@ std::vector<int64_t> split_indices(const Split& split, int64_t count, const std:
 Split stratified_split(const std::vector<int32_t>& labels, int classes, double val_fraction,
                        uint64_t seed);
 
+// data.augment as the per-sample drawing (draw_sample_transform, elementwise.hpp) takes it, and
+// the seed sample i's transform in `epoch` is drawn from: sample_seed(augment_epoch_seed(...), i).
+AugmentParams augment_params(const AugmentConfig& a);
+uint64_t augment_epoch_seed(uint64_t seed, int64_t epoch);
+
 // The host side of a batch: the samples' uint8 pixels, copied into pixels [count, S, S, 3], and
 // their augmentation transforms, written to transforms [count, kTransformFields] (identities when
 // !augmenting). A sample's transform is drawn from a generator derived from (seed, epoch, index),
-// so the same sample in the same epoch is always transformed the same way, in any batch order.
+// so the same sample in the same epoch is always transformed the same way, in any batch order,
+// and on any backend (Backend::gather_batch draws the same on the device).
 // Backend::augment_batch then renders and normalises the batch on the device.
 void stage_batch(const Dataset& data, const int64_t* indices, int64_t count,
                  const AugmentConfig& augment, bool augmenting, uint64_t seed, int64_t epoch,

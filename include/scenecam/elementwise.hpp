@@ -103,6 +103,74 @@ struct SampleTransform {
 };
 constexpr int kTransformFields = 6;
 
+// ---- augmentation parameters, drawn the same way on the host and on the device ----
+
+// SplitMix64's finaliser: a bijective mix of 64 bits (every seed of the engine is made with it).
+SCENECAM_HD uint64_t mix64(uint64_t x) {
+  x += 0x9e3779b97f4a7c15ull;
+  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+  return x ^ (x >> 31);
+}
+
+// The seed of sample `index`'s augmentation in the epoch whose seed is epoch_seed.
+SCENECAM_HD uint64_t sample_seed(uint64_t epoch_seed, int64_t index) {
+  return mix64(epoch_seed ^ mix64(static_cast<uint64_t>(index)));
+}
+
+// data.augment as plain numbers a kernel can take. crop none and flip 0: the identity.
+struct AugmentParams {
+  enum Crop : int { none = 0, pad = 1, resized = 2 };
+  int crop = none;
+  int padding = 0;                         // pad: pixels of zero padding on each side
+  double scale_min = 0.35, scale_max = 1;  // resized: the share of the area kept
+  int flip = 0;                            // 1: mirror half the samples
+};
+
+// A sample's stream of uniform numbers: SplitMix64 steps from the sample's seed.
+struct SampleRandom {
+  uint64_t state;
+  SCENECAM_HD uint64_t next() { return mix64(state++); }
+  SCENECAM_HD double unit() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }  // [0, 1)
+  SCENECAM_HD int below(int n) {  // uniform in [0, n)
+    const int k = static_cast<int>(unit() * n);
+    return k < n ? k : n - 1;
+  }
+};
+
+// The transform of one training sample from its seed: a random crop of the zero-padded image
+// (torchvision's RandomCrop with padding) or RandomResizedCrop (an area share and a log-uniform
+// aspect ratio in [3/4, 4/3], ten tries, then the whole image), then a horizontal flip with
+// probability 1/2. The host and the device draw the same numbers; the sizes come from exp and
+// sqrt of them, which a GPU may round in the last bit otherwise than the host's libm, so a
+// crop's side can differ only when it lies within that bit of a half-pixel boundary.
+SCENECAM_HD SampleTransform draw_sample_transform(const AugmentParams& a, int size, uint64_t seed) {
+  SampleRandom r{seed};
+  SampleTransform t;
+  if (a.crop == AugmentParams::pad) {
+    t.x0 = static_cast<float>(r.below(2 * a.padding + 1) - a.padding);
+    t.y0 = static_cast<float>(r.below(2 * a.padding + 1) - a.padding);
+  } else if (a.crop == AugmentParams::resized) {
+    const double area = double(size) * size;
+    const double log_lo = -0.2876820724517809, log_hi = 0.28768207245178085;  // log(3/4), log(4/3)
+    for (int attempt = 0; attempt < 10; ++attempt) {
+      const double target = area * (a.scale_min + (a.scale_max - a.scale_min) * r.unit());
+      const double ratio = exp(log_lo + (log_hi - log_lo) * r.unit());
+      const int w = static_cast<int>(llround(sqrt(target * ratio)));
+      const int h = static_cast<int>(llround(sqrt(target / ratio)));
+      if (w <= 0 || h <= 0 || w > size || h > size) continue;
+      t.x0 = static_cast<float>(r.below(size - w + 1));
+      t.y0 = static_cast<float>(r.below(size - h + 1));
+      t.sx = float(w) / size;
+      t.sy = float(h) / size;
+      t.bilinear = 1;
+      break;
+    }
+  }
+  t.flip = a.flip && r.unit() < 0.5 ? 1.0f : 0.0f;
+  return t;
+}
+
 // The one bilinear sampler (augmentation here, map resizing in cam_math.hpp): the value at
 // (fx, fy) of a w x h grid read through at(x, y), from the neighbours floor(f) and floor(f) + 1,
 // the latter clamped to the last column and row. Callers place and clamp (fx, fy) as their op
@@ -139,6 +207,43 @@ SCENECAM_HD float cam_blend_element(float map, const uint8_t* lut, uint8_t pixel
   const int clamped = index < 0 ? 0 : (index > 255 ? 255 : index);
   return (1.0f - image_weight) * (lut[clamped * 3 + channel] / 255.0f) +
          image_weight * (pixel / 255.0f);
+}
+
+// ---- running totals of classification steps (Backend::step_totals_acc) ----
+// One f64 row of kStepTotalsFields that the step adds to on the device, so the trainer reads its
+// loss and accuracy every train.log_every steps instead of after every step.
+enum StepTotalsField : int {
+  kTotalLoss = 0,     // sum over steps of (batch mean loss) * (batch size)
+  kTotalCorrect = 1,  // samples whose predicted class is their label
+  kTotalSeen = 2,     // samples
+  kTotalSteps = 3,    // steps added since the totals were zeroed
+  kFirstBadStep = 4,  // 1-based step (of those) whose loss was first not finite; 0 while none
+  kFirstBadLoss = 5,  // and that loss
+};
+constexpr int kStepTotalsFields = 6;
+
+// The predicted class of a row of K logits: the first maximum, as std::max_element finds it (a
+// NaN never compares larger, so a row of NaN predicts class 0).
+template <typename T>
+SCENECAM_HD int64_t predicted_class(const T* row, int64_t K) {
+  int64_t best = 0;
+  for (int64_t k = 1; k < K; ++k)
+    if (row[best] < row[k]) best = k;
+  return best;
+}
+
+// Adds one step of `rows` samples, mean loss `loss` and `correct` right predictions to totals.
+SCENECAM_HD void add_step_totals(double* totals, double loss, int64_t rows, int64_t correct) {
+  totals[kTotalSteps] += 1;
+  const double magnitude = loss < 0 ? -loss : loss;
+  const bool finite = magnitude <= 1.7976931348623157e308;  // false for NaN and infinities
+  if (!finite && totals[kFirstBadStep] == 0) {
+    totals[kFirstBadStep] = totals[kTotalSteps];
+    totals[kFirstBadLoss] = loss;
+  }
+  totals[kTotalLoss] += loss * double(rows);
+  totals[kTotalCorrect] += double(correct);
+  totals[kTotalSeen] += double(rows);
 }
 
 }  // namespace scenecam

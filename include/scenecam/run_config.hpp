@@ -20,9 +20,11 @@ namespace scenecam {
 enum class Crop { pad, resized, none };
 enum class Optimizer { sgd, adamw };
 enum class Schedule { constant, cosine, step, onecycle };
+enum class OnDevice { automatic, yes, no };
 inline constexpr const char* kCropNames[] = {"pad", "resized", "none"};
 inline constexpr const char* kOptimizerNames[] = {"sgd", "adamw"};
 inline constexpr const char* kScheduleNames[] = {"constant", "cosine", "step", "onecycle"};
+inline constexpr const char* kOnDeviceNames[] = {"auto", "true", "false"};
 inline const char* name_of(Crop c) {
   return kCropNames[int(c)];
 }
@@ -31,6 +33,9 @@ inline const char* name_of(Optimizer o) {
 }
 inline const char* name_of(Schedule s) {
   return kScheduleNames[int(s)];
+}
+inline const char* name_of(OnDevice d) {
+  return kOnDeviceNames[int(d)];
 }
 
 // runtime.device, parsed once: "auto" (the first GPU when there is one, else the CPU), "cpu",
@@ -97,6 +102,10 @@ struct DataConfig {
   int synthetic_train = 4000;  // synthetic: images per split
   int synthetic_val = 1000;
   AugmentConfig augment;
+  // Keep every decoded image on the backend's device and make batches there (no host work per
+  // step): auto does so on a GPU when the data takes at most half its free memory. Off by default
+  // until a GPU run has verified the path.
+  OnDevice on_device = OnDevice::no;
   std::vector<float> mean{0.485f, 0.456f, 0.406f};
   std::vector<float> std{0.229f, 0.224f, 0.225f};
 };

@@ -272,11 +272,13 @@ const auto& choice_names() {
   if constexpr (std::is_same_v<E, Crop>) return kCropNames;
   if constexpr (std::is_same_v<E, Optimizer>) return kOptimizerNames;
   if constexpr (std::is_same_v<E, Schedule>) return kScheduleNames;
+  if constexpr (std::is_same_v<E, OnDevice>) return kOnDeviceNames;
 }
 
 template <typename T>
 constexpr bool is_choice =
-    std::is_same_v<T, Crop> || std::is_same_v<T, Optimizer> || std::is_same_v<T, Schedule>;
+    std::is_same_v<T, Crop> || std::is_same_v<T, Optimizer> || std::is_same_v<T, Schedule> ||
+    std::is_same_v<T, OnDevice>;
 
 // The sections of a config by dotted path, made (with their parents) on first use.
 class Sections {

@@ -94,6 +94,7 @@ const Field kFieldTable[] = {
                      "needs 0 < scale_min <= scale_max <= 1");
      }},
     {"data.augment.flip", SC_VALUE(data.augment.flip)},
+    {"data.on_device", SC_VALUE(data.on_device)},
     {"data.mean", SC_VALUE(data.mean), false,
      SC_CHECK_THAT(c.data.mean.size() == 3, "must list 3 values (R, G, B)")},
     {"data.std", SC_VALUE(data.std), false,

@@ -15,7 +15,7 @@ namespace scenecam::config {
 using FieldValue =
     std::variant<std::string*, bool*, int*, int64_t*, uint64_t*, double*, std::vector<int>*,
                  std::vector<float>*, std::vector<std::string>*, std::map<std::string, double>*,
-                 Crop*, Optimizer*, Schedule*, DeviceChoice*>;
+                 Crop*, Optimizer*, Schedule*, OnDevice*, DeviceChoice*>;
 
 struct Field {
   const char* path;                   // dotted: "train.optimizer.lr"

@@ -53,6 +53,53 @@ void check_explain_perturb(const Tensor& x, const Tensor& plan, const Tensor& ba
     check_layout(op, arg, *t, Layout::rowmajor);
 }
 
+void check_augment_batch(const Tensor& images, const Tensor& transforms, const Tensor& out,
+                         Device device) {
+  const char* op = "augment_batch";
+  check_rank(op, "images", images, 4);
+  const int64_t N = images.dim(0), S = images.dim(1);
+  check_tensor(op, "images", images, device, DType::u8, Shape{N, S, S, 3});
+  check_tensor(op, "transforms", transforms, device, DType::f32, Shape{N, kTransformFields});
+  check_tensor(op, "out", out, device, DType::f32, Shape{N, 3, S, S});
+  for (const auto& [arg, t] : {std::pair<const char*, const Tensor*>{"images", &images},
+                               {"transforms", &transforms}, {"out", &out}})
+    check_layout(op, arg, *t, Layout::rowmajor);
+}
+
+void check_gather_batch(const Tensor& images, const Tensor& all_labels, const Tensor& order,
+                        const Tensor& transforms, const Tensor& labels, const Tensor& out,
+                        Device device) {
+  const char* op = "gather_batch";
+  check_rank(op, "images", images, 4);
+  check_rank(op, "order", order, 1);
+  const int64_t D = images.dim(0), S = images.dim(1), B = order.dim(0);
+  check_tensor(op, "images", images, device, DType::u8, Shape{D, S, S, 3});
+  check_tensor(op, "all_labels", all_labels, device, DType::i32, Shape{D});
+  check_tensor(op, "order", order, device, DType::i32);
+  check_tensor(op, "transforms", transforms, device, DType::f32, Shape{B, kTransformFields});
+  check_tensor(op, "labels", labels, device, DType::i32, Shape{B});
+  check_tensor(op, "out", out, device, DType::f32, Shape{B, 3, S, S});
+  for (const auto& [arg, t] : {std::pair<const char*, const Tensor*>{"images", &images},
+                               {"all_labels", &all_labels}, {"order", &order},
+                               {"transforms", &transforms}, {"labels", &labels}, {"out", &out}})
+    check_layout(op, arg, *t, Layout::rowmajor);
+}
+
+void check_step_totals(const Tensor& logits, const Tensor& labels, const Tensor& loss,
+                       const Tensor& totals, Device device, bool float64_allowed) {
+  const char* op = "step_totals_acc";
+  check_rank(op, "logits", logits, 2);
+  const DType dt = float64_allowed && logits.dtype() == DType::f64 ? DType::f64 : DType::f32;
+  check_tensor(op, "logits", logits, device, dt);
+  check_tensor(op, "labels", labels, device, DType::i32, Shape{logits.dim(0)});
+  check_tensor(op, "loss", loss, device, dt, Shape{1});
+  check_tensor(op, "totals", totals, device, DType::f64, Shape{kStepTotalsFields});
+  SC_CHECK(logits.numel() > 0, op, ": logits ", logits.shape().str(), " are empty");
+  for (const auto& [arg, t] : {std::pair<const char*, const Tensor*>{"logits", &logits},
+                               {"labels", &labels}, {"loss", &loss}, {"totals", &totals}})
+    check_layout(op, arg, *t, Layout::rowmajor);
+}
+
 Shape conv2d_output_shape(const Conv2dParams& p, const Shape& x, const Shape& w) {
   SC_CHECK(x.rank() == 4, "conv2d: input x has shape ", x.str(), ", expected [N, C, H, W]");
   SC_CHECK(w.rank() == 4, "conv2d: filter w has shape ", w.str(),

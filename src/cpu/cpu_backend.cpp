@@ -78,29 +78,53 @@ void CpuBackend::add_(const Tensor& dst, const Tensor& src) {
 
 // ---------------------------------------------------------------- input pipeline
 
-void CpuBackend::augment_batch(const Tensor& images, const Tensor& transforms,
-                               const Normalization& norm, const Tensor& out) {
-  const char* op = "augment_batch";
-  check_rank(op, "images", images, 4);
-  const int64_t N = images.dim(0), S = images.dim(1);
-  check_tensor(op, "images", images, device(), DType::u8, Shape{N, S, S, 3});
-  check_tensor(op, "transforms", transforms, device(), DType::f32, Shape{N, kTransformFields});
-  check_tensor(op, "out", out, device(), DType::f32, Shape{N, 3, S, S});
-  const uint8_t* px = images.data<uint8_t>();
-  const float* tf = transforms.data<float>();
-  float* dst = out.data<float>();
-  parallel_for(threads_, N * 3, S * S * 8, [&](int64_t plane) {
+namespace {
+
+// Renders images [N, S, S, 3] (image order[n] for output n, or n when order is null) through
+// their transforms into normalised out [N, 3, S, S].
+void render_batch(int threads, const uint8_t* images, const int32_t* order, int64_t N, int64_t S,
+                  const float* transforms, const Normalization& norm, float* out) {
+  parallel_for(threads, N * 3, S * S * 8, [&](int64_t plane) {
     const int64_t n = plane / 3;
     const int c = static_cast<int>(plane % 3);
     SampleTransform t;
-    std::memcpy(static_cast<void*>(&t), tf + n * kTransformFields, sizeof t);
+    std::memcpy(static_cast<void*>(&t), transforms + n * kTransformFields, sizeof t);
     const float scale = 1.0f / (255.0f * norm.std[c]), shift = norm.mean[c] / norm.std[c];
-    const uint8_t* rgb = px + n * S * S * 3;
-    float* o = dst + plane * S * S;
+    const uint8_t* rgb = images + (order ? order[n] : n) * S * S * 3;
+    float* o = out + plane * S * S;
     for (int y = 0; y < S; ++y)
       for (int x = 0; x < S; ++x)
         o[y * S + x] = augmented_pixel(rgb, int(S), t, x, y, c) * scale - shift;
   });
+}
+
+}  // namespace
+
+void CpuBackend::augment_batch(const Tensor& images, const Tensor& transforms,
+                               const Normalization& norm, const Tensor& out) {
+  check_augment_batch(images, transforms, out, device());
+  const int64_t N = images.dim(0), S = images.dim(1);
+  render_batch(threads_, images.data<uint8_t>(), nullptr, N, S, transforms.data<float>(), norm,
+               out.data<float>());
+}
+
+void CpuBackend::gather_batch(const Tensor& images, const Tensor& all_labels, const Tensor& order,
+                              const AugmentParams& augment, uint64_t epoch_seed,
+                              const Normalization& norm, const Tensor& transforms,
+                              const Tensor& labels, const Tensor& out) {
+  check_gather_batch(images, all_labels, order, transforms, labels, out, device());
+  const int64_t D = images.dim(0), S = images.dim(1), B = order.dim(0);
+  const int32_t* index = order.data<int32_t>();
+  for (int64_t k = 0; k < B; ++k) {
+    SC_CHECK(index[k] >= 0 && index[k] < D, "gather_batch: order[", k, "] is ", index[k],
+             ", outside the ", D, " images");
+    const SampleTransform t = draw_sample_transform(augment, int(S), sample_seed(epoch_seed, index[k]));
+    std::memcpy(transforms.data<float>() + k * kTransformFields, static_cast<const void*>(&t),
+                sizeof t);
+    labels.data<int32_t>()[k] = all_labels.data<int32_t>()[index[k]];
+  }
+  render_batch(threads_, images.data<uint8_t>(), index, B, S, transforms.data<float>(), norm,
+               out.data<float>());
 }
 
 // ---------------------------------------------------------------- batch norm
@@ -519,6 +543,19 @@ void CpuBackend::softmax_cross_entropy(const Tensor& logits, const Tensor& label
       }
     }
     loss.data<T>()[0] = static_cast<T>(total / N);
+  });
+}
+
+void CpuBackend::step_totals_acc(const Tensor& logits, const Tensor& labels, const Tensor& loss,
+                                 const Tensor& totals) {
+  check_step_totals(logits, labels, loss, totals, device(), /*float64_allowed=*/true);
+  const int64_t N = logits.dim(0), K = logits.dim(1);
+  dispatch_float(logits.dtype(), [&](auto zero) {
+    using T = decltype(zero);
+    int64_t correct = 0;
+    for (int64_t n = 0; n < N; ++n)
+      correct += predicted_class(logits.data<T>() + n * K, K) == labels.data<int32_t>()[n];
+    add_step_totals(totals.data<double>(), double(loss.data<T>()[0]), N, correct);
   });
 }
 

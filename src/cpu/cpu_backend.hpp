@@ -65,6 +65,9 @@ class CpuBackend final : public Backend, public BackendMeasurement {
   void copy(const Tensor& src, const Tensor& dst) override;
   void add_(const Tensor& dst, const Tensor& src) override;
 
+  void gather_batch(const Tensor& images, const Tensor& all_labels, const Tensor& order,
+                    const AugmentParams& augment, uint64_t epoch_seed, const Normalization& norm,
+                    const Tensor& transforms, const Tensor& labels, const Tensor& out) override;
   void augment_batch(const Tensor& images, const Tensor& transforms, const Normalization& norm,
                      const Tensor& out) override;
 
@@ -111,6 +114,8 @@ class CpuBackend final : public Backend, public BackendMeasurement {
 
   void softmax_cross_entropy(const Tensor& logits, const Tensor& labels, float label_smoothing,
                              const Tensor& loss, const Tensor& dlogits) override;
+  void step_totals_acc(const Tensor& logits, const Tensor& labels, const Tensor& loss,
+                       const Tensor& totals) override;
 
   void sgd_update(const SgdParams& p, const Tensor& params, const Tensor& grads,
                   const Tensor& momentum_buf) override;

@@ -70,54 +70,34 @@ Split stratified_split(const std::vector<int32_t>& labels, int classes, double v
   return s;
 }
 
-namespace {
-
-SampleTransform draw_transform(const AugmentConfig& a, int size, std::mt19937_64& rng) {
-  std::uniform_real_distribution<double> unit(0.0, 1.0);
-  SampleTransform t;
-  if (a.crop == Crop::pad) {
-    std::uniform_int_distribution<int> offset(0, 2 * a.padding);
-    t.x0 = static_cast<float>(offset(rng) - a.padding);
-    t.y0 = static_cast<float>(offset(rng) - a.padding);
-  } else if (a.crop == Crop::resized) {
-    // torchvision's RandomResizedCrop: an area share and a log-uniform aspect ratio, ten tries,
-    // then the whole image.
-    const double area = double(size) * size;
-    for (int attempt = 0; attempt < 10; ++attempt) {
-      const double target = area * (a.scale_min + (a.scale_max - a.scale_min) * unit(rng));
-      const double log_ratio =
-          std::log(3.0 / 4) + (std::log(4.0 / 3) - std::log(3.0 / 4)) * unit(rng);
-      const int w = static_cast<int>(std::lround(std::sqrt(target * std::exp(log_ratio))));
-      const int h = static_cast<int>(std::lround(std::sqrt(target / std::exp(log_ratio))));
-      if (w <= 0 || h <= 0 || w > size || h > size) continue;
-      t.x0 = static_cast<float>(std::uniform_int_distribution<int>(0, size - w)(rng));
-      t.y0 = static_cast<float>(std::uniform_int_distribution<int>(0, size - h)(rng));
-      t.sx = float(w) / size;
-      t.sy = float(h) / size;
-      t.bilinear = 1;
-      break;
-    }
-  }
-  t.flip = (a.flip && unit(rng) < 0.5) ? 1.0f : 0.0f;
-  return t;
+AugmentParams augment_params(const AugmentConfig& a) {
+  AugmentParams p;
+  p.crop = a.crop == Crop::pad       ? AugmentParams::pad
+           : a.crop == Crop::resized ? AugmentParams::resized
+                                     : AugmentParams::none;
+  p.padding = a.padding;
+  p.scale_min = a.scale_min;
+  p.scale_max = a.scale_max;
+  p.flip = a.flip ? 1 : 0;
+  return p;
 }
 
-}  // namespace
+uint64_t augment_epoch_seed(uint64_t seed, int64_t epoch) {
+  return derive_seed(seed, {0xa0u, static_cast<uint64_t>(epoch)});
+}
 
 void stage_batch(const Dataset& data, const int64_t* indices, int64_t count,
                  const AugmentConfig& augment, bool augmenting, uint64_t seed, int64_t epoch,
                  uint8_t* pixels, float* transforms) {
   static_assert(sizeof(SampleTransform) == kTransformFields * sizeof(float));
   const size_t image_bytes = size_t(data.image_size) * data.image_size * 3;
+  const AugmentParams params = augmenting ? augment_params(augment) : AugmentParams{};
+  const uint64_t epoch_seed = augment_epoch_seed(seed, epoch);
   for (int64_t k = 0; k < count; ++k) {
     const int64_t i = indices[k];
     std::memcpy(pixels + k * image_bytes, data.images[i].rgb.data(), image_bytes);
-    SampleTransform t;
-    if (augmenting) {
-      std::mt19937_64 rng(
-          derive_seed(seed, {0xa0u, static_cast<uint64_t>(epoch), static_cast<uint64_t>(i)}));
-      t = draw_transform(augment, data.image_size, rng);
-    }
+    const SampleTransform t =
+        draw_sample_transform(params, data.image_size, sample_seed(epoch_seed, i));
     std::memcpy(transforms + k * kTransformFields, static_cast<const void*>(&t), sizeof t);
   }
 }

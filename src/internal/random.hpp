@@ -6,15 +6,9 @@
 #include <cstdint>
 #include <initializer_list>
 
-namespace scenecam {
+#include "scenecam/elementwise.hpp"  // mix64
 
-// SplitMix64's finaliser: a bijective mix of 64 bits.
-inline uint64_t mix64(uint64_t x) {
-  x += 0x9e3779b97f4a7c15ull;
-  x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-  x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-  return x ^ (x >> 31);
-}
+namespace scenecam {
 
 inline uint64_t derive_seed(uint64_t seed, std::initializer_list<uint64_t> counters) {
   uint64_t h = mix64(seed);

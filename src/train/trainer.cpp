@@ -1,34 +1,26 @@
-// The training loop. One Run object owns everything a run touches, laid out before the first step:
-// the model's arenas, the optimizer state arena, the batch buffers and the per-step activation
-// arena. A step is: prepare the batch on the host -> copy it to the backend -> forward -> fused
-// softmax cross-entropy -> backward -> optimizer update per weight-decay group -> reset the arena.
+// The training loop. One Run object (run.hpp) owns everything a run touches, laid out before the
+// first step: the model's arenas, the optimizer state arena, the batch buffers and the per-step
+// activation arena. A step is: prepare the batch on the host and copy it to the backend (or, with
+// the data on the device, make it there) -> forward -> fused softmax cross-entropy -> add the
+// step to the running totals on the device -> backward -> optimizer update per weight-decay
+// group -> reset the arena. Nothing in a step waits for the device: the host reads the totals
+// every train.log_every steps (and at the end of an epoch, of validation and before a
+// checkpoint), and a non-finite loss found there stops the run naming its step. The run folder's
+// files are run_files.cpp's.
 #include "scenecam/trainer.hpp"
 
-#include <nlohmann/json.hpp>
-
 #include <algorithm>
-#include <cerrno>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
-#include <filesystem>
-#include <fstream>
-#include <numeric>
 #include <random>
-#include <sstream>
 
-#include "internal/files.hpp"
-#include "internal/progress.hpp"
 #include "internal/random.hpp"
-#include "scenecam/checkpoint.hpp"
 #include "scenecam/finetune.hpp"
-#include "scenecam/nn.hpp"
-#include "scenecam/safetensors.hpp"
-#include "train/batch.hpp"
+#include "train/run.hpp"
 
 namespace scenecam {
-namespace fs = std::filesystem;
-using json = nlohmann::json;
 
 double learning_rate(const TrainConfig& t, int64_t step, int64_t steps_per_epoch) {
   const double lr = t.optimizer.lr;
@@ -58,94 +50,7 @@ double learning_rate(const TrainConfig& t, int64_t step, int64_t steps_per_epoch
   return lr;  // constant
 }
 
-namespace {
-
-// A run of the parameter arena that the optimizer updates with one call: its tensors share the
-// weight decay group, the learning-rate factor and the step they started training at.
-struct UpdateSegment {
-  int64_t begin = 0, end = 0;  // elements of the arena, alignment padding included
-  bool decayed = false;
-  double lr_scale = 1;
-  int64_t first_step = 0;  // AdamW counts its bias correction from here
-};
-
-struct EpochStats : RunningTotals {
-  double accuracy() const { return seen ? double(correct) / seen : 0; }
-  double mean_loss() const { return seen ? loss / seen : 0; }
-};
-
-class Run {
- public:
-  Run(const RunConfig& config, const Dataset& data, const Split& split, Backend& backend,
-      const TrainOptions& options);
-  TrainResult train();
-
- private:
-  void begin();
-  void initialise_from_file();
-  void apply_freeze_schedule();
-  void update_weights(double lr);
-  bool train_epoch();
-  void log_steps(const EpochStats& window, double lr, Progress* progress);
-  double end_epoch(std::chrono::steady_clock::time_point start, int last_epoch,
-                   TrainResult* result);
-  void check_inputs() const;
-  void prepare_folder();
-  void restore(const std::string& checkpoint);
-  void trim_metrics();
-  void save(const std::string& path);
-  EpochStats evaluate();
-  // Runs the batch `indices` through forward (and, when training, backward and an update at
-  // learning rate lr).
-  void step(const int64_t* indices, int64_t count, bool training, int64_t epoch, double lr,
-            EpochStats* stats);
-  void write_metric(const json& record);
-  // Throws TrainingDiverged: what went wrong (the pieces streamed), and the last good checkpoint.
-  template <typename... Parts>
-  [[noreturn]] void diverged(const Parts&... parts) const {
-    std::ostringstream what;
-    (what << ... << parts);
-    const fs::path last = dir_ / "last.safetensors";
-    throw TrainingDiverged("train: " + what.str() + "; stopping. " +
-                           (fs::exists(last) ? "The last good checkpoint is " + last.string()
-                                             : std::string("No checkpoint was written yet.")));
-  }
-  std::vector<std::pair<std::string, Tensor>> checkpoint_tensors() const;
-
-  const RunConfig& cfg_;
-  const Dataset& data_;
-  const Split& split_;
-  Backend& backend_;
-  TrainOptions options_;
-  fs::path dir_;
-
-  ResNet model_;
-  std::unique_ptr<Pool> state_pool_, arena_;
-  Block state_block_[2];
-  Tensor state_[2];  // SGD: momentum; AdamW: exp_avg, exp_avg_sq
-  BatchInput batch_;
-  Tensor loss_;
-  float host_loss_ = 0;
-  int64_t steps_per_epoch_ = 0;
-  std::unique_ptr<LineAppender> metrics_;
-  std::vector<bool> freeze_;       // train.freeze, one flag per parameter entry
-  std::vector<double> lr_scales_;  // train.optimizer.lr_scale, likewise
-  std::vector<UpdateSegment>
-      segments_;  // for the current epoch's freeze  // metrics.jsonl, open for the whole run
-
-  // Training state (what a checkpoint records).
-  int64_t epoch_ = 0;          // completed epochs
-  int64_t step_in_epoch_ = 0;  // steps done in the current epoch
-  int64_t global_step_ = 0;
-  double best_val_accuracy_ = -1;
-  EpochStats epoch_stats_;  // the current epoch's training steps so far
-  EpochStats window_;       // the steps since the last step record
-
-  struct Timing {
-    double train_seconds = 0;  // in training steps only
-    int64_t trained_images = 0;
-  } timing_;
-};
+namespace detail {
 
 Run::Run(const RunConfig& config, const Dataset& data, const Split& split, Backend& backend,
          const TrainOptions& options)
@@ -155,8 +60,7 @@ Run::Run(const RunConfig& config, const Dataset& data, const Split& split, Backe
       backend_(backend),
       options_(options),
       dir_(config.output.dir),
-      model_(resnet_spec(config.model)),
-      batch_(backend, config.train.batch_size, data.image_size, config.model.classes, config.data) {
+      model_(resnet_spec(config.model)) {
   check_inputs();
   const int64_t B = cfg_.train.batch_size;
   steps_per_epoch_ = static_cast<int64_t>(split_.train.size()) / B;
@@ -164,17 +68,26 @@ Run::Run(const RunConfig& config, const Dataset& data, const Split& split, Backe
   model_.materialize(backend_, cfg_.runtime.seed);
   const Tensor values = model_.params().values();
   const int slots = cfg_.train.optimizer.name == Optimizer::adamw ? 2 : 1;
-  const TensorSize state{values.shape(), DType::f32}, loss{{1}, DType::f32};
-  state_pool_ = backend_.make_pool(
-      "optimizer state",
-      slots == 2 ? pool_capacity({state, state, loss}) : pool_capacity({state, loss}), false);
+  const TensorSize state{values.shape(), DType::f32}, loss{{1}, DType::f32},
+      totals{{kStepTotalsFields}, DType::f64};
+  state_pool_ = backend_.make_pool("optimizer state",
+                                   slots == 2 ? pool_capacity({state, state, loss, totals, totals})
+                                              : pool_capacity({state, loss, totals, totals}),
+                                   false);
   const char* state_names[2] = {"optimizer state 0", "optimizer state 1"};
   for (int i = 0; i < slots; ++i) {
     state_block_[i] =
         state_pool_->allocate_tensor(values.shape(), DType::f32, state_names[i], &state_[i]);
     backend_.fill(state_[i], 0.0);
   }
+  if (ResidentData::chosen(cfg_.data.on_device, backend_, data_, split_, B))
+    resident_ = std::make_unique<ResidentData>(backend_, data_, cfg_.data, split_, B);
+  else
+    batch_ = std::make_unique<BatchInput>(backend_, B, data_.image_size, cfg_.model.classes,
+                                          cfg_.data);
   loss_ = state_pool_->take(Shape{1}, DType::f32, "loss");
+  train_totals_ = state_pool_->take(Shape{kStepTotalsFields}, DType::f64, "training totals");
+  val_totals_ = state_pool_->take(Shape{kStepTotalsFields}, DType::f64, "validation totals");
   arena_ = backend_.make_pool("activations", 0, /*growable=*/true);
   freeze_ = frozen_by(cfg_.train.freeze, model_.params(), cfg_.source_file + ": train.freeze");
   lr_scales_ = lr_scales(cfg_.train.optimizer.lr_scale, model_.params());
@@ -271,118 +184,15 @@ void Run::check_inputs() const {
   SC_CHECK(!split_.val.empty(), "train: the validation split is empty");
 }
 
-void Run::prepare_folder() {
-  std::error_code ec;
-  fs::create_directories(dir_, ec);
-  SC_CHECK(!ec, dir_.string(), ": cannot create the run folder (", ec.message(), ")");
-  if (options_.resume_dir.empty() && !options_.overwrite)
-    SC_CHECK(!fs::exists(dir_ / "last.safetensors"), dir_.string(),
-             ": already holds a run; resume it with --resume ", dir_.string(),
-             ", pass --overwrite, or choose another output.dir");
-  const std::string& yaml = options_.config_yaml;
-  write_file_atomic((dir_ / "config.yaml").string(), yaml);
-  if (options_.resume_dir.empty()) write_file_atomic((dir_ / "metrics.jsonl").string(), "");
-}
-
-std::vector<std::pair<std::string, Tensor>> Run::checkpoint_tensors() const {
-  const Parameters& p = model_.params();
-  std::vector<std::pair<std::string, Tensor>> out;
-  for (const ParamEntry& e : p.entries())
-    out.emplace_back(e.name, e.value);
-  // Optimizer state lies at the same offsets in its arena as each weight in the weight arena.
-  const bool adamw = cfg_.train.optimizer.name == Optimizer::adamw;
-  const char* kinds[2] = {adamw ? "exp_avg" : "momentum_buffer", "exp_avg_sq"};
-  const char* base = static_cast<const char*>(p.values().raw());
-  for (int slot = 0; slot < (adamw ? 2 : 1); ++slot) {
-    for (const ParamEntry& e : p.entries()) {
-      if (e.kind == ParamKind::buffer) continue;
-      const size_t offset = static_cast<const char*>(e.value.raw()) - base;
-      out.emplace_back(std::string("optimizer.") + kinds[slot] + "." + e.name,
-                       Tensor(static_cast<char*>(state_[slot].raw()) + offset, e.shape, DType::f32,
-                              state_[slot].device()));
-    }
-  }
-  return out;
-}
-
-void Run::save(const std::string& path) {
-  // Weights can overflow while the loss stays finite (a batch-norm variance first): such a
-  // checkpoint would not load, so the run stops instead of writing it.
-  std::vector<float> host;
-  for (const ParamEntry& e : model_.params().entries()) {
-    host.resize(e.value.numel());
-    backend_.copy(e.value, Tensor(host.data(), e.shape, DType::f32, Device::cpu()));
-    const auto bad =
-        std::find_if(host.begin(), host.end(), [](float v) { return !std::isfinite(v); });
-    if (bad != host.end())
-      diverged("'", e.name, "' became ", *bad, " in epoch ", epoch_ + (step_in_epoch_ > 0));
-  }
-  CheckpointInfo info;
-  info.arch = cfg_.model.arch;
-  info.config_yaml = options_.config_yaml;
-  info.classes = data_.class_names;
-  info.state = {epoch_,       step_in_epoch_, global_step_, best_val_accuracy_, cfg_.runtime.seed,
-                epoch_stats_, window_};
-  save_checkpoint(path, checkpoint_tensors(), info, backend_);
-}
-
-void Run::restore(const std::string& path) {
-  const SafetensorsFile file(path);
-  const CheckpointInfo info = read_checkpoint_info(file);
-  const auto tensors = checkpoint_tensors();
-  for (const auto& [name, t] : tensors)
-    file.read_into(name, t, backend_);  // names the mismatch
-  for (const std::string& name : file.names()) {
-    const bool known = std::any_of(tensors.begin(), tensors.end(),
-                                   [&](const auto& kv) { return kv.first == name; });
-    SC_CHECK(known, path, ": tensor '", name, "' in the checkpoint has no place in this model (",
-             cfg_.model.arch, ")");
-  }
-  SC_CHECK(info.classes == data_.class_names, path, ": the checkpoint's classes ",
-           json(info.classes).dump(), " differ from the data's ", json(data_.class_names).dump());
-  epoch_ = info.state.epoch;
-  step_in_epoch_ = info.state.step_in_epoch;
-  global_step_ = info.state.global_step;
-  best_val_accuracy_ = info.state.best_val_accuracy;
-  static_cast<RunningTotals&>(epoch_stats_) = info.state.epoch_totals;
-  static_cast<RunningTotals&>(window_) = info.state.window_totals;
-  SC_CHECK(info.state.seed == cfg_.runtime.seed, path, ": the run used seed ", info.state.seed,
-           " but the config says ", cfg_.runtime.seed);
-  // The schedule (and when unfreeze_at_epoch released the backbone) counts steps per epoch.
-  SC_CHECK(global_step_ == epoch_ * steps_per_epoch_ + step_in_epoch_, path,
-           ": the run was at step ", global_step_, " after ", epoch_, " epochs and ",
-           step_in_epoch_, " steps; with ", steps_per_epoch_,
-           " steps per epoch now, the training data or the batch size changed since");
-}
-
-// Keeps the metrics up to the restored checkpoint; what an interrupted run logged after it is
-// replayed.
-void Run::trim_metrics() {
-  const fs::path metrics = dir_ / "metrics.jsonl";
-  std::ifstream in(metrics);
-  std::string kept, line;
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
-    const json record = json::parse(line, nullptr, false);
-    if (!record.is_discarded() && record.value("global_step", int64_t(0)) <= global_step_)
-      kept += line + "\n";
-  }
-  in.close();
-  write_file_atomic(metrics.string(), kept);
-  std::printf("train: resuming %s at epoch %ld, step %ld\n",
-              (fs::path(options_.resume_dir) / "last.safetensors").c_str(), long(epoch_ + 1),
-              long(step_in_epoch_));
-}
-
-void Run::write_metric(const json& record) {
-  metrics_->append(record.dump());  // a record is in the file as soon as it is logged
-}
-
-void Run::step(const int64_t* indices, int64_t count, bool training, int64_t epoch, double lr,
-               EpochStats* stats) {
-  const int64_t K = cfg_.model.classes;
+void Run::step(const std::vector<int64_t>& list, int64_t first, int64_t count, bool training,
+               double lr, const Tensor& totals) {
   Tensor images, labels;
-  batch_.load(data_, indices, count, training, cfg_.runtime.seed, epoch, &images, &labels);
+  if (resident_)
+    resident_->load(training, first, count, augment_epoch_seed(cfg_.runtime.seed, epoch_), &images,
+                    &labels);
+  else
+    batch_->load(data_, list.data() + first, count, training, cfg_.runtime.seed, epoch_, &images,
+                 &labels);
 
   StepContext ctx{backend_, *arena_, training};
   const Tensor logits = model_.forward(ctx, images);
@@ -390,30 +200,56 @@ void Run::step(const int64_t* indices, int64_t count, bool training, int64_t epo
   if (training) dlogits = arena_->take(logits.shape(), DType::f32, "dlogits");
   backend_.softmax_cross_entropy(
       logits, labels, training ? float(cfg_.train.label_smoothing) : 0.0f, loss_, dlogits);
+  backend_.step_totals_acc(logits, labels, loss_, totals);
   if (training) {
     model_.backward(ctx, dlogits);
     update_weights(lr);
   }
-  backend_.copy(loss_, Tensor(&host_loss_, Shape{1}, DType::f32, Device::cpu()));
-  const float* host_logits = batch_.download_logits(logits);
-  const float loss = host_loss_;
   arena_->reset();
-  if (training && !std::isfinite(loss))
-    diverged("the loss became ", loss, " at epoch ", epoch + 1, ", step ", step_in_epoch_ + 1,
-             " (learning rate ", lr, ")");
-  stats->loss += double(loss) * count;
-  stats->seen += count;
-  for (int64_t k = 0; k < count; ++k) {
-    const float* row = host_logits + k * K;
-    stats->correct += (std::max_element(row, row + K) - row) == batch_.host_labels()[k];
+}
+
+std::array<double, kStepTotalsFields> Run::read_totals(const Tensor& totals) {
+  std::array<double, kStepTotalsFields> host{};
+  backend_.copy(totals, Tensor(host.data(), totals.shape(), DType::f64, Device::cpu()));
+  return host;
+}
+
+void Run::set_totals(const Tensor& totals, const EpochStats& stats) {
+  std::array<double, kStepTotalsFields> host{};
+  host[kTotalLoss] = stats.loss;
+  host[kTotalCorrect] = double(stats.correct);
+  host[kTotalSeen] = double(stats.seen);
+  backend_.copy(Tensor(host.data(), totals.shape(), DType::f64, Device::cpu()), totals);
+}
+
+void Run::start_window(const EpochStats& carried) {
+  set_totals(train_totals_, carried);
+  window_first_step_ = step_in_epoch_;
+}
+
+void Run::read_window() {
+  const auto t = read_totals(train_totals_);
+  if (t[kFirstBadStep] > 0) {
+    const int64_t in_epoch = window_first_step_ + int64_t(t[kFirstBadStep]);  // 1-based
+    const int64_t global = global_step_ - step_in_epoch_ + in_epoch - 1;
+    diverged("the loss became ", t[kFirstBadLoss], " at epoch ", epoch_ + 1, ", step ", in_epoch,
+             " (learning rate ", learning_rate(cfg_.train, global, steps_per_epoch_), ")");
   }
+  window_.loss = t[kTotalLoss];
+  window_.correct = int64_t(t[kTotalCorrect]);
+  window_.seen = int64_t(t[kTotalSeen]);
 }
 
 EpochStats Run::evaluate() {
-  EpochStats stats;
   const int64_t B = cfg_.train.batch_size, n = static_cast<int64_t>(split_.val.size());
+  set_totals(val_totals_, EpochStats{});
   for (int64_t first = 0; first < n; first += B)
-    step(split_.val.data() + first, std::min(B, n - first), false, epoch_, 0.0, &stats);
+    step(split_.val, first, std::min(B, n - first), false, 0.0, val_totals_);
+  const auto t = read_totals(val_totals_);
+  EpochStats stats;
+  stats.loss = t[kTotalLoss];
+  stats.correct = int64_t(t[kTotalCorrect]);
+  stats.seen = int64_t(t[kTotalSeen]);
   if (!std::isfinite(stats.loss))
     diverged("the validation loss became ", stats.mean_loss(), " after epoch ", epoch_);
   return stats;
@@ -439,6 +275,11 @@ void Run::begin() {
       cfg_.model.arch.c_str(), long(model_.params().trainable_count()), split_.train.size(),
       split_.val.size(), data_.image_size, data_.image_size, long(steps_per_epoch_),
       backend_.name().c_str());
+  if (resident_)
+    std::printf("train: the images are kept on the %s device (%.1f MB; data.on_device: %s)\n",
+                backend_.name().c_str(),
+                ResidentData::bytes(data_, split_, cfg_.train.batch_size) / 1e6,
+                name_of(cfg_.data.on_device));
   int64_t frozen = 0, trainable = 0;
   for (size_t i = 0; i < freeze_.size(); ++i)
     if (model_.params()[int(i)].kind != ParamKind::buffer) {
@@ -464,24 +305,31 @@ bool Run::train_epoch() {
   std::snprintf(label, sizeof label, "epoch %ld/%d", long(epoch_ + 1), t.epochs);
   Progress progress(label, steps_per_epoch_);
   apply_freeze_schedule();
+  if (resident_) resident_->set_train_order(order);
+  start_window(window_);  // a resumed run's window continues where it stopped
   while (step_in_epoch_ < steps_per_epoch_) {
     const auto start = std::chrono::steady_clock::now();
     const double lr = learning_rate(t, global_step_, steps_per_epoch_);
-    step(order.data() + step_in_epoch_ * B, B, true, epoch_, lr, &window_);
+    step(order, step_in_epoch_ * B, B, true, lr, train_totals_);
+    ++step_in_epoch_;
+    ++global_step_;
+    const bool log = global_step_ % t.log_every == 0 || step_in_epoch_ == steps_per_epoch_;
+    const bool interrupted = options_.interrupt && options_.interrupt->load();
+    const bool stop =
+        interrupted || (options_.stop_at_step > 0 && global_step_ >= options_.stop_at_step);
+    if (log || stop) read_window();  // waits for the device: the time it waited is step time
     timing_.train_seconds +=
         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     timing_.trained_images += B;
-    ++step_in_epoch_;
-    ++global_step_;
-    if (global_step_ % t.log_every == 0 || step_in_epoch_ == steps_per_epoch_) {
+    if (log) {
       log_steps(window_, lr, &progress);
       epoch_stats_.loss += window_.loss;
       epoch_stats_.correct += window_.correct;
       epoch_stats_.seen += window_.seen;
       window_ = EpochStats{};
+      start_window(window_);
     }
-    const bool interrupted = options_.interrupt && options_.interrupt->load();
-    if (interrupted || (options_.stop_at_step > 0 && global_step_ >= options_.stop_at_step)) {
+    if (stop) {
       progress.finish("stopped", step_in_epoch_);
       return false;
     }
@@ -576,11 +424,11 @@ TrainResult Run::train() {
   return result;
 }
 
-}  // namespace
+}  // namespace detail
 
 TrainResult train(const RunConfig& config, const Dataset& data, const Split& split,
                   Backend& backend, const TrainOptions& options) {
-  Run run(config, data, split, backend, options);
+  detail::Run run(config, data, split, backend, options);
   return run.train();
 }
 
