@@ -23,6 +23,7 @@ struct TrainResult {
   double seconds;  // median per step
   float first_loss, last_loss;
   double arena_peak, workspace_peak;
+  double device_peak;  // weights, gradients, optimizer state, the batch, arena and workspace peaks
   std::array<double, kOpKinds> share;  // of the profiled steps' op time
 };
 
@@ -103,6 +104,8 @@ TrainResult run_batch(Backend& backend, const RunConfig& config, int64_t B, int6
            ") at batch ", B, "; the step is broken, not slow");
   r.arena_peak = arena->stats().peak;
   r.workspace_peak = backend.workspace_stats().peak;
+  r.device_peak = 2.0 * double(model.params().values().nbytes()) + double(state->stats().reserved) +
+                  r.arena_peak + r.workspace_peak;
   ProfilingBackend profiler(backend);
   for (int i = 0; i < profile_steps; ++i)
     step(profiler);
@@ -149,7 +152,8 @@ int run_train(int argc, char** argv, int first) {
       long(S), long(S), steps);
   std::vector<std::string> columns{
       "arch",         "device",     "batch",     "input",          "ms_per_step",
-      "images_per_s", "loss_first", "loss_last", "arena_peak_mib", "workspace_peak_mib"};
+      "images_per_s", "loss_first", "loss_last", "arena_peak_mib", "workspace_peak_mib",
+      "device_peak_mib"};
   for (int k = 0; k < kOpKinds; ++k)
     columns.push_back(std::string("pct_") + op_kind_name(static_cast<OpKind>(k)));
   Table table(columns);
@@ -167,7 +171,8 @@ int run_train(int argc, char** argv, int first) {
                                  fixed(r.first_loss, 4),
                                  fixed(r.last_loss, 4),
                                  fixed(r.arena_peak / 1048576.0, 1),
-                                 fixed(r.workspace_peak / 1048576.0, 1)};
+                                 fixed(r.workspace_peak / 1048576.0, 1),
+                                 fixed(r.device_peak / 1048576.0, 1)};
     for (double share : r.share)
       row.push_back(fixed(100 * share, 1));
     table.add(row);

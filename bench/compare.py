@@ -83,6 +83,9 @@ def pair(part, ours, theirs):
                 if int(t["batch"]) == int(r["batch"]) and int(t["input"]) == int(r["input"]):
                     add(f"{r['arch']} batch {r['batch']} @{r['input']} vs torch {t['mode']}",
                         r["images_per_s"], t["images_per_s"], "images/s", True)
+                    # Memory (a GPU's: torch reports 0 on the CPU, and the row is left out).
+                    add(f"{r['arch']} batch {r['batch']} @{r['input']} peak memory vs torch "
+                        f"{t['mode']}", r.get("device_peak_mib"), t.get("peak_mib"), "MiB", False)
     elif part == "kernels":
         index = {(str(t["input"]), str(t["batch"]), t["kernel"]): t for t in theirs}
         seen = set()  # on CUDA, add_ appears twice (beside two library peers): pair it once

@@ -11,7 +11,8 @@ rows keyed as scenecam's are, so that bench/compare.py can pair them:
 
   train    a torchvision ResNet's full step (forward, cross-entropy, backward, SGD with momentum)
            in eager float32, with autocast to bfloat16 and channels_last memory, and (on a GPU,
-           where torch.compile works) the latter compiled; peak memory per row;
+           where torch.compile works, at the largest batch) the latter compiled; peak memory
+           per row;
   kernels  the torch ops a PyTorch step runs for each of scenecam's custom kernels (relu(a + b),
            threshold_backward, add_, adaptive pooling and its backward, cross-entropy with its
            gradient, torchvision-style augmentation on the device, torch.optim's SGD and AdamW
@@ -118,6 +119,8 @@ def bench_train(args, device, timer):
         modes.append("amp bf16 channels_last compiled")
     for mode in modes:
         for B in batches:
+            if mode.endswith("compiled") and B != max(batches):
+                continue  # each shape compiles anew (a minute or more): the largest batch only
             row = train_row(args, device, timer, mode, B, S, steps)
             if row:
                 rows.append(row)

@@ -222,7 +222,8 @@ else  # the subcommands' GPU defaults, but explain's: occlusion (225 forwards a 
   explain_sizes=(--batch 1,16,64 --images 16 --repeats 2)
   explain_large=(--batch 256 --images 256 --repeats 2
                  --methods gradcam,gradcam++,xgradcam,hirescam,layercam,cam,saliency)
-  compare_sizes=(--args explain="${explain_sizes[*]}")
+  # The training comparison at the size scenecam is meant to win at: 150x150, batch 64 and 256.
+  compare_sizes=(--args explain="${explain_sizes[*]}" --args train="--input 150 --batch 64,256")
   demo_sizes=()
 fi
 
