@@ -41,6 +41,13 @@ std::vector<char> host_values(const Arg& a, uint64_t seed) {
     const double before[kStepTotalsFields] = {12.5, 3, 14, 2, 0, 0};
     std::copy_n(before, std::min<int64_t>(n, kStepTotalsFields),
                 reinterpret_cast<double*>(bytes.data()));
+  } else if (a.name == "sgd_step") {
+    // The fields of an SGD step with every option on (sgd_step_to_fields).
+    sgd_step_to_fields(SgdStep{0.01f, 0.9f, 1e-3f, true, true}, reinterpret_cast<float*>(bytes.data()));
+  } else if (a.name == "adamw_step") {
+    // Step 3 of AdamW at its usual betas (adamw_step_to_fields).
+    adamw_step_to_fields(AdamWStep{1e-3f, 0.9f, 0.999f, 1e-8f, 0.01f, 0.271f, 0.002997001f},
+                         reinterpret_cast<float*>(bytes.data()));
   } else if (a.name == "transforms_mixed") {
     // Identity, a padded crop, a resized crop and a flip, in turn.
     const SampleTransform kinds[] = {{0, 0, 1, 1, 0, 0},
@@ -436,6 +443,15 @@ void sgd_cases(CaseList& list, int64_t flat) {
   sgd_case("sgd update (no momentum)", 0.0f, false, 0.0f, false);
   sgd_case("sgd update (momentum, L2 decay)", 0.9f, false, 1e-3f, false);
   sgd_case("sgd update (nesterov, decoupled decay)", 0.9f, true, 1e-3f, true);
+  // The same updates with their numbers read from device memory, as a recorded step runs them.
+  list.add("sgd update from device fields", p,
+           {f32("params", p, Role::inout), f32("grads", p, Role::input),
+            f32("momentum", p, Role::inout), f32("sgd_step", Shape{kSgdStepFields}, Role::input)},
+           [](Backend& be, const Args& t) { be.sgd_update_from(t[3], t[0], t[1], t[2]); });
+  list.add("adamw update from device fields", p,
+           {f32("params", p, Role::inout), f32("grads", p, Role::input), f32("m", p, Role::inout),
+            f32("v", p, Role::inout), f32("adamw_step", Shape{kAdamWStepFields}, Role::input)},
+           [](Backend& be, const Args& t) { be.adamw_update_from(t[4], t[0], t[1], t[2], t[3]); });
 }
 
 // Batch norm's inference backward, global pooling and every Grad-CAM op at 37 channels.

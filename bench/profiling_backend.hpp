@@ -149,6 +149,14 @@ class ProfilingBackend final : public Backend, public BackendMeasurement {
                     const Tensor& m, const Tensor& v) override {
     timed(OpKind::optimizer, [&] { b_.adamw_update(p, step, w, g, m, v); });
   }
+  void sgd_update_from(const Tensor& s, const Tensor& w, const Tensor& g,
+                       const Tensor& m) override {
+    timed(OpKind::optimizer, [&] { b_.sgd_update_from(s, w, g, m); });
+  }
+  void adamw_update_from(const Tensor& s, const Tensor& w, const Tensor& g, const Tensor& m,
+                         const Tensor& v) override {
+    timed(OpKind::optimizer, [&] { b_.adamw_update_from(s, w, g, m, v); });
+  }
   void cam_channel_weights(const Tensor& g, const Tensor& w) override {
     timed(OpKind::other, [&] { b_.cam_channel_weights(g, w); });
   }

@@ -210,6 +210,28 @@ void KernelBackend::adamw_update(const AdamWParams& p, int64_t step, const Tenso
   cuda::launch_adamw_update(f32(params), cf32(grads), f32(m), f32(v), params.numel(), s, stream_);
 }
 
+void KernelBackend::sgd_update_from(const Tensor& step, const Tensor& params, const Tensor& grads,
+                                    const Tensor& momentum_buf) {
+  check("sgd_update_from", "step", step, Shape{kSgdStepFields});
+  check("sgd_update_from", "params", params);
+  check("sgd_update_from", "grads", grads, params.shape());
+  if (momentum_buf.defined()) check("sgd_update_from", "momentum_buf", momentum_buf, params.shape());
+  cuda::launch_sgd_update(f32(params), cf32(grads),
+                          momentum_buf.defined() ? f32(momentum_buf) : nullptr, params.numel(),
+                          cf32(step), stream_);
+}
+
+void KernelBackend::adamw_update_from(const Tensor& step, const Tensor& params, const Tensor& grads,
+                                      const Tensor& m, const Tensor& v) {
+  check("adamw_update_from", "step", step, Shape{kAdamWStepFields});
+  check("adamw_update_from", "params", params);
+  check("adamw_update_from", "grads", grads, params.shape());
+  check("adamw_update_from", "m", m, params.shape());
+  check("adamw_update_from", "v", v, params.shape());
+  cuda::launch_adamw_update(f32(params), cf32(grads), f32(m), f32(v), params.numel(), cf32(step),
+                            stream_);
+}
+
 void KernelBackend::cam_channel_weights(const Tensor& grads, const Tensor& weights) {
   global_avg_pool_forward(grads, weights);  // the weights are the spatial means of the gradients
 }

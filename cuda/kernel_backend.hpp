@@ -44,6 +44,10 @@ class KernelBackend : public Backend {
                   const Tensor& momentum_buf) override;
   void adamw_update(const AdamWParams& p, int64_t step, const Tensor& params, const Tensor& grads,
                     const Tensor& m, const Tensor& v) override;
+  void sgd_update_from(const Tensor& step, const Tensor& params, const Tensor& grads,
+                       const Tensor& momentum_buf) override;
+  void adamw_update_from(const Tensor& step, const Tensor& params, const Tensor& grads,
+                         const Tensor& m, const Tensor& v) override;
   void cam_channel_weights(const Tensor& grads, const Tensor& weights) override;
   void cam_weighted_sum_relu(const Tensor& acts, const Tensor& weights, const Tensor& cam) override;
   void cam_maps(CamMethod method, const Tensor& acts, const Tensor& grads, const Tensor& weights,

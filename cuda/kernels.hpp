@@ -92,5 +92,10 @@ void launch_sgd_update(float* params, const float* grads, float* momentum, int64
                        const SgdStep& step, cudaStream_t stream);
 void launch_adamw_update(float* params, const float* grads, float* m, float* v, int64_t n,
                          const AdamWStep& step, cudaStream_t stream);
+// The same with the step's fields in device memory (Backend::sgd_update_from, adamw_update_from).
+void launch_sgd_update(float* params, const float* grads, float* momentum, int64_t n,
+                       const float* step_fields, cudaStream_t stream);
+void launch_adamw_update(float* params, const float* grads, float* m, float* v, int64_t n,
+                         const float* step_fields, cudaStream_t stream);
 
 }  // namespace scenecam::cuda

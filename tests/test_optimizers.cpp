@@ -107,5 +107,43 @@ TEST_F(Optimizers, ElementwiseMathIsSharedWithTheKernels) {
   EXPECT_NEAR(x, 0.899, 1e-5);  // the float bias correction 1 - 0.999 is slightly off
 }
 
+// The updates that read their step from device memory (as a recorded step does) move the
+// parameters and state exactly as the ones given the step by value, and read it afresh each call.
+TEST_F(Optimizers, StepsReadFromMemoryEqualStepsPassedByValue) {
+  F p2{Shape{kN}}, buf2{Shape{kN}}, m2{Shape{kN}}, v2{Shape{kN}}, fields{Shape{kAdamWStepFields}};
+  be->copy(p.t(), p2.t());  // the state buffers start at zero, as buf, m and v
+  SgdParams s{0.1f, 0.9f, 0.01f, true, false};
+  for (float lr : {0.1f, 0.05f}) {  // a new learning rate in the same memory
+    s.lr = lr;
+    be->sgd_update(s, p.t(), g.t(), buf.t());
+    sgd_step_to_fields(sgd_step(s), fields.values().data());
+    be->sgd_update_from(fields.t().slice_flat(0, kSgdStepFields), p2.t(), g.t(), buf2.t());
+  }
+  for (int i = 0; i < kN; ++i) {
+    ASSERT_EQ(p[i], p2[i]) << "element " << i;
+    ASSERT_EQ(buf[i], buf2[i]) << "element " << i;
+  }
+  AdamWParams a;
+  a.weight_decay = 0.01f;
+  for (int64_t step : {1, 2, 3}) {
+    a.lr = 0.1f / float(step);
+    be->adamw_update(a, step, p.t(), g.t(), m.t(), v.t());
+    adamw_step_to_fields(adamw_step(a, step), fields.values().data());
+    be->adamw_update_from(fields.t(), p2.t(), g.t(), m2.t(), v2.t());
+  }
+  for (int i = 0; i < kN; ++i) {
+    ASSERT_EQ(p[i], p2[i]) << "element " << i;
+    ASSERT_EQ(m[i], m2[i]) << "element " << i;
+    ASSERT_EQ(v[i], v2[i]) << "element " << i;
+  }
+  EXPECT_LT(p[0], 0.9);  // the steps moved the parameters
+}
+
+TEST_F(Optimizers, AStepOfTheWrongLengthIsRefused) {
+  F fields{Shape{kAdamWStepFields}};
+  test::expect_error([&] { be->sgd_update_from(fields.t(), p.t(), g.t(), buf.t()); },
+                     {"sgd_update_from", "step", "[7]", "[5]"});
+}
+
 }  // namespace
 }  // namespace scenecam

@@ -215,6 +215,31 @@ class Backend {
   virtual void adamw_update(const AdamWParams& p, int64_t step, const Tensor& params,
                             const Tensor& grads, const Tensor& m, const Tensor& v) = 0;
 
+  // The same updates with the step's numbers read from `step`, f32 [kSgdStepFields]
+  // (sgd_step_to_fields) or [kAdamWStepFields] (adamw_step_to_fields) in this backend's memory, by
+  // the update itself: a recorded step (record_step) then replays with each step's learning rate.
+  // momentum_buf may be undefined only if every step it runs with has momentum 0.
+  virtual void sgd_update_from(const Tensor& step, const Tensor& params, const Tensor& grads,
+                               const Tensor& momentum_buf) = 0;
+  virtual void adamw_update_from(const Tensor& step, const Tensor& params, const Tensor& grads,
+                                 const Tensor& m, const Tensor& v) = 0;
+
+  // ---- recorded steps (CUDA graphs) ----
+  // Records the ops that `ops` issues, without running them, as one graph; replay() runs them again
+  // on the same tensors, so whatever must change between replays (the batch, the learning rate)
+  // has to be in device memory that the ops read. `ops` may issue no host transfer, allocation
+  // from a pool that grows, or wait. Returns nullptr where the backend records nothing (the
+  // CPU): the caller then runs `ops` itself.
+  class RecordedStep {
+   public:
+    virtual ~RecordedStep() = default;
+    virtual void replay() = 0;
+  };
+  virtual std::unique_ptr<RecordedStep> record_step(const std::function<void()>& ops) {
+    (void)ops;
+    return nullptr;
+  }
+
   // ---- Grad-CAM core ----
   // weights[N, C] = spatial mean of grads[N, C, H, W].
   virtual void cam_channel_weights(const Tensor& grads, const Tensor& weights) = 0;

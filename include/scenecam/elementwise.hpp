@@ -67,6 +67,30 @@ SCENECAM_HD void adamw_update_element(T& param, T grad, T& m, T& v, const AdamWS
   param -= T(s.lr) * m_hat / (std::sqrt(v_hat) + T(s.eps));
 }
 
+// An optimizer step's numbers as a row of floats, so an update can read them from device memory
+// and a recorded step (Backend::record_step) replays with the numbers of the step it runs as.
+// SGD: lr, momentum, weight_decay, nesterov (0 or 1), decoupled (0 or 1). AdamW: AdamWStep's
+// members in their order.
+constexpr int kSgdStepFields = 5;
+constexpr int kAdamWStepFields = 7;
+
+SCENECAM_HD SgdStep sgd_step_from_fields(const float* f) {
+  return SgdStep{f[0], f[1], f[2], f[3] != 0, f[4] != 0};
+}
+inline void sgd_step_to_fields(const SgdStep& s, float* f) {
+  const float fields[kSgdStepFields] = {s.lr, s.momentum, s.weight_decay, s.nesterov ? 1.0f : 0.0f,
+                                        s.decoupled ? 1.0f : 0.0f};
+  for (int i = 0; i < kSgdStepFields; ++i) f[i] = fields[i];
+}
+SCENECAM_HD AdamWStep adamw_step_from_fields(const float* f) {
+  return AdamWStep{f[0], f[1], f[2], f[3], f[4], f[5], f[6]};
+}
+inline void adamw_step_to_fields(const AdamWStep& s, float* f) {
+  const float fields[kAdamWStepFields] = {s.lr,           s.beta1,           s.beta2,          s.eps,
+                                          s.weight_decay, s.bias_correction1, s.bias_correction2};
+  for (int i = 0; i < kAdamWStepFields; ++i) f[i] = fields[i];
+}
+
 // ReLU that lets NaN through (as PyTorch's does), so a diverging run shows in its loss instead
 // of being silently zeroed.
 template <typename T>

@@ -563,16 +563,27 @@ void CpuBackend::step_totals_acc(const Tensor& logits, const Tensor& labels, con
 
 void CpuBackend::sgd_update(const SgdParams& p, const Tensor& params, const Tensor& grads,
                             const Tensor& momentum_buf) {
-  const DType dt = float_dtype("sgd_update", params);
-  check_tensor("sgd_update", "grads", grads, device(), dt, params.shape());
-  if (p.momentum != 0.0f)
-    check_tensor("sgd_update", "momentum_buf", momentum_buf, device(), dt, params.shape());
-  const SgdStep step = sgd_step(p);
+  apply_sgd("sgd_update", sgd_step(p), params, grads, momentum_buf);
+}
+
+void CpuBackend::sgd_update_from(const Tensor& step, const Tensor& params, const Tensor& grads,
+                                 const Tensor& momentum_buf) {
+  check_tensor("sgd_update_from", "step", step, device(), DType::f32, Shape{kSgdStepFields});
+  apply_sgd("sgd_update_from", sgd_step_from_fields(step.data<float>()), params, grads,
+            momentum_buf);
+}
+
+void CpuBackend::apply_sgd(const char* op, const SgdStep& step, const Tensor& params,
+                           const Tensor& grads, const Tensor& momentum_buf) {
+  const DType dt = float_dtype(op, params);
+  check_tensor(op, "grads", grads, device(), dt, params.shape());
+  const bool momentum = step.momentum != 0.0f;
+  if (momentum) check_tensor(op, "momentum_buf", momentum_buf, device(), dt, params.shape());
   dispatch_float(dt, [&](auto zero) {
     using T = decltype(zero);
     T* w = params.data<T>();
     const T* g = grads.data<T>();
-    T* buf = p.momentum != 0.0f ? momentum_buf.data<T>() : nullptr;
+    T* buf = momentum ? momentum_buf.data<T>() : nullptr;
     const int64_t n = params.numel();
     parallel_for(threads_, n, 1, [&](int64_t i) {
       T unused = 0;
@@ -583,11 +594,22 @@ void CpuBackend::sgd_update(const SgdParams& p, const Tensor& params, const Tens
 
 void CpuBackend::adamw_update(const AdamWParams& p, int64_t step, const Tensor& params,
                               const Tensor& grads, const Tensor& m, const Tensor& v) {
-  const DType dt = float_dtype("adamw_update", params);
-  check_tensor("adamw_update", "grads", grads, device(), dt, params.shape());
-  check_tensor("adamw_update", "m", m, device(), dt, params.shape());
-  check_tensor("adamw_update", "v", v, device(), dt, params.shape());
-  const AdamWStep s = adamw_step(p, step);
+  apply_adamw("adamw_update", adamw_step(p, step), params, grads, m, v);
+}
+
+void CpuBackend::adamw_update_from(const Tensor& step, const Tensor& params, const Tensor& grads,
+                                   const Tensor& m, const Tensor& v) {
+  check_tensor("adamw_update_from", "step", step, device(), DType::f32, Shape{kAdamWStepFields});
+  apply_adamw("adamw_update_from", adamw_step_from_fields(step.data<float>()), params, grads, m,
+              v);
+}
+
+void CpuBackend::apply_adamw(const char* op, const AdamWStep& s, const Tensor& params,
+                             const Tensor& grads, const Tensor& m, const Tensor& v) {
+  const DType dt = float_dtype(op, params);
+  check_tensor(op, "grads", grads, device(), dt, params.shape());
+  check_tensor(op, "m", m, device(), dt, params.shape());
+  check_tensor(op, "v", v, device(), dt, params.shape());
   dispatch_float(dt, [&](auto zero) {
     using T = decltype(zero);
     T *w = params.data<T>(), *ms = m.data<T>(), *vs = v.data<T>();

@@ -121,6 +121,10 @@ class CpuBackend final : public Backend, public BackendMeasurement {
                   const Tensor& momentum_buf) override;
   void adamw_update(const AdamWParams& p, int64_t step, const Tensor& params, const Tensor& grads,
                     const Tensor& m, const Tensor& v) override;
+  void sgd_update_from(const Tensor& step, const Tensor& params, const Tensor& grads,
+                       const Tensor& momentum_buf) override;
+  void adamw_update_from(const Tensor& step, const Tensor& params, const Tensor& grads,
+                         const Tensor& m, const Tensor& v) override;
 
   void cam_channel_weights(const Tensor& grads, const Tensor& weights) override;
   void cam_weighted_sum_relu(const Tensor& acts, const Tensor& weights, const Tensor& cam) override;
@@ -133,6 +137,10 @@ class CpuBackend final : public Backend, public BackendMeasurement {
                 const Tensor& cam) override;
 
  private:
+  void apply_sgd(const char* op, const SgdStep& step, const Tensor& params, const Tensor& grads,
+                 const Tensor& momentum_buf);
+  void apply_adamw(const char* op, const AdamWStep& step, const Tensor& params,
+                   const Tensor& grads, const Tensor& m, const Tensor& v);
   // Checks the common preconditions of a float op: on the CPU, row-major, dtype f32 or f64.
   DType float_dtype(const char* op, const Tensor& first) const;
 
