@@ -91,11 +91,49 @@ class CudaBackend final : public KernelBackend, public BackendMeasurement {
     SC_CUBLAS_CHECK(
         cublasSetMathMode(blas_, o.allow_tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_PEDANTIC_MATH));
     workspace_ = make_pool("cuda workspace", 0, /*growable=*/true);
+    // cuBLAS's own workspace, fixed: left to itself, cuBLAS takes a new one for every graph
+    // recorded. (cublasSetStream resets it, so it is set after.)
+    blas_pool_ = make_pool("cublas workspace", kBlasWorkspace, false);
+    blas_workspace_ = blas_pool_->allocate(kBlasWorkspace, "cublas workspace");
+    SC_CUBLAS_CHECK(cublasSetWorkspace(blas_, blas_workspace_.data(), kBlasWorkspace));
   }
 
   ~CudaBackend() override {
     cudaStreamSynchronize(stream_);
     workspace_.reset();  // before the stream and handles the members' destructors release
+    blas_workspace_.release();
+    blas_pool_.reset();
+  }
+
+  // Stream capture: the ops run nothing while recorded; the graph is instantiated once and
+  // launched on the backend's stream at each replay.
+  class Graph final : public RecordedStep {
+   public:
+    Graph(cuda::GraphExec exec, cudaStream_t stream) : exec_(std::move(exec)), stream_(stream) {}
+    void replay() override { SC_CUDA_CHECK(cudaGraphLaunch(exec_, stream_)); }
+
+   private:
+    cuda::GraphExec exec_;
+    cudaStream_t stream_;
+  };
+
+  std::unique_ptr<RecordedStep> record_step(const std::function<void()>& ops) override {
+    SC_CUDA_CHECK(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
+    cudaGraph_t raw = nullptr;
+    try {
+      ops();
+    } catch (...) {
+      cudaStreamEndCapture(stream_, &raw);  // ends the capture whatever broke it
+      if (raw) cudaGraphDestroy(raw);
+      throw;
+    }
+    const cudaError_t ended = cudaStreamEndCapture(stream_, &raw);
+    cuda::Graph graph(raw);
+    SC_CHECK(ended == cudaSuccess, "record_step: the step could not be recorded as a CUDA graph: ",
+             cudaGetErrorString(ended));
+    cudaGraphExec_t exec = nullptr;
+    SC_CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
+    return std::make_unique<Graph>(cuda::GraphExec(exec), stream_);
   }
 
   cuda::DeviceHandles handles() const { return {dnn_, blas_, stream_, device()}; }
@@ -484,6 +522,9 @@ class CudaBackend final : public KernelBackend, public BackendMeasurement {
   cuda::ConvDesc conv_desc_ = cuda::make_conv_desc();
   cuda::PoolingDesc pool_desc_ = cuda::make_pooling_desc();
   std::map<ConvKey, ConvPlan> plans_;
+  static constexpr size_t kBlasWorkspace = 32u << 20;  // NVIDIA's advice for Hopper
+  std::unique_ptr<Pool> blas_pool_;
+  Block blas_workspace_;
   cuda::Event timer_start_, timer_stop_;  // time_seconds(), made on first use
   static constexpr int kUploadEvents = 4;
   cuda::Event upload_events_[kUploadEvents] = {

@@ -48,6 +48,8 @@ using ConvDesc = Owned<cudnnConvolutionDescriptor_t, cudnnDestroyConvolutionDesc
 using PoolingDesc = Owned<cudnnPoolingDescriptor_t, cudnnDestroyPoolingDescriptor>;
 using ActivationDesc = Owned<cudnnActivationDescriptor_t, cudnnDestroyActivationDescriptor>;
 using OpTensorDesc = Owned<cudnnOpTensorDescriptor_t, cudnnDestroyOpTensorDescriptor>;
+using Graph = Owned<cudaGraph_t, cudaGraphDestroy>;
+using GraphExec = Owned<cudaGraphExec_t, cudaGraphExecDestroy>;
 
 inline Stream make_stream() {
   cudaStream_t s = nullptr;

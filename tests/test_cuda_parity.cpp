@@ -7,12 +7,17 @@
 // loops iterate. Every test skips with one line when this machine has no usable CUDA device.
 #include <cmath>
 #include <cstdlib>
+#include <filesystem>
 #include <random>
 
 #include "internal/measurement.hpp"
 #include "kernel_cases.hpp"
 #include "model_step.hpp"
+#include "scenecam/config.hpp"
 #include "scenecam/cuda_backend.hpp"
+#include "scenecam/image_folder.hpp"
+#include "scenecam/safetensors.hpp"
+#include "scenecam/trainer.hpp"
 #include "input_pipeline.hpp"
 #include "test_util.hpp"
 
@@ -375,6 +380,53 @@ TEST_F(CudaParity, ResidualNetworkTrainsWithoutAllocatingAfterStepOne) {
   EXPECT_LT(last, 0.5f * first) << "first " << first << " last " << last;
   EXPECT_EQ(arena->stats().allocations, arena_allocs);
   EXPECT_EQ(gpu->workspace_stats().allocations, ws_allocs);
+}
+
+// runtime.cuda_graphs: the training step recorded as a CUDA graph and replayed trains as the steps
+// run op by op on the same backend (so with the same convolution algorithms), while the learning
+// rate changes every step (warm-up, then cosine): the same weights to float rounding.
+TEST_F(CudaParity, RecordedTrainingStepsReplayAsTheStepsRunOpByOp) {
+  namespace fs = std::filesystem;
+  const fs::path root = fs::temp_directory_path() / ("scenecam_graphs_" + std::to_string(::getpid()));
+  const std::string yaml = R"(model: {arch: resnet18, classes: 6, width: 8, blocks: [1, 1, 1, 1], stem: small}
+data: {source: synthetic, image_size: 24, synthetic_train: 512, synthetic_val: 64}
+train:
+  epochs: 2
+  batch_size: 32
+  log_every: 4
+  optimizer: {name: sgd, lr: 0.1, momentum: 0.9, nesterov: true}
+  schedule: {name: cosine, warmup_epochs: 0.5}
+runtime: {device: "cuda", seed: 3}
+)";
+  TrainResult result[2];
+  for (int graphs = 0; graphs < 2; ++graphs) {
+    const RunConfig c = parse_config(
+        yaml, "graphs.yaml",
+        {"output.dir=" + (root / std::to_string(graphs)).string(),
+         std::string("runtime.cuda_graphs=") + (graphs ? "true" : "false")});
+    Split split;
+    const Dataset data = load_training_data(c, &split);
+    TrainOptions o;
+    o.config_yaml = config_to_yaml(c);
+    result[graphs] = train(c, data, split, *gpu, o);
+  }
+  EXPECT_EQ(result[0].replayed_steps, 0);
+  // Op by op until the pools settle (two steps where nothing else allocates), then replayed.
+  EXPECT_GE(result[1].replayed_steps, result[1].global_step - 4);
+  EXPECT_GT(result[1].replayed_steps, 0);
+  EXPECT_NEAR(result[1].val_loss, result[0].val_loss, 1e-4 * (1 + std::abs(result[0].val_loss)));
+  const SafetensorsFile eager((root / "0" / "last.safetensors").string()),
+      replayed((root / "1" / "last.safetensors").string());
+  ASSERT_EQ(eager.names(), replayed.names());
+  for (const std::string& name : eager.names()) {
+    const Shape shape = eager.shape(name);
+    F a(shape), b(shape);
+    eager.read_into(name, a.t(), *cpu);
+    replayed.read_into(name, b.t(), *cpu);
+    for (size_t i = 0; i < a.size(); ++i)
+      ASSERT_NEAR(a[i], b[i], 1e-4 * (1 + std::abs(a[i]))) << name << " element " << i;
+  }
+  fs::remove_all(root);
 }
 
 // ---- the custom kernels: every case of the shared table, with its library peer where it has one

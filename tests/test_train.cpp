@@ -14,6 +14,7 @@
 #include "scenecam/report.hpp"
 #include "scenecam/safetensors.hpp"
 #include "scenecam/trainer.hpp"
+#include "recording_backend.hpp"
 #include "test_util.hpp"
 
 namespace scenecam {
@@ -224,6 +225,41 @@ TEST_F(Training, DataOnTheDeviceTrainsAsTheHostPathBitForBit) {
   expect_same_tensors((root / "host" / "last.safetensors").string(),
                       (root / "device" / "last.safetensors").string());
   EXPECT_EQ(metrics_without_timing(root / "device"), metrics_without_timing(root / "host"));
+}
+
+// runtime.cuda_graphs through a stand-in that keeps each recorded op with its arguments as they
+// were recorded, as a CUDA graph does: the replayed steps train the very weights that steps run op
+// by op do, though the learning rate changes every step (warm-up, then cosine) and AdamW's bias
+// correction with it, and the freeze lifts after the first epoch (so the step is recorded anew).
+TEST_F(Training, RecordedStepsReplayedTrainAsStepsRunOpByOp) {
+  for (const char* optimizer : {"train.optimizer={name: sgd, lr: 0.1, momentum: 0.9}",
+                                "train.optimizer={name: adamw, lr: 0.003}"}) {
+    const std::vector<std::string> common{optimizer, "train.freeze=[conv1]",
+                                          "train.unfreeze_at_epoch=1"};
+    std::vector<std::string> graphs = common, plain = common;
+    graphs.push_back("runtime.cuda_graphs=true");
+    const RunConfig c = parse_config(tiny_config(root / "recorded", 2), "g.yaml", graphs);
+    run(parse_config(tiny_config(root / "plain", 2), "p.yaml", plain));
+
+    Split split;
+    const Dataset data = load_training_data(c, &split);
+    auto cpu = make_cpu_backend(2);
+    test::RecordingBackend recording(*cpu);
+    TrainOptions o;
+    o.config_yaml = config_to_yaml(c);
+    const TrainResult result = train(c, data, split, recording, o);
+
+    EXPECT_EQ(recording.recordings(), 2) << optimizer;  // once per freeze
+    const int64_t steps = 2 * (int64_t(split.train.size()) / 32);
+    // Op by op, at the start and again when the freeze lifts, until a step takes no new memory:
+    // two steps each time (conv1's weight gradient, computed from epoch 2, takes new scratch).
+    EXPECT_EQ(recording.replays(), steps - 4) << optimizer;
+    EXPECT_EQ(result.replayed_steps, steps - 4) << optimizer;
+    expect_same_tensors((root / "plain" / "last.safetensors").string(),
+                        (root / "recorded" / "last.safetensors").string());
+    EXPECT_EQ(metrics_without_timing(root / "recorded"), metrics_without_timing(root / "plain"));
+    fs::remove_all(root);
+  }
 }
 
 // Writes `value` over the first value of f32 tensor `name` in a safetensors file.

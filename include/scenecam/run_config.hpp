@@ -153,6 +153,9 @@ struct RuntimeConfig {
   uint64_t seed = 1;
   int threads = 0;  // 0: all cores
   int64_t workspace_limit_mb = 1024;
+  // Record the training step once as a CUDA graph and replay it (Backend::record_step); the CPU
+  // backend runs its steps op by op whatever this says.
+  bool cuda_graphs = false;
 };
 
 struct OutputConfig {

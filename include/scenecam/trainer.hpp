@@ -49,6 +49,7 @@ struct TrainResult {
   double images_per_second = 0;  // training steps only, over this invocation
   double seconds_per_epoch = 0;  // training + validation, mean over this invocation
   bool stopped_early = false;    // interrupted or stopped on request, with a checkpoint written
+  int64_t replayed_steps = 0;    // training steps replayed from a recording (runtime.cuda_graphs)
 };
 
 // The learning rate at a 0-based global step (warm-up and schedule from the config).

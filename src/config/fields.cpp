@@ -180,6 +180,7 @@ const Field kFieldTable[] = {
                    "must be in [0, 1024] (0: all cores)")},
     {"runtime.workspace_limit_mb", SC_VALUE(runtime.workspace_limit_mb), false,
      SC_CHECK_THAT(c.runtime.workspace_limit_mb >= 1, "must be at least 1")},
+    {"runtime.cuda_graphs", SC_VALUE(runtime.cuda_graphs)},
     {"output.dir", SC_VALUE(output.dir), true,
      SC_CHECK_THAT(!c.output.dir.empty(), "must not be empty")},
     {"output.checkpoint_every", SC_VALUE(output.checkpoint_every), false,

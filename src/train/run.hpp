@@ -20,6 +20,7 @@
 #include "scenecam/trainer.hpp"
 #include "train/batch.hpp"
 #include "train/resident.hpp"
+#include "train/step_graph.hpp"
 
 namespace scenecam::detail {
 
@@ -50,7 +51,10 @@ class Run {
   void begin();
   void initialise_from_file();
   void apply_freeze_schedule();
-  void update_weights(double lr);
+  // The optimizer's numbers for this step, one row per segment, sent to step_table_ (before the
+  // step's ops); then the updates, which read them there (part of the ops a graph records).
+  void write_step_table(double lr);
+  void update_weights();
   bool train_epoch();
   void log_steps(const EpochStats& window, double lr, Progress* progress);
   double end_epoch(std::chrono::steady_clock::time_point start, int last_epoch,
@@ -100,14 +104,25 @@ class Run {
   std::unique_ptr<BatchInput> batch_;       // the batches staged on the host, or
   std::unique_ptr<ResidentData> resident_;  // made on the device (data.on_device)
   Tensor loss_;
+  // step_table_: f32 [entries, kAdamWStepFields] on the device, a row per update segment, sent
+  // from one of two staging slots in turn (the other may still be on its way).
+  struct StepTableSlot {
+    Tensor host;
+    uint64_t uploaded = 0;  // Backend::upload_mark of its last copy
+  };
+  std::unique_ptr<Pool> table_staging_;
+  StepTableSlot table_slots_[2];
+  int next_table_slot_ = 0;
+  Tensor step_table_;
+  std::unique_ptr<StepGraph> graph_;  // the training step, recorded (runtime.cuda_graphs)
   Tensor train_totals_, val_totals_;  // f64 [kStepTotalsFields] on the device
   int64_t window_first_step_ = 0;     // step_in_epoch_ when train_totals_ were last set
   int64_t steps_per_epoch_ = 0;
-  std::unique_ptr<LineAppender> metrics_;
+  std::unique_ptr<LineAppender> metrics_;  // metrics.jsonl, open for the whole run
   std::vector<bool> freeze_;       // train.freeze, one flag per parameter entry
   std::vector<double> lr_scales_;  // train.optimizer.lr_scale, likewise
-  std::vector<UpdateSegment>
-      segments_;  // for the current epoch's freeze  // metrics.jsonl, open for the whole run
+  std::vector<bool> frozen_now_;   // the freeze the current segments_ were made for
+  std::vector<UpdateSegment> segments_;  // for the current epoch's freeze
 
   // Training state (what a checkpoint records).
   int64_t epoch_ = 0;          // completed epochs

@@ -68,12 +68,14 @@ Run::Run(const RunConfig& config, const Dataset& data, const Split& split, Backe
   model_.materialize(backend_, cfg_.runtime.seed);
   const Tensor values = model_.params().values();
   const int slots = cfg_.train.optimizer.name == Optimizer::adamw ? 2 : 1;
+  const int64_t entries = static_cast<int64_t>(model_.params().entries().size());
   const TensorSize state{values.shape(), DType::f32}, loss{{1}, DType::f32},
-      totals{{kStepTotalsFields}, DType::f64};
-  state_pool_ = backend_.make_pool("optimizer state",
-                                   slots == 2 ? pool_capacity({state, state, loss, totals, totals})
-                                              : pool_capacity({state, loss, totals, totals}),
-                                   false);
+      totals{{kStepTotalsFields}, DType::f64}, table{{entries, kAdamWStepFields}, DType::f32};
+  state_pool_ = backend_.make_pool(
+      "optimizer state",
+      slots == 2 ? pool_capacity({state, state, loss, totals, totals, table})
+                 : pool_capacity({state, loss, totals, totals, table}),
+      false);
   const char* state_names[2] = {"optimizer state 0", "optimizer state 1"};
   for (int i = 0; i < slots; ++i) {
     state_block_[i] =
@@ -88,7 +90,12 @@ Run::Run(const RunConfig& config, const Dataset& data, const Split& split, Backe
   loss_ = state_pool_->take(Shape{1}, DType::f32, "loss");
   train_totals_ = state_pool_->take(Shape{kStepTotalsFields}, DType::f64, "training totals");
   val_totals_ = state_pool_->take(Shape{kStepTotalsFields}, DType::f64, "validation totals");
+  step_table_ = state_pool_->take(table.shape, DType::f32, "optimizer steps");
+  table_staging_ = backend_.make_staging_pool("optimizer steps", pool_capacity({table, table}));
+  for (StepTableSlot& slot : table_slots_)
+    slot.host = table_staging_->take(table.shape, DType::f32, "optimizer steps");
   arena_ = backend_.make_pool("activations", 0, /*growable=*/true);
+  graph_ = std::make_unique<StepGraph>(backend_, *arena_, cfg_.runtime.cuda_graphs);
   freeze_ = frozen_by(cfg_.train.freeze, model_.params(), cfg_.source_file + ": train.freeze");
   lr_scales_ = lr_scales(cfg_.train.optimizer.lr_scale, model_.params());
   bool trains = false;
@@ -117,6 +124,8 @@ void Run::apply_freeze_schedule() {
   const int unfreeze = cfg_.train.unfreeze_at_epoch;
   const bool holding = unfreeze == 0 || epoch_ < unfreeze;
   std::vector<bool> frozen = holding ? freeze_ : std::vector<bool>(freeze_.size(), false);
+  if (frozen != frozen_now_ && graph_) graph_->drop();  // the backward and the updates change
+  frozen_now_ = frozen;
   model_.set_frozen(frozen);
   const Parameters& p = model_.params();
   SC_CHECK(p.values().dtype() == DType::f32, "train: parameters must be f32");
@@ -144,25 +153,47 @@ void Run::apply_freeze_schedule() {
   }
 }
 
-// One optimizer step over every trainable segment. Weights decay; biases and batch-norm
-// parameters do not (the usual practice).
-void Run::update_weights(double lr) {
+// The numbers of this step's update of every trainable segment, on their way to the device.
+// Weights decay; biases and batch-norm parameters do not (the usual practice).
+void Run::write_step_table(double lr) {
   const OptimizerConfig& o = cfg_.train.optimizer;
-  const Parameters& p = model_.params();
+  StepTableSlot& slot = table_slots_[next_table_slot_];
+  next_table_slot_ = 1 - next_table_slot_;
+  backend_.wait_uploads(slot.uploaded);  // this slot's copy of two steps ago
+  float* row = slot.host.data<float>();
   for (const UpdateSegment& seg : segments_) {
-    const Tensor w = p.values().slice_flat(seg.begin, seg.end);
-    const Tensor g = p.grads().slice_flat(seg.begin, seg.end);
     const float rate = static_cast<float>(lr * seg.lr_scale);
     const float decay = seg.decayed ? static_cast<float>(o.weight_decay) : 0.0f;
-    if (o.name == Optimizer::adamw) {
-      AdamWParams a{rate, float(o.beta1), float(o.beta2), float(o.eps), decay};
-      backend_.adamw_update(a, global_step_ + 1 - seg.first_step, w, g,
-                            state_[0].slice_flat(seg.begin, seg.end),
-                            state_[1].slice_flat(seg.begin, seg.end));
-    } else {
-      SgdParams sgd{rate, float(o.momentum), decay, o.nesterov, o.decoupled_weight_decay};
-      backend_.sgd_update(sgd, w, g, state_[0].slice_flat(seg.begin, seg.end));
-    }
+    if (o.name == Optimizer::adamw)
+      adamw_step_to_fields(adamw_step({rate, float(o.beta1), float(o.beta2), float(o.eps), decay},
+                                      global_step_ + 1 - seg.first_step),
+                           row);
+    else
+      sgd_step_to_fields(
+          sgd_step({rate, float(o.momentum), decay, o.nesterov, o.decoupled_weight_decay}), row);
+    row += kAdamWStepFields;
+  }
+  const auto rows = int64_t(segments_.size());
+  backend_.copy_async(slot.host.slice_flat(0, rows * kAdamWStepFields),
+                      step_table_.slice_flat(0, rows * kAdamWStepFields));
+  slot.uploaded = backend_.upload_mark();
+}
+
+// One optimizer step over every trainable segment, with the numbers in step_table_.
+void Run::update_weights() {
+  const Parameters& p = model_.params();
+  for (size_t k = 0; k < segments_.size(); ++k) {
+    const UpdateSegment& seg = segments_[k];
+    const Tensor w = p.values().slice_flat(seg.begin, seg.end);
+    const Tensor g = p.grads().slice_flat(seg.begin, seg.end);
+    const int64_t row = int64_t(k) * kAdamWStepFields;
+    if (cfg_.train.optimizer.name == Optimizer::adamw)
+      backend_.adamw_update_from(step_table_.slice_flat(row, row + kAdamWStepFields), w, g,
+                                 state_[0].slice_flat(seg.begin, seg.end),
+                                 state_[1].slice_flat(seg.begin, seg.end));
+    else
+      backend_.sgd_update_from(step_table_.slice_flat(row, row + kSgdStepFields), w, g,
+                               state_[0].slice_flat(seg.begin, seg.end));
   }
 }
 
@@ -194,17 +225,24 @@ void Run::step(const std::vector<int64_t>& list, int64_t first, int64_t count, b
     batch_->load(data_, list.data() + first, count, training, cfg_.runtime.seed, epoch_, &images,
                  &labels);
 
-  StepContext ctx{backend_, *arena_, training};
-  const Tensor logits = model_.forward(ctx, images);
-  Tensor dlogits;
-  if (training) dlogits = arena_->take(logits.shape(), DType::f32, "dlogits");
-  backend_.softmax_cross_entropy(
-      logits, labels, training ? float(cfg_.train.label_smoothing) : 0.0f, loss_, dlogits);
-  backend_.step_totals_acc(logits, labels, loss_, totals);
-  if (training) {
-    model_.backward(ctx, dlogits);
-    update_weights(lr);
-  }
+  if (training) write_step_table(lr);
+  auto ops = [&] {
+    StepContext ctx{backend_, *arena_, training};
+    const Tensor logits = model_.forward(ctx, images);
+    Tensor dlogits;
+    if (training) dlogits = arena_->take(logits.shape(), DType::f32, "dlogits");
+    backend_.softmax_cross_entropy(
+        logits, labels, training ? float(cfg_.train.label_smoothing) : 0.0f, loss_, dlogits);
+    backend_.step_totals_acc(logits, labels, loss_, totals);
+    if (training) {
+      model_.backward(ctx, dlogits);
+      update_weights();
+    }
+  };
+  if (training)
+    graph_->run(ops);
+  else
+    ops();
   arena_->reset();
 }
 
@@ -417,6 +455,7 @@ TrainResult Run::train() {
   }
   result.epochs_done = epoch_;
   result.global_step = global_step_;
+  result.replayed_steps = graph_->replays();
   result.best_val_accuracy = best_val_accuracy_;
   result.images_per_second =
       timing_.train_seconds > 0 ? timing_.trained_images / timing_.train_seconds : 0;
