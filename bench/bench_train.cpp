@@ -3,7 +3,8 @@
 // the CPU or the CUDA backend. Prints images/s and ms/step (medians), the peak bytes of the
 // activation arena and workspace, the share of time per layer type (from a few extra profiled
 // steps), and the loss over the run, which must fall (the batch is fixed, so the model memorises
-// it): the benchmark checks that before it reports.
+// it): the benchmark checks that before it reports. --graphs times steps replayed from one
+// recording (CUDA graphs), as runtime.cuda_graphs trains.
 #include <array>
 #include <cmath>
 #include <cstdio>
@@ -28,9 +29,11 @@ struct TrainResult {
 };
 
 // Steps of `model` on a fixed random batch of B images of side S. The plain steps give the time;
-// `profile_steps` more run through a ProfilingBackend for the share of time per layer type.
+// `profile_steps` more run through a ProfilingBackend for the share of time per layer type. With
+// `graphs`, the timed steps after the warm-up replay one recording (Backend::record_step), their
+// optimizer numbers read from device memory as the trainer's are; *recorded says if one was made.
 TrainResult run_batch(Backend& backend, const RunConfig& config, int64_t B, int64_t S, int steps,
-                      int profile_steps) {
+                      int profile_steps, bool graphs, bool* recorded) {
   const ModelConfig& mc = config.model;
   const OptimizerConfig& oc = config.train.optimizer;
   ResNet model(resnet_spec(mc));
@@ -38,12 +41,13 @@ TrainResult run_batch(Backend& backend, const RunConfig& config, int64_t B, int6
   const Shape arena_shape = model.params().values().shape();
   auto state = backend.make_pool(
       "bench state",
-      2 * model.params().values().nbytes() + B * 3 * S * S * 4 + B * 4 + 8 * kPoolAlignment, false);
+      2 * model.params().values().nbytes() + B * 3 * S * S * 4 + B * 4 + 10 * kPoolAlignment, false);
   const Tensor m = state->take(arena_shape, DType::f32, "optimizer m");
   const Tensor v = state->take(arena_shape, DType::f32, "optimizer v");
   const Tensor images = state->take(Shape{B, 3, S, S}, DType::f32, "images");
   const Tensor labels = state->take(Shape{B}, DType::i32, "labels");
   const Tensor loss = state->take(Shape{1}, DType::f32, "loss");
+  const Tensor step_fields = state->take(Shape{kAdamWStepFields}, DType::f32, "optimizer step");
   backend.fill(m, 0.0);
   backend.fill(v, 0.0);
   {
@@ -73,16 +77,46 @@ TrainResult run_batch(Backend& backend, const RunConfig& config, int64_t B, int6
   adam.weight_decay = float(oc.weight_decay);
   int64_t step_count = 0;
   std::vector<float> losses;
-  auto step = [&](Backend& be) {
+  const Tensor values = model.params().values(), grads = model.params().grads();
+  auto forward_backward = [&](Backend& be) {
     StepContext ctx{be, *arena, true};
     const Tensor logits = model.forward(ctx, images);
     const Tensor dlogits = arena->take(logits.shape(), DType::f32, "dlogits");
     be.softmax_cross_entropy(logits, labels, float(config.train.label_smoothing), loss, dlogits);
     model.backward(ctx, dlogits);
+  };
+  auto step = [&](Backend& be) {
+    forward_backward(be);
     if (oc.name == Optimizer::adamw)
-      be.adamw_update(adam, ++step_count, model.params().values(), model.params().grads(), m, v);
+      be.adamw_update(adam, ++step_count, values, grads, m, v);
     else
-      be.sgd_update(sgd, model.params().values(), model.params().grads(), m);
+      be.sgd_update(sgd, values, grads, m);
+    arena->reset();
+  };
+  // The recorded form: the update's numbers in step_fields, written before each replay.
+  auto recordable_step = [&] {
+    forward_backward(backend);
+    if (oc.name == Optimizer::adamw)
+      backend.adamw_update_from(step_fields, values, grads, m, v);
+    else
+      backend.sgd_update_from(step_fields.slice_flat(0, kSgdStepFields), values, grads, m);
+  };
+  std::unique_ptr<Backend::RecordedStep> graph;
+  int64_t eager_steps = 0;
+  auto graph_step = [&] {
+    float fields[kAdamWStepFields] = {};
+    if (oc.name == Optimizer::adamw)
+      adamw_step_to_fields(adamw_step(adam, ++step_count), fields);
+    else
+      sgd_step_to_fields(sgd_step(sgd), fields);
+    backend.copy(Tensor(fields, step_fields.shape(), DType::f32, Device::cpu()), step_fields);
+    if (!graph && eager_steps >= 2) graph = backend.record_step(recordable_step);
+    if (graph) {
+      graph->replay();
+    } else {
+      recordable_step();
+      ++eager_steps;
+    }
     arena->reset();
   };
   auto read_loss = [&] {
@@ -93,10 +127,14 @@ TrainResult run_batch(Backend& backend, const RunConfig& config, int64_t B, int6
   TrainResult r{};
   r.seconds = median_seconds(
       [&] {
-        step(backend);
+        if (graphs)
+          graph_step();
+        else
+          step(backend);
         read_loss();
       },
       2, steps);
+  *recorded = graph != nullptr;
   r.first_loss = losses.front();
   r.last_loss = losses.back();
   SC_CHECK(std::isfinite(r.last_loss) && r.last_loss < r.first_loss,
@@ -129,7 +167,9 @@ int run_train(int argc, char** argv, int first) {
                      {"steps", ""},
                      {"classes", "6"},
                      {"threads", "0"},
-                     {"json", ""}});
+                     {"json", ""}},
+                    {"graphs"});
+  const bool graphs = flags.given("graphs");
   auto backend = bench_backend(flags.str("device"), static_cast<int>(flags.integer("threads")));
   const bool gpu = backend->device().is_cuda();
   RunConfig config = bench_config(flags);
@@ -153,7 +193,7 @@ int run_train(int argc, char** argv, int first) {
   std::vector<std::string> columns{
       "arch",         "device",     "batch",     "input",          "ms_per_step",
       "images_per_s", "loss_first", "loss_last", "arena_peak_mib", "workspace_peak_mib",
-      "device_peak_mib"};
+      "device_peak_mib", "graphs"};
   for (int k = 0; k < kOpKinds; ++k)
     columns.push_back(std::string("pct_") + op_kind_name(static_cast<OpKind>(k)));
   Table table(columns);
@@ -161,7 +201,11 @@ int run_train(int argc, char** argv, int first) {
   for (size_t i = 0; i < batches.size(); ++i) {
     const long B = batches[i];
     progress.update(int64_t(i), "batch " + std::to_string(B));
-    const TrainResult r = run_batch(*backend, config, B, S, steps, 3);
+    bool recorded = false;
+    const TrainResult r = run_batch(*backend, config, B, S, steps, 3, graphs, &recorded);
+    if (graphs && !recorded)
+      std::printf("--graphs: the %s backend records no steps; batch %ld ran op by op\n",
+                  backend->name().c_str(), B);
     std::vector<std::string> row{config.model.arch,
                                  backend->name(),
                                  std::to_string(B),
@@ -172,7 +216,8 @@ int run_train(int argc, char** argv, int first) {
                                  fixed(r.last_loss, 4),
                                  fixed(r.arena_peak / 1048576.0, 1),
                                  fixed(r.workspace_peak / 1048576.0, 1),
-                                 fixed(r.device_peak / 1048576.0, 1)};
+                                 fixed(r.device_peak / 1048576.0, 1),
+                                 recorded ? "yes" : "no"};
     for (double share : r.share)
       row.push_back(fixed(100 * share, 1));
     table.add(row);

@@ -95,8 +95,11 @@ inline double copy_bandwidth_gbs(Backend& be, int64_t mib, int repeats,
 // missing value, a value that does not parse or a positional argument is a UsageError (exit 2).
 class Flags {
  public:
-  Flags(int argc, char** argv, int first, const std::map<std::string, std::string>& defaults)
-      : line_(argc, argv, first, specs(defaults), first > 0 ? argv[first - 1] : "scenecam-bench") {}
+  // defaults: the value flags and their defaults; switches: flags without a value (given()).
+  Flags(int argc, char** argv, int first, const std::map<std::string, std::string>& defaults,
+        const std::vector<std::string>& switches = {})
+      : line_(argc, argv, first, specs(defaults, switches),
+              first > 0 ? argv[first - 1] : "scenecam-bench") {}
   std::string str(const std::string& key) const { return line_.str(key); }
   bool given(const std::string& key) const { return line_.given(key); }
   // A comma-separated list of positive integers: "32,64,128".
@@ -107,10 +110,13 @@ class Flags {
   }
 
  private:
-  static std::vector<FlagSpec> specs(const std::map<std::string, std::string>& defaults) {
+  static std::vector<FlagSpec> specs(const std::map<std::string, std::string>& defaults,
+                                     const std::vector<std::string>& switches) {
     std::vector<FlagSpec> out;
     for (const auto& [name, value] : defaults)
       out.push_back(value_flag(name, "VALUE", value, ""));
+    for (const std::string& name : switches)
+      out.push_back(switch_flag(name, ""));
     return out;
   }
   CommandLine line_;

@@ -13,8 +13,9 @@ set -u
 mode=$1 build=$2 work=$3
 check="$(cd "$(dirname "$0")/.." && pwd)/tools/gpu-check.sh"
 steps="pre-flight probe cuda-tests emu-tests smoke-train smoke-accuracy smoke-resident
-       smoke-resident-accuracy bench-train bench-input bench-kernels
-       bench-conv bench-explain bench-explain-256 cpu-tests memcheck compare-torch"
+       smoke-resident-accuracy smoke-graphs smoke-graphs-accuracy bench-train bench-train-graphs
+       bench-input bench-kernels bench-conv bench-explain bench-explain-256 cpu-tests memcheck
+       compare-torch"
 rm -rf "$work" && mkdir -p "$work" || exit 1
 
 fail() {

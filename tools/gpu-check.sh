@@ -8,7 +8,8 @@
 #    folders), exports LD_LIBRARY_PATH and runs ldd on every binary it will start: a library or
 #    glibc version that does not resolve stops it within seconds with one line naming both.
 # 2. Runs, most important first, each step under `timeout`: the probe, the CUDA parity tests
-#    (CUDA_LAUNCH_BLOCKING=1), training configs/demo.yaml (90% validation accuracy or better),
+#    (CUDA_LAUNCH_BLOCKING=1), training configs/demo.yaml (90% validation accuracy or better;
+#    staged batches, then data.on_device, then runtime.cuda_graphs),
 #    the benchmark suite, compute-sanitizer memcheck over our kernels' parity cases where the
 #    tool exists, bench/compare.py where PyTorch is, then the CPU-only suites CI also runs (the
 #    emulated kernel tests, the CPU tests) with whatever time is left.
@@ -28,7 +29,7 @@
 # compute-sanitizer, dry run); 1 a step failed; 2 the pre-flight failed (nothing ran);
 # 3 nothing failed but the budget cut steps short; 128+N killed by signal N (summary finished).
 set -u
-[[ ${1:-} == -h || ${1:-} == --help ]] && { sed -n '2,29p' "$0"; exit 0; }
+[[ ${1:-} == -h || ${1:-} == --help ]] && { sed -n '2,30p' "$0"; exit 0; }
 root=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-build/gpu}
 out=${2:-${OUT:-.}/gpu-check}
@@ -247,8 +248,19 @@ case $last in
   *) step smoke-resident-accuracy 1 5 exit_code 'accuracy' grep -E \
        'best validation accuracy (9[0-9]|100)\.' "$out/smoke-resident.log" ;;
 esac
+# The same training with the step recorded once as a CUDA graph and replayed (runtime.cuda_graphs).
+step smoke-graphs 30 240 exit_code 'best|accuracy|error' "$cli_bin" train "$root/configs/demo.yaml" \
+  --overwrite --set runtime.device="$device" --set output.dir="$out/demo-run-graphs" \
+  --set runtime.cuda_graphs=true "${demo_sizes[@]}"
+case $last in
+  *budget*) row smoke-graphs-accuracy "$last" 0 "no training run to read" ;;
+  *) step smoke-graphs-accuracy 1 5 exit_code 'accuracy' grep -E \
+       'best validation accuracy (9[0-9]|100)\.' "$out/smoke-graphs.log" ;;
+esac
 step bench-train 20 240 exit_code '^resnet18' "$bench" train --device "$device" "${train_sizes[@]}" \
   --json "$out/train.json"
+step bench-train-graphs 20 240 exit_code '^resnet18' "$bench" train --device "$device" \
+  "${train_sizes[@]}" --graphs --json "$out/train-graphs.json"
 step bench-input 10 120 exit_code '^(cuda|cpu) |error' "$bench" input --device "$device" \
   "${input_sizes[@]}" --json "$out/input.json"
 step bench-kernels 20 300 exit_code 'adamw|copy' "$bench" kernels --device "$device" \
