@@ -215,6 +215,7 @@ if [ "$quick" = 1 ]; then
   explain_sizes=(--batch 2 --input 64 --images 2 --repeats 1)
   explain_large=(--batch 4 --input 64 --images 4 --repeats 1 --methods gradcam,saliency)
   compare_sizes=(--quick)
+  compare_resnet50=(--quick --parts train --args train="--arch resnet50")
   demo_sizes=(--set train.epochs=3 --set data.synthetic_train=3000 --set data.synthetic_val=500)
 else  # the subcommands' GPU defaults, but explain's: occlusion (225 forwards a batch) and
   # SmoothGrad (16 passes, noise drawn on the host) over 256 images would take minutes, so the
@@ -225,6 +226,8 @@ else  # the subcommands' GPU defaults, but explain's: occlusion (225 forwards a 
                  --methods gradcam,gradcam++,xgradcam,hirescam,layercam,cam,saliency)
   # The training comparison at the size scenecam is meant to win at: 150x150, batch 64 and 256.
   compare_sizes=(--args explain="${explain_sizes[*]}" --args train="--input 150 --batch 64,256")
+  # ResNet-50 at 224x224, batch 64 and 256 (its usual size; ImageNet's reference recipes).
+  compare_resnet50=(--parts train --args train="--arch resnet50 --input 224 --batch 64,256")
   demo_sizes=()
 fi
 
@@ -293,6 +296,9 @@ else
 fi
 step compare-torch 30 300 compare_verdict 'geometric mean|not installed' python3 \
   "$root/bench/compare.py" --device "$device" --bench "$bench" --out "$out/compare" "${compare_sizes[@]}"
+step compare-torch-resnet50 30 300 compare_verdict 'geometric mean|not installed' python3 \
+  "$root/bench/compare.py" --device "$device" --bench "$bench" --out "$out/compare-resnet50" \
+  "${compare_resnet50[@]}"
 # CPU-only suites, which CI runs on every commit: last, with whatever time is left.
 built emu-tests "$emu_bin" && step emu-tests 20 120 gtest_verdict 'PASSED|FAILED' "$emu_bin" \
   "${gtest_flags[@]}" --gtest_output="xml:$out/emu-tests.xml"
