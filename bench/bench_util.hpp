@@ -183,7 +183,7 @@ inline std::string significant(double v, int digits) {
 
 // The run config a benchmark's model comes from: --config FILE, or else --arch and --classes
 // with SGD (momentum 0.9, no weight decay) and the config's other defaults. Either way the
-// learning rate is the benchmark's own: 0.02 for SGD, 1e-3 for AdamW.
+// learning rate is the benchmark's own: 0.002 for SGD, 1e-3 for AdamW.
 RunConfig bench_config(const Flags& flags);
 // The backend --device names (cpu, cuda, cuda:N), with --threads for the CPU.
 std::unique_ptr<Backend> bench_backend(const std::string& device, int threads);

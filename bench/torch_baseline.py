@@ -141,7 +141,7 @@ def train_row(args, device, timer, mode, B, S, steps):
     if amp:
         model = model.to(memory_format=torch.channels_last)
         images = images.contiguous(memory_format=torch.channels_last)
-    opt = torch.optim.SGD(model.parameters(), lr=0.02, momentum=0.9)
+    opt = torch.optim.SGD(model.parameters(), lr=0.002, momentum=0.9)
     losses = []
     forward = model
     if mode.endswith("compiled"):

@@ -125,10 +125,12 @@ class CudaBackend final : public KernelBackend, public BackendMeasurement {
     } catch (...) {
       cudaStreamEndCapture(stream_, &raw);  // ends the capture whatever broke it
       if (raw) cudaGraphDestroy(raw);
+      cudaGetLastError();  // the op's error is in the exception; the stream goes on without it
       throw;
     }
     const cudaError_t ended = cudaStreamEndCapture(stream_, &raw);
     cuda::Graph graph(raw);
+    if (ended != cudaSuccess) cudaGetLastError();
     SC_CHECK(ended == cudaSuccess, "record_step: the step could not be recorded as a CUDA graph: ",
              cudaGetErrorString(ended));
     cudaGraphExec_t exec = nullptr;

@@ -12,8 +12,8 @@
 set -u
 mode=$1 build=$2 work=$3
 check="$(cd "$(dirname "$0")/.." && pwd)/tools/gpu-check.sh"
-steps="pre-flight probe cuda-tests emu-tests smoke-train smoke-accuracy smoke-resident
-       smoke-resident-accuracy smoke-graphs smoke-graphs-accuracy bench-train bench-train-graphs
+steps="pre-flight probe cuda-tests cuda-graph-tests emu-tests smoke-train smoke-accuracy smoke-resident
+       smoke-resident-accuracy smoke-graphs smoke-graphs-accuracy smoke-graphs-replayed bench-train bench-train-graphs
        bench-input bench-kernels bench-conv bench-explain bench-explain-256 cpu-tests memcheck
        compare-torch compare-torch-resnet50"
 rm -rf "$work" && mkdir -p "$work" || exit 1

@@ -262,6 +262,24 @@ TEST_F(Training, RecordedStepsReplayedTrainAsStepsRunOpByOp) {
   }
 }
 
+// A step the backend cannot record leaves the run op by op, as if runtime.cuda_graphs were off.
+TEST_F(Training, AStepThatCannotBeRecordedRunsOpByOp) {
+  run(parse_config(tiny_config(root / "plain", 1), "p.yaml"));
+  const RunConfig c =
+      parse_config(tiny_config(root / "refused", 1), "r.yaml", {"runtime.cuda_graphs=true"});
+  Split split;
+  const Dataset data = load_training_data(c, &split);
+  auto cpu = make_cpu_backend(2);
+  test::RecordingBackend recording(*cpu);
+  recording.refuse_recordings();
+  TrainOptions o;
+  o.config_yaml = config_to_yaml(c);
+  EXPECT_EQ(train(c, data, split, recording, o).replayed_steps, 0);
+  EXPECT_EQ(recording.recordings(), 0);
+  expect_same_tensors((root / "plain" / "last.safetensors").string(),
+                      (root / "refused" / "last.safetensors").string());
+}
+
 // Writes `value` over the first value of f32 tensor `name` in a safetensors file.
 void overwrite_first_value(const fs::path& file, const std::string& name, float value) {
   std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);

@@ -200,7 +200,7 @@ gtest_verdict() {  # a run in which no test passed checked nothing
   [ "$2" -ne 0 ] && { exit_code "$1" "$2"; return; }
   local passed=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) tests\{0,1\}\..*/\1/p' "$1" | tail -n 1)
   [ "${passed:-0}" -gt 0 ] && { echo passed; return; }
-  ((dry)) && [[ $(basename "$1") == cuda-tests.log ]] && { echo "skipped (no GPU: dry run)"; return; }
+  ((dry)) && [[ $(basename "$1") == cuda-*tests.log ]] && { echo "skipped (no GPU: dry run)"; return; }
   local skipped=$(sed -n 's/^\[  SKIPPED \] \([0-9]*\) tests\{0,1\}[,.].*/\1/p' "$1" | tail -n 1)
   echo "FAILED (no test passed, ${skipped:-0} skipped)"
 }
@@ -234,6 +234,9 @@ fi
 built probe "$probe_bin" && step probe 10 60 probe_verdict 'device 0|SGD kernel|no CUDA' "$probe_bin"
 built cuda-tests "$cuda_bin" && step cuda-tests 20 180 gtest_verdict 'PASSED|FAILED|SKIPPED' \
   env CUDA_LAUNCH_BLOCKING=1 "$cuda_bin" "${gtest_flags[@]}" --gtest_output="xml:$out/cuda-tests.xml"
+# Stream capture and blocking launches do not mix: the recorded-step test runs on its own.
+built cuda-graph-tests "$cuda_bin" && step cuda-graph-tests 10 60 gtest_verdict 'PASSED|FAILED|SKIPPED' \
+  "$cuda_bin" "${gtest_flags[@]}" --gtest_filter='*Recorded*' --gtest_output="xml:$out/cuda-graph-tests.xml"
 step smoke-train 30 240 exit_code 'best|accuracy|error' "$cli_bin" train "$root/configs/demo.yaml" \
   --overwrite --set runtime.device="$device" --set output.dir="$out/demo-run" "${demo_sizes[@]}"
 # The demo reaches 99.9% on the CPU backend (93% at the quick sizes); the GPU must reach 90%.
@@ -256,9 +259,14 @@ step smoke-graphs 30 240 exit_code 'best|accuracy|error' "$cli_bin" train "$root
   --overwrite --set runtime.device="$device" --set output.dir="$out/demo-run-graphs" \
   --set runtime.cuda_graphs=true "${demo_sizes[@]}"
 case $last in
-  *budget*) row smoke-graphs-accuracy "$last" 0 "no training run to read" ;;
+  *budget*) row smoke-graphs-accuracy "$last" 0 "no training run to read"
+            row smoke-graphs-replayed "$last" 0 "no training run to read" ;;
   *) step smoke-graphs-accuracy 1 5 exit_code 'accuracy' grep -E \
-       'best validation accuracy (9[0-9]|100)\.' "$out/smoke-graphs.log" ;;
+       'best validation accuracy (9[0-9]|100)\.' "$out/smoke-graphs.log"
+     # ... and its steps were replays (on the CPU of a dry run: the line that they were not).
+     step smoke-graphs-replayed 1 5 exit_code 'replayed|op by op' grep -E \
+       "$( ((dry)) && echo 'records no steps' || echo 'recorded once and replayed')" \
+       "$out/smoke-graphs.log" ;;
 esac
 step bench-train 20 240 exit_code '^resnet18' "$bench" train --device "$device" "${train_sizes[@]}" \
   --json "$out/train.json"
