@@ -1,9 +1,11 @@
 // The training loop. One Run object (run.hpp) owns everything a run touches, laid out before the
 // first step: the model's arenas, the optimizer state arena, the batch buffers and the per-step
 // activation arena. A step is: prepare the batch on the host and copy it to the backend (or, with
-// the data on the device, make it there) -> forward -> fused softmax cross-entropy -> add the
-// step to the running totals on the device -> backward -> optimizer update per weight-decay
-// group -> reset the arena. Nothing in a step waits for the device: the host reads the totals
+// the data on the device, make it there), and send the optimizer's numbers for the step (a row
+// per update segment) -> forward -> fused softmax cross-entropy -> add the step to the running
+// totals on the device -> backward -> optimizer update per segment, reading its row -> reset the
+// arena. With runtime.cuda_graphs the part from forward to the updates is recorded once and
+// replayed (step_graph.cpp). Nothing in a step waits for the device: the host reads the totals
 // every train.log_every steps (and at the end of an epoch, of validation and before a
 // checkpoint), and a non-finite loss found there stops the run naming its step. The run folder's
 // files are run_files.cpp's.
